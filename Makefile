@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := sample
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: demo test test-fast dev env clean-sample
+
+$(BIN)/portfolio-assets: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+env: $(BIN)/portfolio-assets
+
+demo: env
+	rm -rf $(SAMPLE)
+	$(BIN)/portfolio-assets sample $(SAMPLE)
+	cd $(SAMPLE) && ../$(BIN)/dagster asset materialize --select '*' -m portfolio_assets
+	@echo
+	@echo "Outputs (from $(SAMPLE)/):"
+	@echo "  $(SAMPLE)/data/metadata/stooq_index.csv"
+	@echo "  $(SAMPLE)/data/metadata/tradeable_universe.csv"
+	@echo "  $(SAMPLE)/data/metadata/tradeable_matches.csv"
+	@echo "  $(SAMPLE)/data/metadata/tradeable_unmatched.csv"
+	@echo "  $(SAMPLE)/data/processed/tradeable_prices/ ($$(ls $(SAMPLE)/data/processed/tradeable_prices | wc -l) price files)"
+	@echo "Open the UI with: make dev   (then http://127.0.0.1:3000)"
+
+dev: env
+	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
+
+test: env
+	$(BIN)/python -m pytest
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not slow"

@@ -1,0 +1,58 @@
+"""Atomic file writes: a temporary file in the target folder, then `os.replace`.
+
+Every output of the pipeline goes through here, so a reader never sees a
+half-written file and a failed run leaves the previous outputs intact.
+Temporary files carry a fixed prefix so a later run can recognise and remove
+leftovers of a killed one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "replace_all", "stage_bytes",
+           "remove_leftover_temp_files"]
+
+TEMP_PREFIX = ".portfolio-assets-tmp-"
+
+
+def stage_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to a new temporary file beside `path` and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return Path(temp_name)
+
+
+def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
+    """Move each staged temporary file onto its target."""
+    for temp_path, target in staged:
+        os.replace(temp_path, target)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    replace_all([(stage_bytes(path, data), path)])
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def remove_leftover_temp_files(folder: Path) -> int:
+    """Delete temporary files a killed run left in `folder`; return how many."""
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for entry in os.scandir(folder):
+        if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,111 @@
+"""Broker instrument lists: every `*.csv` of the broker folder, read as text (SPEC 1.2).
+
+Headers are matched case-insensitively in any order; of the five logical
+columns only `symbol` is required. Each row with a non-empty symbol is one
+instrument, even when the same symbol appears again in this or another list.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from .csv_files import read_csv_dicts, render_csv
+from .errors import BrokerListError
+
+__all__ = [
+    "INSTRUMENT_COLUMNS",
+    "UNIVERSE_COLUMNS",
+    "Instrument",
+    "broker_list_paths",
+    "parse_broker_list",
+    "read_broker_list",
+    "read_broker_folder",
+    "render_universe",
+    "read_universe",
+]
+
+INSTRUMENT_COLUMNS = ("symbol", "isin", "market", "name", "currency")
+UNIVERSE_COLUMNS = (*INSTRUMENT_COLUMNS, "source_file")
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str
+    isin: str
+    market: str
+    name: str
+    currency: str
+    source_file: str
+
+    def as_row(self) -> tuple[str, ...]:
+        return (self.symbol, self.isin, self.market, self.name, self.currency, self.source_file)
+
+
+def broker_list_paths(folder: Path) -> list[Path]:
+    """The broker lists of `folder`, sorted by file name; hidden files are not lists."""
+    return sorted(
+        (path for path in folder.iterdir()
+         if path.suffix.lower() == ".csv" and not path.name.startswith(".") and path.is_file()),
+        key=lambda path: path.name,
+    )
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise BrokerListError(
+            path, f"is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})", line
+        ) from None
+
+
+def parse_broker_list(path: Path, data: bytes) -> list[Instrument]:
+    """The instruments of one broker list given its bytes; `path` names it in errors."""
+    text = _decode(path, data)
+    if "\x00" in text:
+        raise BrokerListError(path, "is not a CSV text file (it contains NUL bytes)")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as error:
+        raise BrokerListError(path, f"is not valid CSV ({error})", reader.line_num) from None
+    rows = [(number, row) for number, row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise BrokerListError(path, "is empty: it has no header line with a symbol column")
+    _, header = rows[0]
+    positions: dict[str, int] = {}
+    for position, title in enumerate(header):
+        positions.setdefault(title.strip().lower(), position)
+    if "symbol" not in positions:
+        raise BrokerListError(path, f"has no symbol column (header: {', '.join(header)})", rows[0][0])
+    wanted = [positions.get(column) for column in INSTRUMENT_COLUMNS]
+    instruments = []
+    for _, row in rows[1:]:
+        values = [row[at].strip() if at is not None and at < len(row) else "" for at in wanted]
+        if values[0]:
+            instruments.append(Instrument(*values, source_file=path.name))
+    return instruments
+
+
+def read_broker_list(path: Path) -> list[Instrument]:
+    return parse_broker_list(path, path.read_bytes())
+
+
+def read_broker_folder(folder: Path) -> list[Instrument]:
+    """All instruments of all lists, file by file in name order, row by row."""
+    instruments: list[Instrument] = []
+    for path in broker_list_paths(folder):
+        instruments.extend(read_broker_list(path))
+    return instruments
+
+
+def render_universe(instruments: list[Instrument]) -> str:
+    return render_csv(UNIVERSE_COLUMNS, (item.as_row() for item in instruments))
+
+
+def read_universe(path: Path) -> list[Instrument]:
+    return [Instrument(*(row[column] for column in UNIVERSE_COLUMNS)) for row in read_csv_dicts(path)]

@@ -1,0 +1,120 @@
+"""The data-quality summary of one matched Stooq file (SPEC 4).
+
+Numbers follow pandas' `to_numeric` reading, as the reference tool does:
+ASCII decimal or scientific notation and `inf`/`infinity` are numbers;
+`nan`, `1_000`, `1,5`, hex and empty cells are not. Dates are exactly eight
+ASCII digits forming a real calendar date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from .price_files import MissingPriceFile, PriceLines, UnreadablePriceFile
+
+__all__ = ["STOOQ_COLUMNS", "Diagnostics", "diagnose", "iso_date", "parse_number"]
+
+STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close", "volume", "openint")
+_DATE, _CLOSE, _VOLUME = 2, 7, 8
+
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\Z", re.ASCII | re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics:
+    price_start: str
+    price_end: str
+    price_rows: int
+    data_status: str
+    data_flags: str
+
+
+@lru_cache(maxsize=65536)
+def iso_date(value: str) -> str | None:
+    """`YYYY-MM-DD` for a valid `YYYYMMDD` value, else None."""
+    if len(value) != 8 or not (value.isascii() and value.isdigit()):
+        return None
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
+    except ValueError:
+        return None
+
+
+def parse_number(value: str) -> float | None:
+    return float(value) if _NUMBER.match(value) else None
+
+
+def _severity(ratio: float) -> str:
+    if ratio >= 0.5:
+        return "critical"
+    if ratio >= 0.1:
+        return "high"
+    if ratio >= 0.01:
+        return "moderate"
+    return "low"
+
+
+def _is_header(fields: list[str]) -> bool:
+    return len(fields) >= len(STOOQ_COLUMNS) and all(
+        field.lower() == name for field, name in zip(fields, STOOQ_COLUMNS)
+    )
+
+
+def diagnose(source: PriceLines | MissingPriceFile | UnreadablePriceFile) -> Diagnostics:
+    if isinstance(source, MissingPriceFile):
+        return Diagnostics("", "", 0, "missing_file", "")
+    if isinstance(source, UnreadablePriceFile):
+        return Diagnostics("", "", 0, f"error:{source.error_name}", "")
+    invalid = non_numeric = non_positive = missing_volume = zero_volume = 0
+    first = last = previous = ""
+    seen: set[str] = set()
+    duplicates = non_monotonic = False
+    rows = 0
+    for number, line in enumerate(source.lines):
+        fields = [field.strip() for field in line.split(",")]
+        if number == 0 and _is_header(fields):
+            continue
+        raw_date = fields[_DATE] if len(fields) > _DATE else ""
+        if iso_date(raw_date) is None:
+            invalid += 1
+            continue
+        rows += 1
+        if not first:
+            first = raw_date
+        last = raw_date
+        if raw_date in seen:
+            duplicates = True
+        else:
+            seen.add(raw_date)
+        if raw_date < previous:
+            non_monotonic = True
+        previous = raw_date
+        close = parse_number(fields[_CLOSE]) if len(fields) > _CLOSE else None
+        if close is None:
+            non_numeric += 1
+        elif close <= 0:
+            non_positive += 1
+        volume = parse_number(fields[_VOLUME]) if len(fields) > _VOLUME else None
+        if volume is None:
+            missing_volume += 1
+        elif volume == 0:
+            zero_volume += 1
+    if rows == 0:
+        return Diagnostics("", "", 0, "empty", "")
+    flags = [f"{name}={count}" for name, count in (
+        ("invalid_rows", invalid), ("non_numeric_prices", non_numeric),
+        ("non_positive_close", non_positive), ("missing_volume", missing_volume),
+        ("zero_volume", zero_volume),
+    ) if count]
+    if zero_volume:
+        ratio = zero_volume / rows
+        flags += [f"zero_volume_ratio={ratio:.4f}", f"zero_volume_severity={_severity(ratio)}"]
+    if duplicates:
+        flags.append("duplicate_dates")
+    if non_monotonic:
+        flags.append("non_monotonic_dates")
+    status = "sparse" if rows == 1 else "warning" if flags else "ok"
+    return Diagnostics(iso_date(first) or "", iso_date(last) or "", rows, status, ";".join(flags))

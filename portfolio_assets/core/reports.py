@@ -1,0 +1,80 @@
+"""The match and unmatched reports: one row per instrument, in input order (SPEC 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .broker_lists import INSTRUMENT_COLUMNS, Instrument
+from .csv_files import read_csv_dicts, render_csv
+from .currency import resolve_currency
+from .diagnostics import Diagnostics
+from .matching import Match, Unmatched
+
+__all__ = ["MATCH_COLUMNS", "UNMATCHED_COLUMNS", "MatchRow", "Reports", "build_reports",
+           "render_match_report", "render_unmatched_report", "read_match_report"]
+
+MATCH_COLUMNS = (
+    *INSTRUMENT_COLUMNS, "matched_ticker", "stooq_path", "region", "category", "strategy",
+    "source_file", "price_start", "price_end", "price_rows", "inferred_currency",
+    "resolved_currency", "currency_status", "data_status", "data_flags",
+)
+UNMATCHED_COLUMNS = (*INSTRUMENT_COLUMNS, "source_file", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """One row of the match report; values are report cells."""
+
+    cells: tuple[str, ...]
+
+    def __getitem__(self, column: str) -> str:
+        return self.cells[MATCH_COLUMNS.index(column)]
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    matches: list[MatchRow]
+    unmatched: list[tuple[str, ...]]
+
+
+def build_reports(
+    instruments: list[Instrument],
+    outcomes: list[Match | Unmatched],
+    diagnostics: Mapping[str, Diagnostics] | Callable[[str], Diagnostics],
+    lse_currency_policy: str,
+) -> Reports:
+    """Rows of both reports; `diagnostics` gives the summary of a matched relative path."""
+    diagnose = diagnostics if callable(diagnostics) else diagnostics.__getitem__
+    matches: list[MatchRow] = []
+    unmatched: list[tuple[str, ...]] = []
+    for instrument, outcome in zip(instruments, outcomes, strict=True):
+        broker_cells = instrument.as_row()[: len(INSTRUMENT_COLUMNS)]
+        if isinstance(outcome, Unmatched):
+            unmatched.append((*broker_cells, instrument.source_file, outcome.reason))
+            continue
+        entry = outcome.entry
+        summary = diagnose(entry.relative_path)
+        currency = resolve_currency(
+            entry.region, instrument.market, instrument.symbol, instrument.currency, lse_currency_policy
+        )
+        matches.append(MatchRow((
+            *broker_cells, entry.ticker.upper(), entry.relative_path, entry.region, entry.category,
+            outcome.strategy, instrument.source_file, summary.price_start, summary.price_end,
+            str(summary.price_rows), currency.inferred, currency.resolved, currency.status,
+            summary.data_status, summary.data_flags,
+        )))
+    return Reports(matches, unmatched)
+
+
+def render_match_report(rows: list[MatchRow]) -> str:
+    return render_csv(MATCH_COLUMNS, (row.cells for row in rows))
+
+
+def render_unmatched_report(rows: list[tuple[str, ...]]) -> str:
+    return render_csv(UNMATCHED_COLUMNS, rows)
+
+
+def read_match_report(path: Path) -> list[MatchRow]:
+    return [MatchRow(tuple(row[column] for column in MATCH_COLUMNS)) for row in read_csv_dicts(path)]

@@ -1,0 +1,95 @@
+"""User settings: their environment variables, defaults and validation (issue 2 table)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .currency import LSE_CURRENCY_POLICIES
+from .errors import InvalidSetting
+
+__all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
+           "settings_from_values"]
+
+SETTING_VARIABLES = {
+    "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
+    "tradeable_dir": "PORTFOLIO_ASSETS_TRADEABLE_DIR",
+    "metadata_dir": "PORTFOLIO_ASSETS_METADATA_DIR",
+    "prices_dir": "PORTFOLIO_ASSETS_PRICES_DIR",
+    "lse_currency_policy": "PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY",
+    "include_empty": "PORTFOLIO_ASSETS_INCLUDE_EMPTY",
+}
+SETTING_DEFAULTS = {
+    "stooq_dir": "data/stooq",
+    "tradeable_dir": "tradeable_instruments",
+    "metadata_dir": "data/metadata",
+    "prices_dir": "data/processed/tradeable_prices",
+    "lse_currency_policy": "broker",
+    "include_empty": "false",
+}
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def parse_policy(value: str) -> str:
+    policy = value.strip().lower()
+    if policy not in LSE_CURRENCY_POLICIES:
+        raise InvalidSetting(SETTING_VARIABLES["lse_currency_policy"], value, LSE_CURRENCY_POLICIES)
+    return policy
+
+
+def parse_include_empty(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidSetting(SETTING_VARIABLES["include_empty"], value, ("true", "false"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated settings; relative paths resolve against the working directory."""
+
+    stooq_dir: Path
+    tradeable_dir: Path
+    metadata_dir: Path
+    prices_dir: Path
+    lse_currency_policy: str
+    include_empty: bool
+
+    @property
+    def index_path(self) -> Path:
+        return self.metadata_dir / "stooq_index.csv"
+
+    @property
+    def universe_path(self) -> Path:
+        return self.metadata_dir / "tradeable_universe.csv"
+
+    @property
+    def match_report_path(self) -> Path:
+        return self.metadata_dir / "tradeable_matches.csv"
+
+    @property
+    def unmatched_report_path(self) -> Path:
+        return self.metadata_dir / "tradeable_unmatched.csv"
+
+
+def settings_from_values(values: Mapping[str, str | bool | None]) -> Settings:
+    """Settings from raw values by field name; a missing or None value takes its default."""
+
+    def raw(field: str) -> str | bool:
+        value = values.get(field)
+        return SETTING_DEFAULTS[field] if value is None or value == "" else value
+
+    return Settings(
+        stooq_dir=Path(str(raw("stooq_dir"))).absolute(),
+        tradeable_dir=Path(str(raw("tradeable_dir"))).absolute(),
+        metadata_dir=Path(str(raw("metadata_dir"))).absolute(),
+        prices_dir=Path(str(raw("prices_dir"))).absolute(),
+        lse_currency_policy=parse_policy(str(raw("lse_currency_policy"))),
+        include_empty=parse_include_empty(raw("include_empty")),
+    )
