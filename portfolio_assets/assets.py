@@ -12,6 +12,7 @@ from .core.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
 from .core.settings import Settings
 from .core.stooq_tree import INDEX_COLUMNS
 from .core.versions import result_settings, step_code_version
+from .failures import failing_clearly
 from .metadata import counts_table, csv_preview
 from .resources import PipelineSettings
 from .sources import GROUP, stooq_files, tradeable_instruments
@@ -33,7 +34,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def stooq_index(settings: PipelineSettings) -> dg.MaterializeResult:
         resolved = settings.resolve()
-        result = build_stooq_index(resolved)
+        with failing_clearly():
+            result = build_stooq_index(resolved)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(result.data_version),
             metadata={
@@ -51,7 +53,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def tradeable_universe(settings: PipelineSettings) -> dg.MaterializeResult:
         resolved = settings.resolve()
-        result = build_universe(resolved)
+        with failing_clearly():
+            result = build_universe(resolved)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(result.data_version),
             metadata={
@@ -70,7 +73,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def match_report(settings: PipelineSettings) -> dg.MaterializeResult:
         resolved = settings.resolve()
-        result = build_match_reports(resolved)
+        with failing_clearly():
+            result = build_match_reports(resolved)
         matches, unmatched = result.reports.matches, result.reports.unmatched
         column = MATCH_COLUMNS.index
         return dg.MaterializeResult(
@@ -101,7 +105,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def price_exports(settings: PipelineSettings) -> dg.MaterializeResult:
         resolved = settings.resolve()
-        result = build_price_exports(resolved)
+        with failing_clearly():
+            result = build_price_exports(resolved)
         return dg.MaterializeResult(
             data_version=dg.DataVersion(result.data_version),
             metadata={

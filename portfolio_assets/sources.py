@@ -10,6 +10,7 @@ from .core.fingerprints import stooq_fingerprint, tradeable_fingerprint
 from .core.broker_lists import broker_list_paths
 from .core.pipeline import require_folder
 from .core.stooq_tree import scan_stooq_tree
+from .failures import failing_clearly
 from .resources import PipelineSettings
 
 __all__ = ["stooq_files", "tradeable_instruments", "GROUP"]
@@ -24,7 +25,8 @@ GROUP = "portfolio"
 )
 def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
     resolved = settings.resolve()
-    require_folder(resolved.stooq_dir, "stooq_dir", "Stooq")
+    with failing_clearly():
+        require_folder(resolved.stooq_dir, "stooq_dir", "Stooq")
     started = time.perf_counter()
     files = scan_stooq_tree(resolved.stooq_dir)
     return dg.ObserveResult(
@@ -45,7 +47,8 @@ def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
 )
 def tradeable_instruments(settings: PipelineSettings) -> dg.ObserveResult:
     resolved = settings.resolve()
-    require_folder(resolved.tradeable_dir, "tradeable_dir", "broker list")
+    with failing_clearly():
+        require_folder(resolved.tradeable_dir, "tradeable_dir", "broker list")
     paths = broker_list_paths(resolved.tradeable_dir)
     return dg.ObserveResult(
         data_version=dg.DataVersion(tradeable_fingerprint(resolved.tradeable_dir)),

@@ -1,0 +1,58 @@
+"""The code location loads, with the keys, dependencies, executor and settings it promises."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.core.errors import InvalidSetting
+from portfolio_assets.definitions import build_definitions
+
+
+def test_defs_load_with_the_four_assets_and_two_sources() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"stooq_files", "tradeable_instruments", "stooq_index", "tradeable_universe",
+                    "match_report", "price_exports"}
+    parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys}
+               for key in ("stooq_index", "tradeable_universe", "match_report", "price_exports")}
+    assert parents == {
+        "stooq_index": {"stooq_files"},
+        "tradeable_universe": {"tradeable_instruments"},
+        "match_report": {"stooq_index", "tradeable_universe", "stooq_files"},
+        "price_exports": {"match_report"},
+    }
+    assert graph.get(dg.AssetKey("stooq_files")).is_observable
+
+
+def test_package_exposes_defs_with_in_process_executor() -> None:
+    import portfolio_assets
+
+    assert isinstance(portfolio_assets.defs, dg.Definitions)
+    assert portfolio_assets.defs.executor is dg.in_process_executor
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
+    ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
+])
+def test_invalid_setting_names_the_variable(monkeypatch, variable, value) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidSetting, match=variable):
+        build_definitions()
+
+
+def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> None:
+    def versions() -> dict[str, str]:
+        graph = build_definitions().resolve_asset_graph()
+        return {key.to_user_string(): graph.get(key).code_version for key in graph.materializable_asset_keys}
+
+    base = versions()
+    monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
+    policy = versions()
+    assert {k for k in base if base[k] != policy[k]} == {"match_report"}
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    both = versions()
+    assert {k for k in policy if policy[k] != both[k]} == {"price_exports"}
+    assert versions() == both  # stable across loads: hashlib, not hash()
