@@ -130,3 +130,30 @@ def _failure_message(result: dg.ExecuteInJobResult) -> str:
     assert failures, "the run did not fail"
     # The headline (not only a chained cause) must carry our message.
     return " ".join(event.step_failure_data.error.message for event in failures)
+
+
+def test_rerun_with_nothing_changed_reuses_outputs_without_rewriting(world: Path, instance) -> None:
+    materialize(instance)
+    before = {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")}
+    materialize(instance)
+    assert all(latest_metadata(instance, key)["reused"] for key in ASSET_KEYS)
+    assert {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")} == before
+
+
+def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance) -> None:
+    materialize(instance)
+    defs = build_definitions()
+    forced = dg.materialize(
+        list(defs.assets), resources=defs.resources, instance=instance, selection=["match_report"],
+        run_config={"ops": {"match_report": {"config": {"force": True}}}},
+    )
+    assert forced.success and latest_metadata(instance, "match_report")["reused"] is False
+    report = world / "data/metadata/tradeable_unmatched.csv"
+    export = world / "data/processed/tradeable_prices/kim.us.csv"
+    expected = output_files(world)
+    report.unlink()
+    export.unlink()
+    materialize(instance)
+    assert latest_metadata(instance, "match_report")["reused"] is False
+    assert latest_metadata(instance, "price_exports")["exports_written"] == 1
+    assert output_files(world) == expected

@@ -1,30 +1,35 @@
 """The four pipeline steps as plain functions over settings: what each asset computes.
 
 Each step reads its inputs, writes its outputs atomically and returns a result
-with counts for metadata and a content hash for the data version.
+with counts for metadata, a content hash for the data version, and the memo
+(input fingerprint, output stamp) that lets the next run reuse its outputs.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic_files import remove_leftover_temp_files, replace_all, stage_bytes, write_text_atomic
-from .broker_lists import Instrument, read_broker_folder, read_universe, render_universe
+from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
 from .diagnostics import Diagnostics, diagnose
 from .errors import MissingInputFolder, PortfolioInputError
 from .exports import existing_export_names, plan_exports, render_export
-from .fingerprints import text_fingerprint
-from .matching import Match, StooqLookup, match_instrument
+from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
+from .matching import Match, StooqLookup, Unmatched, match_instrument
+from .memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .price_files import PriceLines, read_price_lines
-from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
+from .reports import (Reports, build_reports, read_match_report, render_match_report,
+                      render_unmatched_report)
 from .settings import SETTING_VARIABLES, Settings
 from .stooq_tree import IndexEntry, build_index, read_index, render_index, scan_stooq_tree
+from .versions import step_code_version
 
-__all__ = ["IndexResult", "UniverseResult", "ReportResult", "ExportResult", "MissingUpstreamOutput",
-           "require_folder", "build_stooq_index", "build_universe", "build_match_reports",
-           "build_price_exports"]
+__all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
+           "MissingUpstreamOutput", "require_folder", "build_stooq_index", "build_universe",
+           "build_match_reports", "build_price_exports", "broker_list_hashes"]
 
 
 class MissingUpstreamOutput(PortfolioInputError):
@@ -33,29 +38,36 @@ class MissingUpstreamOutput(PortfolioInputError):
 
 
 @dataclass(frozen=True)
-class IndexResult:
+class StepResult:
+    memo: StepMemo
+    reused: bool
+
+    @property
+    def data_version(self) -> str:
+        return self.memo.data_version
+
+
+@dataclass(frozen=True)
+class IndexResult(StepResult):
     entries: list[IndexEntry]
-    data_version: str
     rows_by_region: dict[str, int]
 
 
 @dataclass(frozen=True)
-class UniverseResult:
+class UniverseResult(StepResult):
     instruments: list[Instrument]
-    data_version: str
     rows_by_source_file: dict[str, int]
+    list_hashes: dict[str, str]
 
 
 @dataclass(frozen=True)
-class ReportResult:
+class ReportResult(StepResult):
     reports: Reports
-    data_version: str
     files_diagnosed: int
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    data_version: str
+class ExportResult(StepResult):
     exported: list[str]
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -67,75 +79,103 @@ def require_folder(path: Path, setting: str, what: str) -> None:
         raise MissingInputFolder(path, SETTING_VARIABLES[setting], what)
 
 
-def _require_output(path: Path, asset: str) -> None:
-    if not path.is_file():
-        raise MissingUpstreamOutput(path, asset)
+def _require_output(path: Path, asset: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MissingUpstreamOutput(path, asset) from None
 
 
-def build_stooq_index(settings: Settings) -> IndexResult:
+def _bytes_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> IndexResult:
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     entries = build_index(scan_stooq_tree(settings.stooq_dir))
     text = render_index(entries)
-    remove_leftover_temp_files(settings.metadata_dir)
-    write_text_atomic(settings.index_path, text)
+    version = text_fingerprint(text)
+    fingerprint = combine(step_code_version("stooq_index", settings), version)
+    outputs = [settings.index_path]
+    reused = can_reuse(previous, fingerprint, outputs, force)
+    if not reused:
+        remove_leftover_temp_files(settings.metadata_dir)
+        write_text_atomic(settings.index_path, text)
     regions = Counter(entry.region for entry in entries)
-    return IndexResult(entries, text_fingerprint(text), dict(sorted(regions.items())))
+    memo = StepMemo(fingerprint, output_stamp(outputs), version)
+    return IndexResult(memo, reused, entries, dict(sorted(regions.items())))
 
 
-def build_universe(settings: Settings) -> UniverseResult:
+def broker_list_hashes(folder: Path) -> dict[str, str]:
+    """Content hash of each broker list by file name, to say which list changed."""
+    return {path.name: _bytes_hash(path.read_bytes()) for path in broker_list_paths(folder)}
+
+
+def build_universe(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> UniverseResult:
     require_folder(settings.tradeable_dir, "tradeable_dir", "broker list")
+    fingerprint = combine(step_code_version("tradeable_universe", settings),
+                          tradeable_fingerprint(settings.tradeable_dir))
     instruments = read_broker_folder(settings.tradeable_dir)
     text = render_universe(instruments)
-    remove_leftover_temp_files(settings.metadata_dir)
-    write_text_atomic(settings.universe_path, text)
+    outputs = [settings.universe_path]
+    reused = can_reuse(previous, fingerprint, outputs, force)
+    if not reused:
+        remove_leftover_temp_files(settings.metadata_dir)
+        write_text_atomic(settings.universe_path, text)
     sources = Counter(item.source_file for item in instruments)
-    return UniverseResult(instruments, text_fingerprint(text), dict(sources))
-
-
-def source_stamp(path: Path) -> str:
-    """Size and mtime of a Stooq file, the cheap sign that its content changed."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return "missing"
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
+    return UniverseResult(memo, reused, instruments, dict(sources), broker_list_hashes(settings.tradeable_dir))
 
 
 def diagnose_file(stooq_dir: Path, relative_path: str) -> Diagnostics:
     return diagnose(read_price_lines(stooq_dir / relative_path))
 
 
-def build_match_reports(settings: Settings) -> ReportResult:
-    _require_output(settings.index_path, "stooq_index")
-    _require_output(settings.universe_path, "tradeable_universe")
+def build_match_reports(settings: Settings, previous: StepMemo | None = None,
+                        force: bool = False) -> ReportResult:
+    index_bytes = _require_output(settings.index_path, "stooq_index")
+    universe_bytes = _require_output(settings.universe_path, "tradeable_universe")
     lookup = StooqLookup(read_index(settings.index_path))
     instruments = read_universe(settings.universe_path)
-    outcomes = [match_instrument(item.symbol, item.market, lookup) for item in instruments]
-    matched_paths = dict.fromkeys(
-        outcome.entry.relative_path for outcome in outcomes if isinstance(outcome, Match)
-    )
+    outcomes: list[Match | Unmatched] = [match_instrument(i.symbol, i.market, lookup) for i in instruments]
+    matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
+    # The matched files' stamps are part of the version so that price_exports, which
+    # copies their rows, goes stale when one changes without moving its diagnostics.
+    stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
+    fingerprint = combine(step_code_version("match_report", settings), _bytes_hash(index_bytes),
+                          _bytes_hash(universe_bytes), *stamps)
+    outputs = [settings.match_report_path, settings.unmatched_report_path]
+    if can_reuse(previous, fingerprint, outputs, force):
+        reports = Reports(read_match_report(settings.match_report_path),
+                          [instrument.as_row() + (outcome.reason,) for instrument, outcome
+                           in zip(instruments, outcomes) if isinstance(outcome, Unmatched)])
+        return ReportResult(previous, True, reports, 0)
     diagnostics = {path: diagnose_file(settings.stooq_dir, path) for path in matched_paths}
-    stamps = [f"{path}:{source_stamp(settings.stooq_dir / path)}" for path in matched_paths]
     reports = build_reports(instruments, outcomes, diagnostics, settings.lse_currency_policy)
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
     remove_leftover_temp_files(settings.metadata_dir)
-    staged = [
-        (stage_bytes(settings.match_report_path, match_text.encode("utf-8")), settings.match_report_path),
-        (stage_bytes(settings.unmatched_report_path, unmatched_text.encode("utf-8")),
-         settings.unmatched_report_path),
-    ]
-    replace_all(staged)
-    # The matched files' stamps are part of the version so that price_exports, which
-    # copies their rows, goes stale when one changes without moving its diagnostics.
-    version = text_fingerprint(match_text, unmatched_text, *stamps)
-    return ReportResult(reports, version, len(diagnostics))
+    replace_all([
+        (stage_bytes(path, text.encode("utf-8")), path)
+        for path, text in zip(outputs, (match_text, unmatched_text))
+    ])
+    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(match_text, unmatched_text, *stamps))
+    return ReportResult(memo, False, reports, len(diagnostics))
 
 
-def build_price_exports(settings: Settings) -> ExportResult:
-    _require_output(settings.match_report_path, "match_report")
+def build_price_exports(settings: Settings, previous: StepMemo | None = None,
+                        force: bool = False) -> ExportResult:
+    report_bytes = _require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
+    fingerprint = combine(step_code_version("price_exports", settings), _bytes_hash(report_bytes),
+                          *(f"{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
+                            for item in planned))
+    outputs = [prices_dir / item.file_name for item in planned]
+    exported = [item.file_name for item in planned]
+    if can_reuse(previous, fingerprint, outputs, force) and not (
+            existing_export_names(prices_dir) - set(exported)):
+        return ExportResult(previous, True, exported, unchanged=exported)
     prices_dir.mkdir(parents=True, exist_ok=True)
     remove_leftover_temp_files(prices_dir)
     written, unchanged, hashes = [], [], []
@@ -149,10 +189,9 @@ def build_price_exports(settings: Settings) -> ExportResult:
         else:
             write_text_atomic(target, text)
             written.append(item.file_name)
-        hashes.append(f"{item.file_name}:{text_fingerprint(text)}")
-    keep = {item.file_name for item in planned}
-    removed = sorted(existing_export_names(prices_dir) - keep)
+        hashes.append(f"{item.file_name}:{_bytes_hash(data)}")
+    removed = sorted(existing_export_names(prices_dir) - set(exported))
     for name in removed:
         (prices_dir / name).unlink(missing_ok=True)
-    return ExportResult(text_fingerprint(*hashes), [item.file_name for item in planned], written,
-                        unchanged, removed)
+    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(*hashes))
+    return ExportResult(memo, False, exported, written, unchanged, removed)

@@ -1,0 +1,47 @@
+"""What a step remembers of its last run, to reuse outputs whose inputs did not change.
+
+A step's input fingerprint hashes what it really reads (not a possibly stale
+observation of it) plus its code version; its output stamp hashes path, size
+and mtime of what it wrote. Outputs are reused only when both still match, so
+a deleted or edited output is always rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["StepMemo", "output_stamp", "file_stamp", "can_reuse"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepMemo:
+    input_fingerprint: str
+    output_stamp: str
+    data_version: str
+
+
+def file_stamp(path: Path) -> str:
+    """`size:mtime_ns` of a file, or `missing`."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def output_stamp(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(f"{path}\0{file_stamp(path)}\n".encode("utf-8"))
+    return digest.hexdigest()[:24]
+
+
+def can_reuse(previous: StepMemo | None, input_fingerprint: str, outputs: Iterable[Path], force: bool) -> bool:
+    if force or previous is None or previous.input_fingerprint != input_fingerprint:
+        return False
+    outputs = list(outputs)
+    return all(path.is_file() for path in outputs) and output_stamp(outputs) == previous.output_stamp
