@@ -1,13 +1,32 @@
-"""The `portfolio-assets` command: `sample DIR` writes the generated sample world."""
+"""The `portfolio-assets` command.
+
+- `sample DIR` writes the generated sample world.
+- `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
+- `refresh [--force]` materializes exactly the stale and missing assets.
+
+`status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
+setting as a flag, which overrides its environment variable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["main"]
+
+_SETTING_FLAGS = {
+    "stooq_dir": "--stooq-dir",
+    "tradeable_dir": "--tradeable-dir",
+    "metadata_dir": "--metadata-dir",
+    "prices_dir": "--prices-dir",
+    "lse_currency_policy": "--lse-currency-policy",
+    "include_empty": "--include-empty",
+}
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -22,8 +41,95 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_setting_flags(args: argparse.Namespace) -> None:
+    from .core.settings import SETTING_VARIABLES
+
+    for field in _SETTING_FLAGS:
+        value = getattr(args, field)
+        if value is not None:
+            os.environ[SETTING_VARIABLES[field]] = str(value)
+
+
+def _load(args: argparse.Namespace):
+    """Settings, definitions and instance for status/refresh."""
+    _apply_setting_flags(args)
+    if not os.environ.get("DAGSTER_HOME"):
+        raise SystemExit("portfolio-assets: set DAGSTER_HOME to the Dagster instance folder "
+                         "(the README's `make demo` uses dagster_home/ in the project)")
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    import dagster as dg
+
+    from .core.errors import PortfolioInputError
+    from .definitions import build_definitions
+
+    try:
+        defs = build_definitions()
+    except PortfolioInputError as error:
+        raise SystemExit(f"portfolio-assets: {error}") from None
+    settings = defs.resources["settings"].resolve()
+    return settings, defs, dg.DagsterInstance.get()
+
+
+def _status(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from .assets import ASSET_KEYS
+    from .sources import record_observations
+    from .staleness import asset_statuses
+
+    settings, defs, instance = _load(args)
+    with instance:
+        try:
+            record_observations(instance, settings)
+        except dg.Failure as failure:
+            print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+            return 2
+        statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
+    if args.json:
+        print(json.dumps({"assets": [status.as_json() for status in statuses]}, indent=2))
+        return 0
+    for status in statuses:
+        print(f"{status.key:<20} {status.status}")
+        for cause in status.causes:
+            print(f"{'':<20}   - {cause}")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from .refresh import refresh
+
+    settings, defs, instance = _load(args)
+    with instance:
+        try:
+            outcome = refresh(defs, instance, settings, force=args.force)
+        except dg.Failure as failure:
+            print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+            return 1
+    if not outcome.success:
+        print(f"portfolio-assets: refresh failed: {outcome.error}", file=sys.stderr)
+        return 1
+    if outcome.materialized:
+        print(f"materialized {', '.join(outcome.materialized)} in {outcome.runs} run(s)")
+    return 0
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override PORTFOLIO_ASSETS_* variables)")
+    for field, flag in _SETTING_FLAGS.items():
+        if field == "include_empty":
+            group.add_argument(flag, dest=field, nargs="?", const="true", default=None,
+                               metavar="true|false", help="export empty, missing and unreadable files too")
+        elif field == "lse_currency_policy":
+            group.add_argument(flag, dest=field, choices=("broker", "stooq", "strict"))
+        else:
+            group.add_argument(flag, dest=field, metavar="PATH")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="portfolio-assets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="portfolio-assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     sample = commands.add_parser("sample", help="write a small generated Stooq tree and broker lists")
     sample.add_argument("directory", help="folder to write data/stooq and tradeable_instruments into")
@@ -31,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--instruments", type=int, default=60)
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
+    status = commands.add_parser("status", help="observe the sources and say which assets are stale")
+    status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes"}]}')
+    _add_setting_flags(status)
+    status.set_defaults(run=_status)
+    refresh = commands.add_parser("refresh", help="materialize exactly the stale and missing assets")
+    refresh.add_argument("--force", action="store_true", help="materialize and rewrite every asset")
+    _add_setting_flags(refresh)
+    refresh.set_defaults(run=_refresh)
     return parser
 
 

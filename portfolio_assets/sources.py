@@ -1,4 +1,8 @@
-"""Observable source assets for the raw inputs: the Stooq tree and the broker folder."""
+"""Observable source assets for the raw inputs: the Stooq tree and the broker folder.
+
+The same observation functions serve the source assets (observed in a run)
+and `record_observations` (reported without a run, by the CLI and sensors).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,48 @@ import time
 
 import dagster as dg
 
-from .core.fingerprints import stooq_fingerprint, tradeable_fingerprint
 from .core.broker_lists import broker_list_paths
+from .core.fingerprints import stooq_fingerprint, tradeable_fingerprint
 from .core.pipeline import require_folder
+from .core.settings import Settings
 from .core.stooq_tree import scan_stooq_tree
 from .failures import failing_clearly
 from .resources import PipelineSettings
 
-__all__ = ["stooq_files", "tradeable_instruments", "GROUP"]
+__all__ = ["GROUP", "stooq_files", "tradeable_instruments", "observe_stooq_files",
+           "observe_tradeable_instruments", "record_observations"]
 
 GROUP = "portfolio"
+
+
+def observe_stooq_files(settings: Settings) -> dg.ObserveResult:
+    with failing_clearly():
+        require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
+    started = time.perf_counter()
+    files = scan_stooq_tree(settings.stooq_dir)
+    return dg.ObserveResult(
+        data_version=dg.DataVersion(stooq_fingerprint(files)),
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.stooq_dir)),
+            "file_count": len(files),
+            "total_bytes": sum(item.size for item in files),
+            "scan_seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+
+
+def observe_tradeable_instruments(settings: Settings) -> dg.ObserveResult:
+    with failing_clearly():
+        require_folder(settings.tradeable_dir, "tradeable_dir", "broker list")
+    paths = broker_list_paths(settings.tradeable_dir)
+    return dg.ObserveResult(
+        data_version=dg.DataVersion(tradeable_fingerprint(settings.tradeable_dir)),
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.tradeable_dir)),
+            "list_count": len(paths),
+            "lists": ", ".join(path.name for path in paths),
+        },
+    )
 
 
 @dg.observable_source_asset(
@@ -24,20 +60,7 @@ GROUP = "portfolio"
     "mtime of every file, from a stat-only scan.",
 )
 def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
-    resolved = settings.resolve()
-    with failing_clearly():
-        require_folder(resolved.stooq_dir, "stooq_dir", "Stooq")
-    started = time.perf_counter()
-    files = scan_stooq_tree(resolved.stooq_dir)
-    return dg.ObserveResult(
-        data_version=dg.DataVersion(stooq_fingerprint(files)),
-        metadata={
-            "path": dg.MetadataValue.path(str(resolved.stooq_dir)),
-            "file_count": len(files),
-            "total_bytes": sum(item.size for item in files),
-            "scan_seconds": round(time.perf_counter() - started, 3),
-        },
-    )
+    return observe_stooq_files(settings.resolve())
 
 
 @dg.observable_source_asset(
@@ -46,15 +69,28 @@ def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
     "so touching or re-saving a file unchanged is no change.",
 )
 def tradeable_instruments(settings: PipelineSettings) -> dg.ObserveResult:
-    resolved = settings.resolve()
-    with failing_clearly():
-        require_folder(resolved.tradeable_dir, "tradeable_dir", "broker list")
-    paths = broker_list_paths(resolved.tradeable_dir)
-    return dg.ObserveResult(
-        data_version=dg.DataVersion(tradeable_fingerprint(resolved.tradeable_dir)),
-        metadata={
-            "path": dg.MetadataValue.path(str(resolved.tradeable_dir)),
-            "list_count": len(paths),
-            "lists": ", ".join(path.name for path in paths),
-        },
-    )
+    return observe_tradeable_instruments(settings.resolve())
+
+
+def _latest_observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+    records = instance.fetch_observations(key, limit=1).records
+    if records and records[0].asset_observation is not None:
+        return records[0].asset_observation.data_version
+    return None
+
+
+def record_observations(instance: dg.DagsterInstance, settings: Settings) -> dict[str, bool]:
+    """Observe both sources without a run; record an observation only when its version
+    differs from the last one. Returns which sources changed."""
+    changed = {}
+    for key, observe in (("stooq_files", observe_stooq_files),
+                         ("tradeable_instruments", observe_tradeable_instruments)):
+        result = observe(settings)
+        asset_key = dg.AssetKey(key)
+        version = result.data_version.value
+        changed[key] = version != _latest_observed_version(instance, asset_key)
+        if changed[key]:
+            instance.report_runless_asset_event(dg.AssetObservation(
+                asset_key=asset_key, metadata=result.metadata, tags={"dagster/data_version": version},
+            ))
+    return changed

@@ -429,7 +429,7 @@ def test_index_tickers_are_compared_upper_cased() -> None:
         ("ABC", "NYSE", ("xyz.us", "labc.de"), "manual_review"),
         # several files have this base, none acceptable
         ("ABC:US", "", ("xyz.us", "abc.de", "abc.pl"), "ambiguous_variants"),
-        ("BRK", "NYSE", ("brk.a.us", "brk.b.us"), "ambiguous_variants"),
+        ("BRK", "NYSE", ("brk.a.us", "brk.b.us", "xyz.us"), "ambiguous_variants"),
         ("ABC", "", ("xyz", "abc.de", "abc.pl"), "ambiguous_variants"),
     ],
 )

@@ -33,9 +33,16 @@ def stage_bytes(path: Path, data: bytes) -> Path:
 
 
 def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
-    """Move each staged temporary file onto its target."""
-    for temp_path, target in staged:
-        os.replace(temp_path, target)
+    """Move each staged temporary file onto its target; on failure drop the rest."""
+    pending = list(staged)
+    try:
+        while pending:
+            temp_path, target = pending[0]
+            os.replace(temp_path, target)
+            pending.pop(0)
+    finally:
+        for temp_path, _ in pending:
+            temp_path.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

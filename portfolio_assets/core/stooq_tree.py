@@ -48,12 +48,12 @@ class IndexEntry:
     def extension(self) -> str:
         """The ticker from its first `.` on (`.US`), or `""` when it has none."""
         dot = self.ticker.find(".")
-        return "" if dot < 0 else self.ticker[dot:]
+        return "" if dot < 0 else self.ticker[dot:].upper()
 
     @property
     def base(self) -> str:
         """The ticker before its first `.`."""
-        return self.ticker.split(".", 1)[0]
+        return self.ticker.split(".", 1)[0].upper()
 
     def as_row(self) -> tuple[str, str, str, str, str]:
         return (self.ticker, self.stem, self.relative_path, self.region, self.category)
@@ -83,12 +83,14 @@ def index_entry(relative_path: str) -> IndexEntry:
     """Ticker, stem, region and category of one relative path."""
     parts = PurePosixPath(relative_path).parts
     stem = PurePosixPath(parts[-1]).stem.upper()
+    # Read literally, as the reference tool does: a file right under `daily` (or
+    # under the root) has its own name as region.
     if "daily" in parts[:-1]:
         at = parts.index("daily")
-        region = parts[at + 1] if at + 1 < len(parts) - 1 else ""
+        region = parts[at + 1]
         category = "/".join(parts[at + 2 : -1])
     else:
-        region = parts[0] if len(parts) > 1 else ""
+        region = parts[0]
         category = "/".join(parts[1:-1])
     return IndexEntry(stem, stem, relative_path, region, category)
 

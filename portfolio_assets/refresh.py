@@ -1,0 +1,79 @@
+"""Observe the sources (without a run), then materialize exactly what is stale or missing, hop by hop.
+
+Staleness is one hop in Dagster 1.13: after an asset re-materializes, only its
+direct dependents can turn stale. So a refresh repeats "materialize what is
+stale now" until nothing is; an asset downstream of one that recomputed the
+same data version stays fresh and is never run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from .assets import ASSET_KEYS
+from .core.settings import Settings
+from .sources import record_observations
+from .staleness import AssetStatus, asset_statuses
+
+__all__ = ["RefreshOutcome", "refresh"]
+
+
+@dataclass
+class RefreshOutcome:
+    success: bool
+    materialized: list[str] = field(default_factory=list)
+    runs: int = 0
+    error: str = ""
+
+
+def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
+         force: bool = False) -> dg.ExecuteInJobResult:
+    run_config = {"ops": {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}} if force else {}
+    return dg.materialize(list(defs.assets), resources=defs.resources, instance=instance,
+                          selection=selection, run_config=run_config, raise_on_error=False,
+                          tags={"portfolio_assets/trigger": "refresh"})
+
+
+def _failure(result: dg.ExecuteInJobResult) -> str:
+    messages = [event.step_failure_data.error.message.strip() for event in result.all_events
+                if event.event_type_value == "STEP_FAILURE"]
+    return "\n".join(messages) or "the run failed"
+
+
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
+            report: Callable[[str], None] = print) -> RefreshOutcome:
+    record_observations(instance, settings)
+    outcome = RefreshOutcome(True)
+    if force:
+        report("materializing every asset (--force)")
+        result = _run(defs, instance, list(ASSET_KEYS), force=True)
+        outcome.runs += 1
+        outcome.materialized = list(ASSET_KEYS)
+        outcome.success = result.success
+        outcome.error = "" if result.success else _failure(result)
+        return outcome
+    while True:
+        due: list[AssetStatus] = [s for s in asset_statuses(defs, instance, settings, ASSET_KEYS)
+                                  if s.status != "fresh"]
+        if not due:
+            break
+        again = [s.key for s in due if s.key in outcome.materialized]
+        if again:
+            outcome.success = False
+            outcome.error = f"{', '.join(again)} still stale after materializing: {due[0].causes}"
+            return outcome
+        for status in due:
+            report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
+        result = _run(defs, instance, [s.key for s in due])
+        outcome.runs += 1
+        outcome.materialized += [s.key for s in due]
+        if not result.success:
+            outcome.success = False
+            outcome.error = _failure(result)
+            return outcome
+    if not outcome.materialized:
+        report("nothing is stale: no run launched")
+    return outcome

@@ -1,0 +1,133 @@
+"""Which assets are fresh, stale or missing, and why, from public instance records.
+
+Dagster 1.13 has no public stale-status API, so this compares, as its resolver
+does (one hop), each asset's last materialization tags with the current code
+version and the current data version of each dependency, and adds what Dagster
+cannot know: output files that are missing or were changed on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from .core.exports import plan_exports
+from .core.memo import output_stamp
+from .core.pipeline import broker_list_hashes
+from .core.reports import read_match_report
+from .core.settings import Settings
+from .core.versions import result_settings
+from .memo_store import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
+
+__all__ = ["AssetStatus", "asset_statuses", "current_data_version", "output_paths", "describe_path"]
+
+SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
+
+
+@dataclass
+class AssetStatus:
+    key: str
+    status: str  # fresh | stale | missing
+    causes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "status": self.status, "causes": self.causes}
+
+
+def describe_path(path: Path) -> str:
+    """A path as the user typed it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def output_paths(key: str, settings: Settings) -> list[Path]:
+    """The files an asset's last materialization should have left on disk."""
+    if key == "stooq_index":
+        return [settings.index_path]
+    if key == "tradeable_universe":
+        return [settings.universe_path]
+    if key == "match_report":
+        return [settings.match_report_path, settings.unmatched_report_path]
+    if not settings.match_report_path.is_file():
+        return []
+    planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+    return [settings.prices_dir / item.file_name for item in planned]
+
+
+def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:
+    """What Dagster records as the input version of `key`: its latest materialization,
+    else its latest observation."""
+    asset_key = dg.AssetKey(key)
+    if key not in SOURCE_KEYS:
+        event = instance.get_latest_materialization_event(asset_key)
+        if event is not None and event.asset_materialization is not None:
+            return (event.asset_materialization.tags or {}).get("dagster/data_version")
+    records = instance.fetch_observations(asset_key, limit=1).records
+    if records and records[0].asset_observation is not None:
+        version = records[0].asset_observation.data_version
+        return version if version is None else str(version)
+    return None
+
+
+def _changed_broker_lists(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
+    event = instance.get_latest_materialization_event(dg.AssetKey("tradeable_universe"))
+    recorded = {}
+    if event is not None and event.asset_materialization is not None:
+        value = event.asset_materialization.metadata.get("broker_list_hashes")
+        recorded = value.value if value is not None else {}
+        recorded = json.loads(recorded) if isinstance(recorded, str) else dict(recorded)
+    current = broker_list_hashes(settings.tradeable_dir) if settings.tradeable_dir.is_dir() else {}
+    causes = [f"broker list {name} added" for name in sorted(set(current) - set(recorded))]
+    causes += [f"broker list {name} removed" for name in sorted(set(recorded) - set(current))]
+    causes += [f"broker list {name} changed" for name in sorted(set(current) & set(recorded))
+               if current[name] != recorded[name]]
+    return causes or ["broker lists changed"]
+
+
+def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) -> list[str]:
+    if parent == "tradeable_instruments":
+        return _changed_broker_lists(instance, settings)
+    if parent == "stooq_files":
+        return ["Stooq files changed (added, removed or updated)"]
+    return [f"upstream {parent} has new data"]
+
+
+def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings) -> AssetStatus:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        return AssetStatus(key, "missing", [f"{key} was never materialized"])
+    missing = [path for path in output_paths(key, settings) if not path.is_file()]
+    if missing:
+        shown = [f"{describe_path(path)} is missing" for path in missing[:5]]
+        if len(missing) > 5:
+            shown.append(f"... and {len(missing) - 5} more files are missing")
+        return AssetStatus(key, "missing", shown)
+    tags = event.asset_materialization.tags or {}
+    node = graph.get(dg.AssetKey(key))
+    causes: list[str] = []
+    if tags.get("dagster/code_version") != node.code_version:
+        for name, value in result_settings(key, settings).items():
+            recorded = tags.get(SETTING_TAG_PREFIX + name)
+            if recorded is not None and recorded != value:
+                causes.append(f"setting {name} changed from {recorded} to {value}")
+        if not causes:
+            causes.append(f"code of {key} changed (version {tags.get('dagster/code_version')} "
+                          f"to {node.code_version})")
+    for parent in sorted(p.to_user_string() for p in node.parent_keys):
+        recorded = tags.get(f"dagster/input_data_version/{parent}")
+        if recorded != current_data_version(instance, parent):
+            causes += _input_cause(instance, parent, settings)
+    if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(output_paths(key, settings))):
+        causes.append("its output files were changed on disk since they were written")
+    return AssetStatus(key, "stale" if causes else "fresh", causes)
+
+
+def asset_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings,
+                   keys: tuple[str, ...]) -> list[AssetStatus]:
+    graph = defs.resolve_asset_graph()
+    return [_status_of(key, graph, instance, settings) for key in keys]
