@@ -60,13 +60,14 @@ def _load(args: argparse.Namespace):
     import dagster as dg
 
     from .core.errors import PortfolioInputError
+    from .core.settings import settings_from_environment
     from .definitions import build_definitions
 
     try:
         defs = build_definitions()
     except PortfolioInputError as error:
         raise SystemExit(f"portfolio-assets: {error}") from None
-    settings = defs.resources["settings"].resolve()
+    settings = settings_from_environment()
     return settings, defs, dg.DagsterInstance.get()
 
 

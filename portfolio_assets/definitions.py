@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from .assets import build_pipeline_assets
-from .core.settings import SETTING_VARIABLES, settings_from_values
+from .core.settings import settings_from_environment
 from .resources import settings_resource_from_environment
 from .sources import stooq_files, tradeable_instruments
 
@@ -16,7 +14,7 @@ __all__ = ["build_definitions", "defs"]
 
 def build_definitions() -> dg.Definitions:
     """Definitions for the current environment; an invalid setting fails here, naming it."""
-    settings = settings_from_values({field: os.environ.get(var) for field, var in SETTING_VARIABLES.items()})
+    settings = settings_from_environment()
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *build_pipeline_assets(settings)],
         resources={"settings": settings_resource_from_environment()},

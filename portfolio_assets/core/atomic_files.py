@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "replace_all", "stage_bytes",
+__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed", "file_holds", "replace_all", "stage_bytes",
            "remove_leftover_temp_files"]
 
 TEMP_PREFIX = ".portfolio-assets-tmp-"
@@ -51,6 +51,27 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_text_if_changed(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds exactly this text; True if written.
+
+    Leaving an identical file alone keeps its mtime, so readers that watch
+    mtimes see no change.
+    """
+    data = text.encode("utf-8")
+    if file_holds(path, data):
+        return False
+    write_bytes_atomic(path, data)
+    return True
+
+
+def file_holds(path: Path, data: bytes) -> bool:
+    """Whether `path` exists with exactly these bytes."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def remove_leftover_temp_files(folder: Path) -> int:

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic_files import remove_leftover_temp_files, replace_all, stage_bytes, write_text_atomic
+from .atomic_files import (file_holds, remove_leftover_temp_files, replace_all, stage_bytes, 
+                           write_text_if_changed)
 from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
 from .diagnostics import Diagnostics, diagnose
 from .errors import MissingInputFolder, PortfolioInputError
@@ -100,7 +101,7 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
     reused = can_reuse(previous, fingerprint, outputs, force)
     if not reused:
         remove_leftover_temp_files(settings.metadata_dir)
-        write_text_atomic(settings.index_path, text)
+        write_text_if_changed(settings.index_path, text)
     regions = Counter(entry.region for entry in entries)
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     return IndexResult(memo, reused, entries, dict(sorted(regions.items())))
@@ -121,7 +122,7 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     reused = can_reuse(previous, fingerprint, outputs, force)
     if not reused:
         remove_leftover_temp_files(settings.metadata_dir)
-        write_text_atomic(settings.universe_path, text)
+        write_text_if_changed(settings.universe_path, text)
     sources = Counter(item.source_file for item in instruments)
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
     return UniverseResult(memo, reused, instruments, dict(sources), broker_list_hashes(settings.tradeable_dir))
@@ -155,22 +156,23 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
     remove_leftover_temp_files(settings.metadata_dir)
-    replace_all([
-        (stage_bytes(path, text.encode("utf-8")), path)
-        for path, text in zip(outputs, (match_text, unmatched_text))
-    ])
+    # Both reports are staged before either replaces its predecessor.
+    encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text))]
+    replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(match_text, unmatched_text, *stamps))
     return ReportResult(memo, False, reports, len(diagnostics))
 
 
 def build_price_exports(settings: Settings, previous: StepMemo | None = None,
                         force: bool = False) -> ExportResult:
-    report_bytes = _require_output(settings.match_report_path, "match_report")
+    _require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
-    fingerprint = combine(step_code_version("price_exports", settings), _bytes_hash(report_bytes),
-                          *(f"{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
-                            for item in planned))
+    # Only what the exports are made of counts: a report change elsewhere (currency
+    # cells, unmatched rows) reuses every export.
+    fingerprint = combine(step_code_version("price_exports", settings), *(
+        f"{item.file_name}:{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
+        for item in planned))
     outputs = [prices_dir / item.file_name for item in planned]
     exported = [item.file_name for item in planned]
     if can_reuse(previous, fingerprint, outputs, force) and not (
@@ -184,11 +186,10 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
         text = render_export(source if isinstance(source, PriceLines) else None)
         target = prices_dir / item.file_name
         data = text.encode("utf-8")
-        if target.is_file() and target.read_bytes() == data:
-            unchanged.append(item.file_name)
-        else:
-            write_text_atomic(target, text)
+        if write_text_if_changed(target, text):
             written.append(item.file_name)
+        else:
+            unchanged.append(item.file_name)
         hashes.append(f"{item.file_name}:{_bytes_hash(data)}")
     removed = sorted(existing_export_names(prices_dir) - set(exported))
     for name in removed:

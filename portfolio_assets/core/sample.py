@@ -193,7 +193,7 @@ _CATEGORIES: tuple[tuple[str, str, bool, float, str], ...] = (
 )
 _POOL_WEIGHTS = (("us_stock", 0.50), ("us_etf", 0.12), ("uk_etf", 0.18), ("pl", 0.08), ("de", 0.12))
 _SUFFIX = {"us": ".us", "uk": ".uk", "pl": "", "de": ".de"}
-_BASE_LENGTHS = {"us": (2, 3, 3, 3, 4, 4, 4, 4, 5, 5), "uk": (2, 3, 3, 4, 4, 4), "pl": (3, 3, 3, 4, 5),
+_BASE_LENGTHS = {"us": (2, 3, 3, 4, 4, 4, 4, 4, 5, 5), "uk": (2, 3, 3, 4, 4, 4), "pl": (3, 3, 3, 3, 4),
                  "de": (3, 3, 4, 4, 5)}
 _LETTERS, _DIGITS = "abcdefghijklmnopqrstuvwxyz", "0123456789"
 _ISIN_CHARS = _DIGITS * 3 + "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -278,7 +278,7 @@ def _new_base(rng: random.Random, used: set[str], region: str) -> str:
     length = rng.choice(_BASE_LENGTHS[region])
     while True:
         for _ in range(20):
-            base = "".join(rng.choice(_LETTERS) for _ in range(length))
+            base = "".join(rng.choices(_LETTERS, k=length))
             if region in ("pl", "de") and rng.random() < 0.08:  # 11b.txt, vow3.de.txt
                 at = rng.randrange(length)
                 base = base[:at] + rng.choice(_DIGITS) + base[at + 1:]
@@ -423,7 +423,7 @@ def _write_stooq_tree(
 
 def _isin(rng: random.Random, country: str) -> str:
     """A random ISIN of `country` with a valid check digit."""
-    body = country + "".join(rng.choice(_ISIN_CHARS) for _ in range(9))
+    body = country + "".join(rng.choices(_ISIN_CHARS, k=9))
     digits = "".join(str(int(char, 36)) for char in body)
     total = 0
     for position, char in enumerate(reversed(digits)):

@@ -10,7 +10,8 @@ from .currency import LSE_CURRENCY_POLICIES
 from .errors import InvalidSetting
 
 __all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
-           "settings_from_values"]
+           "settings_from_values",
+           "settings_from_environment"]
 
 SETTING_VARIABLES = {
     "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
@@ -76,6 +77,14 @@ class Settings:
     @property
     def unmatched_report_path(self) -> Path:
         return self.metadata_dir / "tradeable_unmatched.csv"
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the PORTFOLIO_ASSETS_* variables, defaults for those unset."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    return settings_from_values({field: environ.get(variable) for field, variable in SETTING_VARIABLES.items()})
 
 
 def settings_from_values(values: Mapping[str, str | bool | None]) -> Settings:

@@ -1,0 +1,173 @@
+"""SPEC 6, row by row: a refresh materializes exactly what must change, and the result
+always equals a from-scratch run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.core import versions
+from portfolio_assets.core.settings import settings_from_environment
+from portfolio_assets.definitions import build_definitions
+from portfolio_assets.refresh import refresh
+from portfolio_assets.staleness import asset_statuses
+
+from .conftest import output_files, stooq_rows, write_file
+
+ALL = ["stooq_index", "tradeable_universe", "match_report", "price_exports"]
+AAPL = "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
+
+
+def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
+    defs = build_definitions()
+    outcome = refresh(defs, instance, settings_from_environment(), force=force, report=lambda _: None)
+    assert outcome.success, outcome.error
+    return outcome.materialized
+
+
+def statuses(instance: dg.DagsterInstance) -> dict[str, str]:
+    defs = build_definitions()
+    return {s.key: s.status for s in asset_statuses(defs, instance, settings_from_environment(), tuple(ALL))}
+
+
+def from_scratch(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Outputs of a first run on a copy of the current inputs, with a new instance."""
+    fresh = tmp_path_factory.mktemp("scratch")
+    for folder in ("data/stooq", "tradeable_instruments"):
+        shutil.copytree(world / folder, fresh / folder, symlinks=True)
+    here = Path.cwd()
+    os.chdir(fresh)
+    try:
+        with dg.instance_for_test() as scratch_instance:
+            assert run_refresh(scratch_instance) == ALL
+        return output_files(fresh)
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture
+def settled(world: Path, instance) -> Path:
+    assert run_refresh(instance) == ALL
+    assert run_refresh(instance) == []
+    return world
+
+
+def mtimes(world: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in (world / "data").rglob("*.csv") if "stooq" not in p.parts}
+
+
+def test_first_run_materializes_everything_then_nothing(world, instance, tmp_path_factory) -> None:
+    assert statuses(instance) == dict.fromkeys(ALL, "missing")
+    assert run_refresh(instance) == ALL
+    before = mtimes(world)
+    assert run_refresh(instance) == []
+    assert mtimes(world) == before
+    assert statuses(instance) == dict.fromkeys(ALL, "fresh")
+    assert output_files(world) == from_scratch(world, tmp_path_factory)
+
+
+@pytest.mark.parametrize(("deleted", "expected"), [
+    ("data/metadata/stooq_index.csv", ["stooq_index"]),
+    ("data/metadata/tradeable_universe.csv", ["tradeable_universe"]),
+    ("data/metadata/tradeable_unmatched.csv", ["match_report"]),
+    ("data/processed/tradeable_prices/kim.us.csv", ["price_exports"]),
+])
+def test_deleted_output_rebuilds_only_its_asset(settled, instance, tmp_path_factory, deleted, expected) -> None:
+    (settled / deleted).unlink()
+    assert statuses(instance)[expected[0]] == "missing"
+    assert run_refresh(instance) == expected
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_broker_list_added_changed_removed(settled, instance, tmp_path_factory) -> None:
+    lists = settled / "tradeable_instruments"
+    write_file(lists / "broker_c.csv", "market,isin,symbol,name,currency\nNSQ,US1,AAPL,Apple again,USD\n")
+    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports"]
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+    with open(lists / "broker_a.csv", "a") as handle:
+        handle.write("NSQ,US2,ZZZZ,Nothing here\n")
+    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports"]
+    (lists / "broker_c.csv").rename(lists / "broker_d.csv")
+    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports"]
+    (lists / "broker_d.csv").unlink()
+    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports"]
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_broker_list_touched_or_resaved_identical_changes_nothing(settled, instance) -> None:
+    path = settled / "tradeable_instruments" / "broker_a.csv"
+    os.utime(path, (1, 1))
+    path.write_bytes(path.read_bytes())
+    assert run_refresh(instance) == []
+
+
+def test_blank_lines_and_spaces_stop_at_the_universe(settled, instance, tmp_path_factory) -> None:
+    path = settled / "tradeable_instruments" / "broker_a.csv"
+    path.write_text(path.read_text().replace("NSQ,US0378331005,AAPL", "\n NSQ , US0378331005 , AAPL ") + "\n\n")
+    before = mtimes(settled)
+    assert run_refresh(instance) == ["tradeable_universe"]
+    assert mtimes(settled) == before
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_stooq_file_added_rematches(settled, instance, tmp_path_factory) -> None:
+    write_file(settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/nope.us.txt",
+               stooq_rows("NOPE.US", ["20240102", "20240103"]))
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert (settled / "data/processed/tradeable_prices/nope.us.csv").is_file()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_unmatched_stooq_file_removed_reindexes_only(settled, instance, tmp_path_factory) -> None:
+    write_file(settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/other.us.txt", stooq_rows("OTHER.US", ["20240102"]))
+    run_refresh(instance)
+    (settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/other.us.txt").unlink()
+    assert run_refresh(instance) == ["stooq_index", "match_report"]
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_daily_update_of_a_matched_file(settled, instance, tmp_path_factory) -> None:
+    index_before = (settled / "data/metadata/stooq_index.csv").stat().st_mtime_ns
+    with open(settled / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    materialized = run_refresh(instance)
+    # The index is re-checked (its source changed) but keeps its version and file.
+    assert materialized == ["stooq_index", "match_report", "price_exports"]
+    assert (settled / "data/metadata/stooq_index.csv").stat().st_mtime_ns == index_before
+    assert "20240105" in (settled / "data/processed/tradeable_prices/aapl.us.csv").read_text()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_lse_policy_change_rebuilds_the_match_report_only(settled, instance, monkeypatch, tmp_path_factory) -> None:
+    exports_before = {k: v for k, v in mtimes(settled).items() if "tradeable_prices" in k}
+    monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
+    defs = build_definitions()
+    causes = {s.key: s.causes for s in asset_statuses(defs, instance, settings_from_environment(), tuple(ALL))}
+    assert causes["match_report"] == ["setting lse_currency_policy changed from broker to stooq"]
+    materialized = run_refresh(instance)
+    assert materialized[0] == "match_report" and "stooq_index" not in materialized
+    assert {k: v for k, v in mtimes(settled).items() if "tradeable_prices" in k} == exports_before
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_include_empty_change_rebuilds_the_exports_only(settled, instance, monkeypatch, tmp_path_factory) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    assert run_refresh(instance) == ["price_exports"]
+    assert (settled / "data/processed/tradeable_prices/exm.csv").is_file()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_code_version_bump_rebuilds_that_step_and_dependents(settled, instance, monkeypatch) -> None:
+    monkeypatch.setitem(versions.STEP_LOGIC_VERSIONS, "tradeable_universe", "2")
+    # Same output content: the universe rebuilds, its dependents stay fresh.
+    assert run_refresh(instance) == ["tradeable_universe"]
+    monkeypatch.setitem(versions.STEP_LOGIC_VERSIONS, "match_report", "2")
+    assert run_refresh(instance) == ["match_report"]
+
+
+def test_force_materializes_everything(settled, instance) -> None:
+    assert run_refresh(instance, force=True) == ALL
