@@ -32,8 +32,12 @@ _SETTING_FLAGS = {
 def _sample(args: argparse.Namespace) -> int:
     from .core.sample import write_sample
 
-    world = write_sample(Path(args.directory), stooq_files=args.stooq_files, instruments=args.instruments,
-                         seed=args.seed)
+    try:
+        world = write_sample(Path(args.directory), stooq_files=args.stooq_files,
+                             instruments=args.instruments, seed=args.seed)
+    except (FileExistsError, ValueError) as error:
+        print(f"portfolio-assets sample: {error}", file=sys.stderr)
+        return 2
     print(f"sample written to {Path(args.directory).absolute()}:")
     print(f"  Stooq tree:   {world.stooq_dir}")
     print(f"  broker lists: {world.tradeable_dir}")
