@@ -18,7 +18,7 @@ env: $(BIN)/portfolio-assets
 demo: env
 	rm -rf $(SAMPLE)
 	$(BIN)/portfolio-assets sample $(SAMPLE)
-	cd $(SAMPLE) && ../$(BIN)/dagster asset materialize --select '*' -m portfolio_assets
+	cd $(SAMPLE) && ../$(BIN)/portfolio-assets refresh
 	@echo
 	@echo "Outputs (from $(SAMPLE)/):"
 	@echo "  $(SAMPLE)/data/metadata/stooq_index.csv"

@@ -38,6 +38,8 @@ def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: P
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
         result = step(resolved, previous, config.force)
+    for warning in getattr(result, "warnings", []):
+        context.log.warning(warning)
     if result.reused:
         context.log.info("inputs, code and settings equal the last materialization's and its "
                          "files are intact: reusing them without rewriting (force=true recomputes)")
@@ -107,7 +109,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "instrument_count": len(matches) + len(unmatched),
             "matched_count": len(matches),
             "unmatched_count": len(unmatched),
-            "files_diagnosed": result.files_diagnosed,
+            **result.stats,
             "by_strategy": counts_table("strategy", count_by("strategy")),
             "by_data_status": counts_table("data_status", count_by("data_status")),
             "by_currency_status": counts_table("currency_status", count_by("currency_status")),
@@ -128,8 +130,9 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "path": _path(resolved.prices_dir),
             "export_count": len(result.exported),
             "exports_written": len(result.written),
-            "exports_unchanged": len(result.unchanged),
+            "exports_untouched": len(result.untouched) + len(result.unchanged),
             "exports_removed": len(result.removed),
+            **result.stats,
             "preview": dg.MetadataValue.md(
                 "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"),
         })

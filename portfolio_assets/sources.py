@@ -7,6 +7,7 @@ and `record_observations` (reported without a run, by the CLI and sensors).
 from __future__ import annotations
 
 import time
+import warnings
 
 import dagster as dg
 
@@ -22,6 +23,9 @@ __all__ = ["GROUP", "stooq_files", "tradeable_instruments", "observe_stooq_files
            "observe_tradeable_instruments", "record_observations"]
 
 GROUP = "portfolio"
+
+# observable_source_asset is marked beta in 1.13; users need not see that on every load.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*observable_source_asset.*")
 
 
 def observe_stooq_files(settings: Settings) -> dg.ObserveResult:

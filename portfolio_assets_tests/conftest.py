@@ -55,11 +55,13 @@ def instance():
 
 
 def output_files(root: Path) -> dict[str, bytes]:
-    """Every file under data/metadata and data/processed, by relative path."""
+    """Every report and export (CSV) under data/metadata and data/processed, by relative path.
+
+    Caches and manifests are left out: they hold stamps that differ between copies."""
     found = {}
     for folder in (root / "data" / "metadata", root / "data" / "processed"):
         if folder.exists():
             for path in sorted(folder.rglob("*")):
-                if path.is_file():
+                if path.is_file() and path.suffix == ".csv":
                     found[str(path.relative_to(root))] = path.read_bytes()
     return found

@@ -8,25 +8,29 @@ with counts for metadata, a content hash for the data version, and the memo
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic_files import (file_holds, remove_leftover_temp_files, replace_all, stage_bytes, 
                            write_text_if_changed)
 from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
 from .diagnostics import Diagnostics, diagnose
+from .diagnostics_cache import diagnose_with_cache
+from .export_manifest import sync_exports
 from .errors import MissingInputFolder, PortfolioInputError
-from .exports import existing_export_names, plan_exports, render_export
+from .exports import existing_export_names, plan_exports
 from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
-from .matching import Match, StooqLookup, Unmatched, match_instrument
+from .match_cache import match_with_cache
+from .matching import Match, Unmatched
 from .memo import StepMemo, can_reuse, file_stamp, output_stamp
-from .price_files import PriceLines, read_price_lines
+from .price_files import read_price_lines
 from .reports import (Reports, build_reports, read_match_report, render_match_report,
                       render_unmatched_report)
 from .settings import SETTING_VARIABLES, Settings
 from .stooq_tree import IndexEntry, build_index, read_index, render_index, scan_stooq_tree
-from .versions import step_code_version
+from .versions import CACHE_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
            "MissingUpstreamOutput", "require_folder", "build_stooq_index", "build_universe",
@@ -64,15 +68,19 @@ class UniverseResult(StepResult):
 @dataclass(frozen=True)
 class ReportResult(StepResult):
     reports: Reports
-    files_diagnosed: int
+    stats: dict[str, float]
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
 class ExportResult(StepResult):
     exported: list[str]
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    written: list[str]
+    unchanged: list[str]  # re-rendered to the same bytes, file left alone
+    untouched: list[str]  # fingerprint unchanged, not even read
+    removed: list[str]
+    stats: dict[str, float]
+    warnings: list[str]
 
 
 def require_folder(path: Path, setting: str, what: str) -> None:
@@ -128,31 +136,40 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     return UniverseResult(memo, reused, instruments, dict(sources), broker_list_hashes(settings.tradeable_dir))
 
 
-def diagnose_file(stooq_dir: Path, relative_path: str) -> Diagnostics:
-    return diagnose(read_price_lines(stooq_dir / relative_path))
+def diagnose_file(path: Path) -> Diagnostics:
+    return diagnose(read_price_lines(path))
 
 
 def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                         force: bool = False) -> ReportResult:
+    started = time.perf_counter()
     index_bytes = _require_output(settings.index_path, "stooq_index")
     universe_bytes = _require_output(settings.universe_path, "tradeable_universe")
-    lookup = StooqLookup(read_index(settings.index_path))
     instruments = read_universe(settings.universe_path)
-    outcomes: list[Match | Unmatched] = [match_instrument(i.symbol, i.market, lookup) for i in instruments]
+    index_hash = _bytes_hash(index_bytes)
+    matched = match_with_cache(instruments, settings.index_path, combine(CACHE_VERSIONS["matching"], index_hash),
+                               settings.match_cache_path, read_index)
+    outcomes = matched.outcomes
     matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
     # The matched files' stamps are part of the version so that price_exports, which
     # copies their rows, goes stale when one changes without moving its diagnostics.
     stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
-    fingerprint = combine(step_code_version("match_report", settings), _bytes_hash(index_bytes),
+    fingerprint = combine(step_code_version("match_report", settings), index_hash,
                           _bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
+    stats = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
+    warnings = [w for w in (matched.warning,) if w]
     if can_reuse(previous, fingerprint, outputs, force):
         reports = Reports(read_match_report(settings.match_report_path),
                           [instrument.as_row() + (outcome.reason,) for instrument, outcome
                            in zip(instruments, outcomes) if isinstance(outcome, Unmatched)])
-        return ReportResult(previous, True, reports, 0)
-    diagnostics = {path: diagnose_file(settings.stooq_dir, path) for path in matched_paths}
-    reports = build_reports(instruments, outcomes, diagnostics, settings.lse_currency_policy)
+        stats.update(stooq_files_read=0, diagnostics_reused=len(matched_paths),
+                     seconds=round(time.perf_counter() - started, 3))
+        return ReportResult(previous, True, reports, stats, warnings)
+    diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
+                                    CACHE_VERSIONS["diagnostics"], diagnose_file)
+    warnings += [w for w in (diagnosed.warning,) if w]
+    reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
     remove_leftover_temp_files(settings.metadata_dir)
@@ -160,11 +177,14 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text))]
     replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(match_text, unmatched_text, *stamps))
-    return ReportResult(memo, False, reports, len(diagnostics))
+    stats.update(stooq_files_read=diagnosed.files_read, diagnostics_reused=diagnosed.reused,
+                 seconds=round(time.perf_counter() - started, 3))
+    return ReportResult(memo, False, reports, stats, warnings)
 
 
 def build_price_exports(settings: Settings, previous: StepMemo | None = None,
                         force: bool = False) -> ExportResult:
+    started = time.perf_counter()
     _require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
@@ -177,22 +197,12 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
     exported = [item.file_name for item in planned]
     if can_reuse(previous, fingerprint, outputs, force) and not (
             existing_export_names(prices_dir) - set(exported)):
-        return ExportResult(previous, True, exported, unchanged=exported)
-    prices_dir.mkdir(parents=True, exist_ok=True)
-    remove_leftover_temp_files(prices_dir)
-    written, unchanged, hashes = [], [], []
-    for item in planned:
-        source = read_price_lines(settings.stooq_dir / item.stooq_path)
-        text = render_export(source if isinstance(source, PriceLines) else None)
-        target = prices_dir / item.file_name
-        data = text.encode("utf-8")
-        if write_text_if_changed(target, text):
-            written.append(item.file_name)
-        else:
-            unchanged.append(item.file_name)
-        hashes.append(f"{item.file_name}:{_bytes_hash(data)}")
-    removed = sorted(existing_export_names(prices_dir) - set(exported))
-    for name in removed:
-        (prices_dir / name).unlink(missing_ok=True)
-    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(*hashes))
-    return ExportResult(memo, False, exported, written, unchanged, removed)
+        stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
+        return ExportResult(previous, True, exported, [], [], exported, [], stats, [])
+    sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
+                        CACHE_VERSIONS["exports"], text_fingerprint)
+    version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
+    memo = StepMemo(fingerprint, output_stamp(outputs), version)
+    stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}
+    return ExportResult(memo, False, exported, sync.written, sync.unchanged, sync.untouched, sync.removed,
+                        stats, [w for w in (sync.warning,) if w])

@@ -78,6 +78,18 @@ class Settings:
     def unmatched_report_path(self) -> Path:
         return self.metadata_dir / "tradeable_unmatched.csv"
 
+    @property
+    def match_cache_path(self) -> Path:
+        return self.metadata_dir / "match_cache.json"
+
+    @property
+    def diagnostics_cache_path(self) -> Path:
+        return self.metadata_dir / "diagnostics_cache.json"
+
+    @property
+    def export_manifest_path(self) -> Path:
+        return self.metadata_dir / "export_manifest.json"
+
 
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the PORTFOLIO_ASSETS_* variables, defaults for those unset."""

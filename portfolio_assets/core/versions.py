@@ -7,7 +7,7 @@ from __future__ import annotations
 from .fingerprints import text_fingerprint
 from .settings import Settings
 
-__all__ = ["STEP_LOGIC_VERSIONS", "RESULT_SETTINGS", "result_settings", "step_code_version"]
+__all__ = ["STEP_LOGIC_VERSIONS", "CACHE_VERSIONS", "RESULT_SETTINGS", "result_settings", "step_code_version"]
 
 # Bump a number when the step's output for the same inputs changes.
 STEP_LOGIC_VERSIONS = {
@@ -15,6 +15,13 @@ STEP_LOGIC_VERSIONS = {
     "tradeable_universe": "1",
     "match_report": "1",
     "price_exports": "1",
+}
+
+# Versions of the per-instrument caches: bump one when what it stores would change.
+CACHE_VERSIONS = {
+    "matching": "1",
+    "diagnostics": "1",
+    "exports": "1",
 }
 
 # Settings whose value changes a step's output (paths do not: they change its inputs).
