@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic_files import remove_leftover_temp_files, write_text_if_changed
-from .exports import PlannedExport, existing_export_names, render_export
+from .exports import PlannedExport, existing_export_names
 from .json_cache import load_json_cache, save_json_cache
 from .memo import file_stamp
-from .price_files import PriceLines, read_price_lines
+from .price_scan import export_from_path
 
 __all__ = ["ExportSync", "sync_exports"]
 
@@ -50,9 +50,8 @@ def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport]
             entries[item.file_name] = known
             sync.content_hashes[item.file_name] = str(known["content"])
             continue
-        lines = read_price_lines(stooq_dir / item.stooq_path)
+        text = export_from_path(stooq_dir / item.stooq_path)
         sync.files_read += 1
-        text = render_export(lines if isinstance(lines, PriceLines) else None)
         if write_text_if_changed(target, text):
             sync.written.append(item.file_name)
         else:

@@ -16,7 +16,6 @@ from pathlib import Path
 from .atomic_files import (file_holds, remove_leftover_temp_files, replace_all, stage_bytes, 
                            write_text_if_changed)
 from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
-from .diagnostics import Diagnostics, diagnose
 from .diagnostics_cache import diagnose_with_cache
 from .export_manifest import sync_exports
 from .errors import MissingInputFolder, PortfolioInputError
@@ -25,11 +24,11 @@ from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
 from .match_cache import match_with_cache
 from .matching import Match, Unmatched
 from .memo import StepMemo, can_reuse, file_stamp, output_stamp
-from .price_files import read_price_lines
+from .price_scan import diagnose_path
 from .reports import (Reports, build_reports, read_match_report, render_match_report,
                       render_unmatched_report)
 from .settings import SETTING_VARIABLES, Settings
-from .stooq_tree import IndexEntry, build_index, read_index, render_index, scan_stooq_tree
+from .stooq_tree import IndexEntry, build_index, read_index, render_index, scan_stooq_paths
 from .versions import CACHE_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
@@ -101,7 +100,7 @@ def _bytes_hash(data: bytes) -> str:
 
 def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> IndexResult:
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
-    entries = build_index(scan_stooq_tree(settings.stooq_dir))
+    entries = build_index(scan_stooq_paths(settings.stooq_dir))
     text = render_index(entries)
     version = text_fingerprint(text)
     fingerprint = combine(step_code_version("stooq_index", settings), version)
@@ -136,10 +135,6 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     return UniverseResult(memo, reused, instruments, dict(sources), broker_list_hashes(settings.tradeable_dir))
 
 
-def diagnose_file(path: Path) -> Diagnostics:
-    return diagnose(read_price_lines(path))
-
-
 def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                         force: bool = False) -> ReportResult:
     started = time.perf_counter()
@@ -167,7 +162,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                      seconds=round(time.perf_counter() - started, 3))
         return ReportResult(previous, True, reports, stats, warnings)
     diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
-                                    CACHE_VERSIONS["diagnostics"], diagnose_file)
+                                    CACHE_VERSIONS["diagnostics"], diagnose_path)
     warnings += [w for w in (diagnosed.warning,) if w]
     reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
     match_text = render_match_report(reports.matches)

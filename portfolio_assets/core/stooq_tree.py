@@ -7,17 +7,19 @@ symlinks. Scanning uses `os.scandir` only, so it reads no file content.
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .csv_files import read_csv_dicts, render_csv
+from .csv_files import render_csv
 
 __all__ = [
     "INDEX_COLUMNS",
     "StooqFile",
     "IndexEntry",
     "scan_stooq_tree",
+    "scan_stooq_paths",
     "index_entry",
     "build_index",
     "render_index",
@@ -60,8 +62,19 @@ class IndexEntry:
 
 
 def scan_stooq_tree(root: Path) -> list[StooqFile]:
-    """Every counted `*.txt` file under `root`, sorted by relative path."""
-    found: list[StooqFile] = []
+    """Every counted `*.txt` file under `root` with its size and mtime, sorted by relative path."""
+    found = [StooqFile(path, stat.st_size, stat.st_mtime_ns) for path, stat in _walk(root, with_stat=True)]
+    found.sort(key=lambda item: item.relative_path)
+    return found
+
+
+def scan_stooq_paths(root: Path) -> list[str]:
+    """The relative paths of every counted file, sorted; no stat calls."""
+    return sorted(path for path, _ in _walk(root, with_stat=False))
+
+
+def _walk(root: Path, with_stat: bool):
+    """(relative path, stat or None) of each counted file, in no particular order."""
     pending = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
@@ -73,16 +86,15 @@ def scan_stooq_tree(root: Path) -> list[StooqFile]:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{prefix}{name}/"))
                 elif name.lower().endswith(".txt") and entry.is_file(follow_symlinks=False):
-                    stat = entry.stat(follow_symlinks=False)
-                    found.append(StooqFile(f"{prefix}{name}", stat.st_size, stat.st_mtime_ns))
-    found.sort(key=lambda item: item.relative_path)
-    return found
+                    yield f"{prefix}{name}", entry.stat(follow_symlinks=False) if with_stat else None
 
 
 def index_entry(relative_path: str) -> IndexEntry:
     """Ticker, stem, region and category of one relative path."""
-    parts = PurePosixPath(relative_path).parts
-    stem = PurePosixPath(parts[-1]).stem.upper()
+    parts = relative_path.split("/")
+    name = parts[-1]
+    dot = name.rfind(".")
+    stem = (name[:dot] if dot > 0 else name).upper()
     # Read literally, as the reference tool does: a file right under `daily` (or
     # under the root) has its own name as region.
     if "daily" in parts[:-1]:
@@ -95,8 +107,8 @@ def index_entry(relative_path: str) -> IndexEntry:
     return IndexEntry(stem, stem, relative_path, region, category)
 
 
-def build_index(files: list[StooqFile]) -> list[IndexEntry]:
-    return [index_entry(item.relative_path) for item in files]
+def build_index(relative_paths: list[str]) -> list[IndexEntry]:
+    return [index_entry(path) for path in relative_paths]
 
 
 def render_index(entries: list[IndexEntry]) -> str:
@@ -104,7 +116,8 @@ def render_index(entries: list[IndexEntry]) -> str:
 
 
 def read_index(path: Path) -> list[IndexEntry]:
-    return [
-        IndexEntry(row["ticker"], row["stem"], row["relative_path"], row["region"], row["category"])
-        for row in read_csv_dicts(path)
-    ]
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        if next(rows, None) != list(INDEX_COLUMNS):
+            raise ValueError(f"{path} is not a Stooq index (unexpected header)")
+        return [IndexEntry(*row) for row in rows]
