@@ -75,32 +75,60 @@ def _load(args: argparse.Namespace):
     return settings, defs, dg.DagsterInstance.get()
 
 
+def _known_fresh(args: argparse.Namespace) -> bool:
+    """The Dagster-free check: True only if nothing can have changed since Dagster said fresh."""
+    _apply_setting_flags(args)
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return False
+    from .core.errors import PortfolioInputError
+    from .core.fresh_state import known_fresh
+    from .core.settings import settings_from_environment
+
+    try:
+        return known_fresh(Path(home), settings_from_environment())
+    except PortfolioInputError:
+        return False  # the full path reports the problem
+
+
 def _status(args: argparse.Namespace) -> int:
+    if _known_fresh(args):
+        from .core.outputs import STEP_KEYS
+
+        statuses = [{"key": key, "status": "fresh", "causes": []} for key in STEP_KEYS]
+        _print_statuses(statuses, args.json)
+        return 0
     import dagster as dg
 
-    from .assets import ASSET_KEYS
+    from .refresh import fresh_checked_statuses
     from .sources import record_observations
-    from .staleness import asset_statuses
 
     settings, defs, instance = _load(args)
     with instance:
         try:
-            record_observations(instance, settings)
+            sources = record_observations(instance, settings)
         except dg.Failure as failure:
             print(f"portfolio-assets: {failure.description}", file=sys.stderr)
             return 2
-        statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
-    if args.json:
-        print(json.dumps({"assets": [status.as_json() for status in statuses]}, indent=2))
-        return 0
-    for status in statuses:
-        print(f"{status.key:<20} {status.status}")
-        for cause in status.causes:
-            print(f"{'':<20}   - {cause}")
+        statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings, sources)]
+    _print_statuses(statuses, args.json)
     return 0
 
 
+def _print_statuses(statuses: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"assets": statuses}, indent=2))
+        return
+    for status in statuses:
+        print(f"{status['key']:<20} {status['status']}")
+        for cause in status["causes"]:
+            print(f"{'':<20}   - {cause}")
+
+
 def _refresh(args: argparse.Namespace) -> int:
+    if not args.force and _known_fresh(args):
+        print("nothing is stale: no run launched (nothing changed since the last check)")
+        return 0
     import dagster as dg
 
     from .refresh import refresh

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
 from .assets import ASSET_KEYS
+from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses
 
-__all__ = ["RefreshOutcome", "refresh"]
+__all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
 
 
 @dataclass
@@ -43,9 +45,26 @@ def _failure(result: dg.ExecuteInJobResult) -> str:
     return "\n".join(messages) or "the run failed"
 
 
+def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings,
+                           sources: dict[str, str]) -> list[AssetStatus]:
+    """Asset statuses; when all are fresh, record that for the Dagster-free fast check.
+
+    The state and the instance marker are taken before the statuses are computed,
+    and recorded only if the marker did not move meanwhile, so a record never
+    describes anything newer than what Dagster judged fresh.
+    """
+    home = Path(instance.root_directory)
+    marker = instance_marker(home)
+    state = observed_state(settings, sources)
+    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
+    if marker and all(s.status == "fresh" for s in statuses) and instance_marker(home) == marker:
+        record_fresh_state(home, marker, state)
+    return statuses
+
+
 def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
             report: Callable[[str], None] = print) -> RefreshOutcome:
-    record_observations(instance, settings)
+    sources = record_observations(instance, settings)
     outcome = RefreshOutcome(True)
     if force:
         report("materializing every asset (--force)")
@@ -56,8 +75,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
         outcome.error = "" if result.success else _failure(result)
         return outcome
     while True:
-        due: list[AssetStatus] = [s for s in asset_statuses(defs, instance, settings, ASSET_KEYS)
-                                  if s.status != "fresh"]
+        due = [s for s in fresh_checked_statuses(defs, instance, settings, sources) if s.status != "fresh"]
         if not due:
             break
         again = [s.key for s in due if s.key in outcome.materialized]

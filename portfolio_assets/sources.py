@@ -83,18 +83,17 @@ def _latest_observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> 
     return None
 
 
-def record_observations(instance: dg.DagsterInstance, settings: Settings) -> dict[str, bool]:
-    """Observe both sources without a run; record an observation only when its version
-    differs from the last one. Returns which sources changed."""
-    changed = {}
+def record_observations(instance: dg.DagsterInstance, settings: Settings) -> dict[str, str]:
+    """Observe both sources without a run and return their data versions; an observation
+    is recorded only when its version differs from the last one."""
+    versions = {}
     for key, observe in (("stooq_files", observe_stooq_files),
                          ("tradeable_instruments", observe_tradeable_instruments)):
         result = observe(settings)
         asset_key = dg.AssetKey(key)
-        version = result.data_version.value
-        changed[key] = version != _latest_observed_version(instance, asset_key)
-        if changed[key]:
+        versions[key] = result.data_version.value
+        if versions[key] != _latest_observed_version(instance, asset_key):
             instance.report_runless_asset_event(dg.AssetObservation(
-                asset_key=asset_key, metadata=result.metadata, tags={"dagster/data_version": version},
+                asset_key=asset_key, metadata=result.metadata, tags={"dagster/data_version": versions[key]},
             ))
-    return changed
+    return versions

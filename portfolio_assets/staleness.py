@@ -14,15 +14,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from .core.exports import plan_exports
 from .core.memo import output_stamp
+from .core.outputs import output_paths
 from .core.pipeline import broker_list_hashes
-from .core.reports import read_match_report
 from .core.settings import Settings
 from .core.versions import result_settings
 from .memo_store import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
-__all__ = ["AssetStatus", "asset_statuses", "current_data_version", "output_paths", "describe_path"]
+__all__ = ["AssetStatus", "asset_statuses", "current_data_version", "describe_path"]
 
 SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
 
@@ -43,20 +42,6 @@ def describe_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def output_paths(key: str, settings: Settings) -> list[Path]:
-    """The files an asset's last materialization should have left on disk."""
-    if key == "stooq_index":
-        return [settings.index_path]
-    if key == "tradeable_universe":
-        return [settings.universe_path]
-    if key == "match_report":
-        return [settings.match_report_path, settings.unmatched_report_path]
-    if not settings.match_report_path.is_file():
-        return []
-    planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
-    return [settings.prices_dir / item.file_name for item in planned]
 
 
 def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:

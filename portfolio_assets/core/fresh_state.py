@@ -1,0 +1,80 @@
+"""A fast answer to "is anything stale?" that never needs Dagster when nothing changed.
+
+After Dagster has found every asset fresh, the CLI records the state it saw:
+the two source fingerprints, the code versions (which carry the result
+settings), the output stamps, and a marker of the instance's event storage
+(size and mtime of every event-log file under DAGSTER_HOME/history/runs).
+A later check answers "fresh" only if all of these are equal again. Any event
+written since, by a UI run, a sensor, the shell or an observation, changes the
+marker; any input, setting, code or output change changes the state. Anything
+else (no record, another storage backend, an unreadable file) means "don't
+know", and the caller asks Dagster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .atomic_files import write_text_atomic
+from .fingerprints import stooq_fingerprint, tradeable_fingerprint
+from .memo import output_stamp
+from .outputs import STEP_KEYS, output_paths
+from .settings import Settings
+from .stooq_tree import scan_stooq_tree
+from .versions import step_code_version
+
+__all__ = ["FRESH_STATE_FILE", "instance_marker", "observed_state", "record_fresh_state", "known_fresh"]
+
+FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
+
+
+def instance_marker(dagster_home: Path) -> str | None:
+    """A hash of the event storage files, or None when the instance is not plain local SQLite."""
+    config = dagster_home / "dagster.yaml"
+    try:
+        if config.exists() and "storage" in config.read_text(encoding="utf-8"):
+            return None
+        entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
+        digest = hashlib.sha256()
+        for entry in entries:
+            stat = entry.stat(follow_symlinks=False)
+            digest.update(f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def observed_state(settings: Settings, sources: dict[str, str] | None = None) -> dict[str, object]:
+    """What the answer depends on, besides the instance; `sources` as already observed."""
+    if sources is None:
+        sources = {
+            "stooq_files": stooq_fingerprint(scan_stooq_tree(settings.stooq_dir)),
+            "tradeable_instruments": tradeable_fingerprint(settings.tradeable_dir),
+        }
+    return {
+        "settings": {name: str(getattr(settings, name)) for name in settings.__dataclass_fields__},
+        "sources": dict(sources),
+        "code_versions": {step: step_code_version(step, settings) for step in STEP_KEYS},
+        "outputs": {step: output_stamp(output_paths(step, settings)) for step in STEP_KEYS},
+    }
+
+
+def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object]) -> None:
+    write_text_atomic(dagster_home / FRESH_STATE_FILE, json.dumps({"marker": marker, "state": state}))
+
+
+def known_fresh(dagster_home: Path, settings: Settings) -> bool:
+    """True only when the recorded fresh state provably still holds."""
+    try:
+        recorded = json.loads((dagster_home / FRESH_STATE_FILE).read_text(encoding="utf-8"))
+        marker = instance_marker(dagster_home)
+        if marker is None or recorded.get("marker") != marker:
+            return False
+        if not (settings.stooq_dir.is_dir() and settings.tradeable_dir.is_dir()):
+            return False
+        return recorded.get("state") == json.loads(json.dumps(observed_state(settings)))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
