@@ -85,9 +85,14 @@ def _known_fresh(args: argparse.Namespace) -> bool:
     from .core.fresh_state import known_fresh
     from .core.settings import settings_from_environment
 
+    from .core.stooq_tree import scan_stooq_tree
+
     try:
-        return known_fresh(Path(home), settings_from_environment())
-    except PortfolioInputError:
+        settings = settings_from_environment()
+        # One stat scan serves this check and, if it fails, the observation that follows.
+        args.stooq_scan = scan_stooq_tree(settings.stooq_dir) if settings.stooq_dir.is_dir() else None
+        return known_fresh(Path(home), settings, args.stooq_scan)
+    except (PortfolioInputError, OSError):
         return False  # the full path reports the problem
 
 
@@ -106,7 +111,7 @@ def _status(args: argparse.Namespace) -> int:
     settings, defs, instance = _load(args)
     with instance:
         try:
-            sources = record_observations(instance, settings)
+            sources = record_observations(instance, settings, getattr(args, "stooq_scan", None))
         except dg.Failure as failure:
             print(f"portfolio-assets: {failure.description}", file=sys.stderr)
             return 2
@@ -136,7 +141,8 @@ def _refresh(args: argparse.Namespace) -> int:
     settings, defs, instance = _load(args)
     with instance:
         try:
-            outcome = refresh(defs, instance, settings, force=args.force)
+            outcome = refresh(defs, instance, settings, force=args.force,
+                              stooq_scan=getattr(args, "stooq_scan", None))
         except dg.Failure as failure:
             print(f"portfolio-assets: {failure.description}", file=sys.stderr)
             return 1

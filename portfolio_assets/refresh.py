@@ -17,6 +17,7 @@ import dagster as dg
 from .assets import ASSET_KEYS
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
+from .core.stooq_tree import StooqFile
 from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses
 
@@ -63,8 +64,8 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
 
 
 def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
-            report: Callable[[str], None] = print) -> RefreshOutcome:
-    sources = record_observations(instance, settings)
+            report: Callable[[str], None] = print, stooq_scan: list[StooqFile] | None = None) -> RefreshOutcome:
+    sources = record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
     if force:
         report("materializing every asset (--force)")

@@ -15,7 +15,7 @@ from .core.broker_lists import broker_list_paths
 from .core.fingerprints import stooq_fingerprint, tradeable_fingerprint
 from .core.pipeline import require_folder
 from .core.settings import Settings
-from .core.stooq_tree import scan_stooq_tree
+from .core.stooq_tree import StooqFile, scan_stooq_tree
 from .failures import failing_clearly
 from .resources import PipelineSettings
 
@@ -28,11 +28,12 @@ GROUP = "portfolio"
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*observable_source_asset.*")
 
 
-def observe_stooq_files(settings: Settings) -> dg.ObserveResult:
+def observe_stooq_files(settings: Settings, scan: list[StooqFile] | None = None) -> dg.ObserveResult:
+    """The stat-only fingerprint of the Stooq tree (`scan`: one just taken, to reuse)."""
     with failing_clearly():
         require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     started = time.perf_counter()
-    files = scan_stooq_tree(settings.stooq_dir)
+    files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
     return dg.ObserveResult(
         data_version=dg.DataVersion(stooq_fingerprint(files)),
         metadata={
@@ -83,13 +84,13 @@ def _latest_observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> 
     return None
 
 
-def record_observations(instance: dg.DagsterInstance, settings: Settings) -> dict[str, str]:
+def record_observations(instance: dg.DagsterInstance, settings: Settings,
+                        stooq_scan: list[StooqFile] | None = None) -> dict[str, str]:
     """Observe both sources without a run and return their data versions; an observation
     is recorded only when its version differs from the last one."""
     versions = {}
-    for key, observe in (("stooq_files", observe_stooq_files),
-                         ("tradeable_instruments", observe_tradeable_instruments)):
-        result = observe(settings)
+    for key, result in (("stooq_files", observe_stooq_files(settings, stooq_scan)),
+                        ("tradeable_instruments", observe_tradeable_instruments(settings))):
         asset_key = dg.AssetKey(key)
         versions[key] = result.data_version.value
         if versions[key] != _latest_observed_version(instance, asset_key):

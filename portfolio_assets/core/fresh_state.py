@@ -23,7 +23,7 @@ from .fingerprints import stooq_fingerprint, tradeable_fingerprint
 from .memo import output_stamp
 from .outputs import STEP_KEYS, output_paths
 from .settings import Settings
-from .stooq_tree import scan_stooq_tree
+from .stooq_tree import StooqFile, scan_stooq_tree
 from .versions import step_code_version
 
 __all__ = ["FRESH_STATE_FILE", "instance_marker", "observed_state", "record_fresh_state", "known_fresh"]
@@ -47,11 +47,13 @@ def instance_marker(dagster_home: Path) -> str | None:
     return digest.hexdigest()
 
 
-def observed_state(settings: Settings, sources: dict[str, str] | None = None) -> dict[str, object]:
+def observed_state(settings: Settings, sources: dict[str, str] | None = None,
+                   stooq_scan: list[StooqFile] | None = None) -> dict[str, object]:
     """What the answer depends on, besides the instance; `sources` as already observed."""
     if sources is None:
+        scan = stooq_scan if stooq_scan is not None else scan_stooq_tree(settings.stooq_dir)
         sources = {
-            "stooq_files": stooq_fingerprint(scan_stooq_tree(settings.stooq_dir)),
+            "stooq_files": stooq_fingerprint(scan),
             "tradeable_instruments": tradeable_fingerprint(settings.tradeable_dir),
         }
     return {
@@ -66,7 +68,7 @@ def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object]
     write_text_atomic(dagster_home / FRESH_STATE_FILE, json.dumps({"marker": marker, "state": state}))
 
 
-def known_fresh(dagster_home: Path, settings: Settings) -> bool:
+def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFile] | None = None) -> bool:
     """True only when the recorded fresh state provably still holds."""
     try:
         recorded = json.loads((dagster_home / FRESH_STATE_FILE).read_text(encoding="utf-8"))
@@ -75,6 +77,7 @@ def known_fresh(dagster_home: Path, settings: Settings) -> bool:
             return False
         if not (settings.stooq_dir.is_dir() and settings.tradeable_dir.is_dir()):
             return False
-        return recorded.get("state") == json.loads(json.dumps(observed_state(settings)))
+        current = observed_state(settings, stooq_scan=stooq_scan)
+        return recorded.get("state") == json.loads(json.dumps(current))
     except (OSError, ValueError, TypeError, AttributeError):
         return False
