@@ -1,15 +1,17 @@
-"""The code location: sources, assets, resources and the in-process executor."""
+"""The code location: sources, assets, checks, sensors, resources and the in-process executor."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from .assets import build_pipeline_assets
+from .checks import build_checks
 from .core.settings import settings_from_environment
 from .resources import settings_resource_from_environment
+from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
 
-__all__ = ["build_definitions", "defs"]
+__all__ = ["build_definitions", "runnable", "defs"]
 
 
 def build_definitions() -> dg.Definitions:
@@ -17,9 +19,16 @@ def build_definitions() -> dg.Definitions:
     settings = settings_from_environment()
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *build_pipeline_assets(settings)],
+        asset_checks=build_checks(),
+        sensors=build_sensors(),
         resources={"settings": settings_resource_from_environment()},
         executor=dg.in_process_executor,
     )
+
+
+def runnable(definitions: dg.Definitions) -> list:
+    """Assets and checks, as `dg.materialize` takes them, so a run also runs the checks."""
+    return [*definitions.assets, *definitions.asset_checks]
 
 
 defs = build_definitions()

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import ASSET_KEYS
+from .definitions import runnable
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .core.stooq_tree import StooqFile
@@ -35,7 +36,7 @@ class RefreshOutcome:
 def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
          force: bool = False) -> dg.ExecuteInJobResult:
     run_config = {"ops": {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}} if force else {}
-    return dg.materialize(list(defs.assets), resources=defs.resources, instance=instance,
+    return dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
                           selection=selection, run_config=run_config, raise_on_error=False,
                           tags={"portfolio_assets/trigger": "refresh"})
 

@@ -9,6 +9,7 @@ cannot know: output files that are missing or were changed on disk.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +45,12 @@ def describe_path(path: Path) -> str:
         return str(path)
 
 
-def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:
+def current_data_version(instance: dg.DagsterInstance, key: str,
+                         overrides: Mapping[str, str] | None = None) -> str | None:
     """What Dagster records as the input version of `key`: its latest materialization,
-    else its latest observation."""
+    else its latest observation; `overrides` gives versions observed but not yet recorded."""
+    if overrides and key in overrides:
+        return overrides[key]
     asset_key = dg.AssetKey(key)
     if key not in SOURCE_KEYS:
         event = instance.get_latest_materialization_event(asset_key)
@@ -82,7 +86,8 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
     return [f"upstream {parent} has new data"]
 
 
-def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings) -> AssetStatus:
+def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings,
+               overrides: Mapping[str, str] | None) -> AssetStatus:
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     if event is None or event.asset_materialization is None:
         return AssetStatus(key, "missing", [f"{key} was never materialized"])
@@ -105,14 +110,16 @@ def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings
                           f"to {node.code_version})")
     for parent in sorted(p.to_user_string() for p in node.parent_keys):
         recorded = tags.get(f"dagster/input_data_version/{parent}")
-        if recorded != current_data_version(instance, parent):
+        if recorded != current_data_version(instance, parent, overrides):
             causes += _input_cause(instance, parent, settings)
     if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(output_paths(key, settings))):
         causes.append("its output files were changed on disk since they were written")
     return AssetStatus(key, "stale" if causes else "fresh", causes)
 
 
-def asset_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings,
-                   keys: tuple[str, ...]) -> list[AssetStatus]:
-    graph = defs.resolve_asset_graph()
-    return [_status_of(key, graph, instance, settings) for key in keys]
+def asset_statuses(defs_or_graph, instance: dg.DagsterInstance, settings: Settings, keys: tuple[str, ...],
+                   overrides: Mapping[str, str] | None = None) -> list[AssetStatus]:
+    """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
+    repository's asset graph (as a sensor has it)."""
+    graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
+    return [_status_of(key, graph, instance, settings, overrides) for key in keys]

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from portfolio_assets.definitions import build_definitions
+from portfolio_assets.definitions import build_definitions, runnable
 
 from .conftest import output_files, write_file
 
@@ -18,7 +18,7 @@ def materialize(instance: dg.DagsterInstance, selection: list[str] | None = None
                 raise_on_error: bool = True) -> dg.ExecuteInJobResult:
     defs = build_definitions()
     return dg.materialize(
-        list(defs.assets), resources=defs.resources, instance=instance,
+        runnable(defs), resources=defs.resources, instance=instance,
         selection=selection or ["stooq_files", "tradeable_instruments", *ASSET_KEYS],
         raise_on_error=raise_on_error,
     )
@@ -144,7 +144,7 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
     materialize(instance)
     defs = build_definitions()
     forced = dg.materialize(
-        list(defs.assets), resources=defs.resources, instance=instance, selection=["match_report"],
+        runnable(defs), resources=defs.resources, instance=instance, selection=["match_report"],
         run_config={"ops": {"match_report": {"config": {"force": True}}}},
     )
     assert forced.success and latest_metadata(instance, "match_report")["reused"] is False

@@ -11,7 +11,7 @@ import pytest
 from portfolio_assets.core import versions
 from portfolio_assets.core.fresh_state import FRESH_STATE_FILE, known_fresh
 from portfolio_assets.core.settings import settings_from_environment
-from portfolio_assets.definitions import build_definitions
+from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.refresh import refresh
 from portfolio_assets.staleness import asset_statuses
 
@@ -47,7 +47,7 @@ def test_fresh_after_refresh_and_agrees_with_dagster(home) -> None:
 def test_a_run_from_the_ui_or_shell_voids_it(home) -> None:
     root, instance = home
     defs = build_definitions()
-    dg.materialize(list(defs.assets), resources=defs.resources, instance=instance, selection=["match_report"],
+    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=["match_report"],
                    run_config={"ops": {"match_report": {"config": {"force": True}}}})
     assert not fast(root)
 

@@ -11,7 +11,8 @@ from .errors import InvalidSetting
 
 __all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
            "settings_from_values",
-           "settings_from_environment"]
+           "settings_from_environment",
+           "sensor_intervals", "max_unmatched_share"]
 
 SETTING_VARIABLES = {
     "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
@@ -89,6 +90,43 @@ class Settings:
     @property
     def export_manifest_path(self) -> Path:
         return self.metadata_dir / "export_manifest.json"
+
+
+SENSOR_INTERVAL_VARIABLES = {
+    "tradeable_instruments_sensor": ("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", 10),
+    "stooq_files_sensor": ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", 60),
+}
+UNMATCHED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", 0.25)
+
+
+def sensor_intervals(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Seconds between ticks of each sensor; a non-positive or non-integer value is an error."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    intervals = {}
+    for sensor, (variable, default) in SENSOR_INTERVAL_VARIABLES.items():
+        raw = environ.get(variable) or str(default)
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise InvalidSetting(variable, raw, ("a whole number of seconds, at least 1",))
+        intervals[sensor] = int(raw)
+    return intervals
+
+
+def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
+    """The share of unmatched instruments above which the match report check warns."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    variable, default = UNMATCHED_SHARE_VARIABLE
+    raw = environ.get(variable) or str(default)
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise InvalidSetting(variable, raw, ("a number from 0 to 1",))
+    return share
 
 
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:

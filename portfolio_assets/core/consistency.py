@@ -1,0 +1,68 @@
+"""Consistency rules over the outputs, as the asset checks report them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .broker_lists import read_universe
+from .csv_files import read_csv_dicts
+from .exports import existing_export_names, plan_exports
+from .reports import read_match_report
+
+__all__ = ["ReportCoverage", "ExportCoverage", "report_coverage", "export_coverage"]
+
+
+@dataclass(frozen=True)
+class ReportCoverage:
+    universe_rows: int
+    matched_rows: int
+    unmatched_rows: int
+    missing: list[str]  # instruments in neither report (or fewer times than listed)
+    extra: list[str]  # report rows with no instrument behind them
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.extra
+
+    @property
+    def unmatched_share(self) -> float:
+        return self.unmatched_rows / self.universe_rows if self.universe_rows else 0.0
+
+
+@dataclass(frozen=True)
+class ExportCoverage:
+    expected: int
+    present: int
+    missing: list[str]
+    unexpected: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.unexpected
+
+
+def _describe(row: tuple[str, ...]) -> str:
+    return f"{row[0]} ({row[2] or 'no market'}) from {row[-1]}"
+
+
+def report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path) -> ReportCoverage:
+    """Every instrument row of the universe appears exactly once across both reports.
+
+    Rows, not symbols, are counted: real lists repeat a symbol, even in one file."""
+    universe = Counter(item.as_row() for item in read_universe(universe_path))
+    matched = [row.cells[:5] + (row["source_file"],) for row in read_match_report(match_path)]
+    unmatched = [tuple(row[c] for c in ("symbol", "isin", "market", "name", "currency", "source_file"))
+                 for row in read_csv_dicts(unmatched_path)]
+    reported = Counter(matched) + Counter(unmatched)
+    missing = sorted(_describe(row) for row in (universe - reported).elements())
+    extra = sorted(_describe(row) for row in (reported - universe).elements())
+    return ReportCoverage(sum(universe.values()), len(matched), len(unmatched), missing, extra)
+
+
+def export_coverage(match_path: Path, prices_dir: Path, include_empty: bool) -> ExportCoverage:
+    """An export for every exportable matched ticker, and none for anything else."""
+    expected = {item.file_name for item in plan_exports(read_match_report(match_path), include_empty)}
+    present = existing_export_names(prices_dir)
+    return ExportCoverage(len(expected), len(present), sorted(expected - present), sorted(present - expected))
