@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import shutil
 from pathlib import Path
 
 import pytest
 
+from portfolio_assets.core import parallel
 from portfolio_assets.core.pipeline import (build_match_reports, build_price_exports, build_stooq_index,
                                             build_universe)
 from portfolio_assets.core.settings import settings_from_environment
@@ -118,3 +119,15 @@ def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
     report, _ = build_all()
     assert report.stats["stooq_files_read"] == 1
     assert "zero_volume=3" in (built / "data/metadata/tradeable_matches.csv").read_text()
+
+
+def test_worker_processes_give_the_same_outputs(world, monkeypatch) -> None:
+    build_all()
+    sequential = output_files(world)
+    for folder in ("data/metadata", "data/processed"):
+        shutil.rmtree(world / folder)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
+    report, exports = build_all()
+    assert report.stats["stooq_files_read"] == 4 and len(exports.written) == 3
+    assert output_files(world) == sequential

@@ -14,6 +14,7 @@ from pathlib import Path
 from .diagnostics import Diagnostics
 from .json_cache import load_json_cache, save_json_cache
 from .memo import file_stamp
+from .parallel import map_files
 
 __all__ = ["DiagnosedFiles", "diagnose_with_cache"]
 
@@ -33,24 +34,28 @@ def diagnose_with_cache(stooq_dir: Path, relative_paths: Iterable[str], cache_pa
                         diagnose_file: Callable[[Path], Diagnostics]) -> DiagnosedFiles:
     loaded = load_json_cache(cache_path, KIND, version)
     result = DiagnosedFiles(warning=loaded.warning)
-    entries: dict[str, list] = {}
+    to_read: list[str] = []
     for relative_path in relative_paths:
         stamp = file_stamp(stooq_dir / relative_path)
         result.stamps[relative_path] = stamp
         cached = loaded.entries.get(relative_path)
-        summary = None
         if isinstance(cached, list) and len(cached) == 6 and cached[0] == stamp and stamp != "missing":
             try:
-                summary = Diagnostics(*(str(v) for v in cached[1:3]), int(cached[3]), *map(str, cached[4:]))
+                result.by_path[relative_path] = Diagnostics(
+                    str(cached[1]), str(cached[2]), int(cached[3]), str(cached[4]), str(cached[5]))
                 result.reused += 1
+                continue
             except (TypeError, ValueError):
-                summary = None
-        if summary is None:
-            summary = diagnose_file(stooq_dir / relative_path)
-            result.files_read += 1
-        result.by_path[relative_path] = summary
-        entries[relative_path] = [stamp, summary.price_start, summary.price_end, summary.price_rows,
-                                  summary.data_status, summary.data_flags]
+                pass
+        to_read.append(relative_path)
+    summaries = map_files(diagnose_file, [stooq_dir / path for path in to_read])
+    result.by_path.update(zip(to_read, summaries))
+    result.files_read = len(to_read)
+    result.by_path = {path: result.by_path[path] for path in result.stamps}
+    entries = {
+        path: [result.stamps[path], s.price_start, s.price_end, s.price_rows, s.data_status, s.data_flags]
+        for path, s in result.by_path.items()
+    }
     if entries != loaded.entries:
         save_json_cache(cache_path, KIND, version, entries)
     return result

@@ -13,7 +13,9 @@ from pathlib import Path
 from .atomic_files import remove_leftover_temp_files, write_text_if_changed
 from .exports import PlannedExport, existing_export_names
 from .json_cache import load_json_cache, save_json_cache
+from .fingerprints import text_fingerprint
 from .memo import file_stamp
+from .parallel import map_files
 from .price_scan import export_from_path
 
 __all__ = ["ExportSync", "sync_exports"]
@@ -32,33 +34,42 @@ class ExportSync:
     warning: str | None = None
 
 
+def write_export(job: tuple[Path, Path]) -> tuple[bool, str, str]:
+    """Render one export from its source and write it if it changed.
+
+    Returns (written, content hash, output stamp); runs in a worker on big runs."""
+    source, target = job
+    text = export_from_path(source)
+    written = write_text_if_changed(target, text)
+    return written, text_fingerprint(text), file_stamp(target)
+
+
 def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport], manifest_path: Path,
-                 version: str, content_hash) -> ExportSync:
+                 version: str) -> ExportSync:
     """Bring the export folder in line with `planned`, touching only what changed."""
     loaded = load_json_cache(manifest_path, KIND, version)
     sync = ExportSync(warning=loaded.warning)
     prices_dir.mkdir(parents=True, exist_ok=True)
     remove_leftover_temp_files(prices_dir)
     entries: dict[str, dict[str, str]] = {}
+    to_write: list[tuple[PlannedExport, str]] = []
     for item in planned:
-        target = prices_dir / item.file_name
         source = f"{item.stooq_path}:{file_stamp(stooq_dir / item.stooq_path)}"
         known = loaded.entries.get(item.file_name)
         if (isinstance(known, dict) and known.get("source") == source
-                and known.get("output") == file_stamp(target) and "content" in known):
+                and known.get("output") == file_stamp(prices_dir / item.file_name) and "content" in known):
             sync.untouched.append(item.file_name)
             entries[item.file_name] = known
             sync.content_hashes[item.file_name] = str(known["content"])
-            continue
-        text = export_from_path(stooq_dir / item.stooq_path)
-        sync.files_read += 1
-        if write_text_if_changed(target, text):
-            sync.written.append(item.file_name)
         else:
-            sync.unchanged.append(item.file_name)
-        digest = content_hash(text)
+            to_write.append((item, source))
+    outcomes = map_files(write_export, [(stooq_dir / item.stooq_path, prices_dir / item.file_name)
+                                        for item, _ in to_write])
+    for (item, source), (written, digest, output) in zip(to_write, outcomes):
+        (sync.written if written else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = digest
-        entries[item.file_name] = {"source": source, "output": file_stamp(target), "content": digest}
+        entries[item.file_name] = {"source": source, "output": output, "content": digest}
+    sync.files_read = len(to_write)
     keep = {item.file_name for item in planned}
     sync.removed = sorted(existing_export_names(prices_dir) - keep)
     for name in sync.removed:

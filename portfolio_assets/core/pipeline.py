@@ -195,7 +195,7 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
         return ExportResult(previous, True, exported, [], [], exported, [], stats, [])
     sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
-                        CACHE_VERSIONS["exports"], text_fingerprint)
+                        CACHE_VERSIONS["exports"])
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}

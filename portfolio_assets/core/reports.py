@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .broker_lists import INSTRUMENT_COLUMNS, Instrument
-from .csv_files import read_csv_dicts, render_csv
+from .csv_files import render_csv
 from .currency import resolve_currency
 from .diagnostics import Diagnostics
 from .matching import Match, Unmatched
@@ -76,5 +77,22 @@ def render_unmatched_report(rows: list[tuple[str, ...]]) -> str:
     return render_csv(UNMATCHED_COLUMNS, rows)
 
 
+_READ_CACHE: dict[Path, tuple[tuple[int, int], list[MatchRow]]] = {}
+
+
 def read_match_report(path: Path) -> list[MatchRow]:
-    return [MatchRow(tuple(row[column] for column in MATCH_COLUMNS)) for row in read_csv_dicts(path)]
+    """The rows of a match report. Staleness checks read it several times per refresh,
+    so the last read of each path is kept while its size and mtime stay the same."""
+    stat = path.stat()
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    cached = _READ_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or tuple(header) != MATCH_COLUMNS:
+            raise ValueError(f"{path} is not a match report (unexpected header)")
+        rows = [MatchRow(tuple(row)) for row in reader]
+    _READ_CACHE[path] = (stamp, rows)
+    return list(rows)
