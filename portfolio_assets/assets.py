@@ -27,6 +27,10 @@ __all__ = ["ASSET_KEYS", "build_pipeline_assets"]
 
 ASSET_KEYS = ("stooq_index", "tradeable_universe", "match_report", "price_exports")
 
+# Every asset is in this pool; the project's instance (dagster_home/dagster.yaml) limits
+# it to 1, so runs from the UI, sensors and the shell never write outputs at once.
+POOL = "portfolio_assets"
+
 
 def _path(path: Path) -> dg.MetadataValue:
     return dg.MetadataValue.path(str(path))
@@ -59,7 +63,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The four assets, with code versions for the settings they were loaded with."""
 
     @dg.asset(
-        group_name=GROUP, deps=[stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, deps=[stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("stooq_index", settings),
         description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
     )
@@ -74,7 +78,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, deps=[tradeable_instruments], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, deps=[tradeable_instruments], kinds={"python", "csv"},
         code_version=step_code_version("tradeable_universe", settings),
         description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
     )
@@ -90,7 +94,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("match_report", settings),
         description="Each instrument matched to a Stooq file with diagnostics and currency "
         "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
@@ -119,7 +123,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, deps=[match_report], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, deps=[match_report], kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )

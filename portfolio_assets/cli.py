@@ -138,14 +138,20 @@ def _refresh(args: argparse.Namespace) -> int:
 
     from .refresh import refresh
 
-    settings, defs, instance = _load(args)
-    with instance:
-        try:
-            outcome = refresh(defs, instance, settings, force=args.force,
-                              stooq_scan=getattr(args, "stooq_scan", None))
-        except dg.Failure as failure:
-            print(f"portfolio-assets: {failure.description}", file=sys.stderr)
-            return 1
+    from .core.locking import exclusive_lock
+
+    with exclusive_lock(Path(os.environ.get("DAGSTER_HOME") or ".")) as waited:
+        if waited > 0.5:
+            print(f"waited {waited:.1f} s for another refresh on this instance to finish")
+            args.stooq_scan = None  # taken before the wait: observe afresh
+        settings, defs, instance = _load(args)
+        with instance:
+            try:
+                outcome = refresh(defs, instance, settings, force=args.force,
+                                  stooq_scan=getattr(args, "stooq_scan", None))
+            except dg.Failure as failure:
+                print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+                return 1
     if not outcome.success:
         print(f"portfolio-assets: refresh failed: {outcome.error}", file=sys.stderr)
         return 1

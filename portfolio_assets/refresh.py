@@ -14,11 +14,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from .assets import ASSET_KEYS
+from .assets import ASSET_KEYS, POOL
 from .definitions import runnable
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .core.stooq_tree import StooqFile
+from .runs import clear_dead_runs, ensure_pool_limit, process_tags
 from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses
 
@@ -38,7 +39,7 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str
     run_config = {"ops": {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}} if force else {}
     return dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
                           selection=selection, run_config=run_config, raise_on_error=False,
-                          tags={"portfolio_assets/trigger": "refresh"})
+                          tags={"portfolio_assets/trigger": "refresh", **process_tags()})
 
 
 def _failure(result: dg.ExecuteInJobResult) -> str:
@@ -66,6 +67,9 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
 
 def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
             report: Callable[[str], None] = print, stooq_scan: list[StooqFile] | None = None) -> RefreshOutcome:
+    for run_id in clear_dead_runs(instance):
+        report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
+    ensure_pool_limit(instance, POOL)
     sources = record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
     if force:

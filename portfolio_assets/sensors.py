@@ -23,21 +23,10 @@ from .core.fingerprints import combine
 from .core.settings import Settings, sensor_intervals
 from .core.watching import FolderState, broker_folder_state, stooq_tree_state
 from .resources import PipelineSettings
+from .runs import in_flight_assets
 from .staleness import asset_statuses
 
-__all__ = ["build_sensors", "evaluate_tick", "in_flight_assets"]
-
-_IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-              dg.DagsterRunStatus.STARTED]
-
-
-def in_flight_assets(instance: dg.DagsterInstance) -> set[str]:
-    """Assets some queued or running run is about to materialize."""
-    keys: set[str] = set()
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT)):
-        keys.update(key.to_user_string() for key in (run.asset_selection or ()))
-    return keys
-
+__all__ = ["build_sensors", "evaluate_tick"]
 
 def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
     records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
