@@ -106,8 +106,10 @@ def test_ui_lists_the_assets_checks_and_sensors(dagster_dev) -> None:
     checks = {c["name"] for node in nodes for c in (node["assetChecksOrError"] or {}).get("checks", [])}
     assert {"every_instrument_reported_once", "exports_match_the_report", "stooq_index_not_empty",
             "unmatched_share_below_threshold"} <= checks
-    sensors = graphql(port, "{ sensorsOrError { ... on Sensors { results { name sensorState { status } } } } }")
-    states = {s["name"]: s["sensorState"]["status"] for s in sensors["sensorsOrError"]["results"]}
+    repositories = graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+                                 "sensors { name sensorState { status } } } } } }")
+    states = {s["name"]: s["sensorState"]["status"]
+              for node in repositories["repositoriesOrError"]["nodes"] for s in node["sensors"]}
     assert states == {"tradeable_instruments_sensor": "RUNNING", "stooq_files_sensor": "RUNNING"}
 
 
