@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,8 +22,9 @@ from .memo_store import StepConfig, memo_tags, previous_memo
 from .metadata import counts_table, csv_preview
 from .resources import PipelineSettings
 from .sources import GROUP, stooq_files, tradeable_instruments
+from .staleness import status_of
 
-__all__ = ["ASSET_KEYS", "build_pipeline_assets"]
+__all__ = ["ASSET_KEYS", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 
 ASSET_KEYS = ("stooq_index", "tradeable_universe", "match_report", "price_exports")
 
@@ -36,9 +37,28 @@ def _path(path: Path) -> dg.MetadataValue:
     return dg.MetadataValue.path(str(path))
 
 
+SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
+
+
+def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) -> bool:
+    """In a refresh run (tagged), an asset whose inputs did not change after all stays
+    unmaterialized, and Dagster skips what depends on it."""
+    if context.run.tags.get(SKIP_FRESH_TAG) != "true":
+        return False
+    key = context.asset_key
+    parents = [parent.to_user_string() for parent in context.assets_def.asset_deps[key]]
+    status = status_of(key.to_user_string(), context.assets_def.code_versions_by_key[key], parents,
+                       context.instance, resolved)
+    if status.status == "fresh":
+        context.log.info(f"{key.to_user_string()} is fresh: its inputs did not change; not materializing")
+    return status.status == "fresh"
+
+
 def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings,
-              step: Callable[..., StepResult]) -> tuple[Settings, StepResult]:
+              step: Callable[..., StepResult]) -> tuple[Settings, StepResult | None]:
     resolved = settings.resolve()
+    if _fresh_in_this_run(context, resolved):
+        return resolved, None
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
         result = step(resolved, previous, config.force)
@@ -63,14 +83,16 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The four assets, with code versions for the settings they were loaded with."""
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, deps=[stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False, deps=[stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("stooq_index", settings),
         description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
     )
     def stooq_index(context: dg.AssetExecutionContext, config: StepConfig,
-                    settings: PipelineSettings) -> dg.MaterializeResult:
+                    settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings, build_stooq_index)
-        return _materialize_result("stooq_index", resolved, result, {
+        if result is None:
+            return
+        yield _materialize_result("stooq_index", resolved, result, {
             "path": _path(resolved.index_path),
             "row_count": len(result.entries),
             "rows_by_region": counts_table("region", result.rows_by_region),
@@ -78,14 +100,16 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, deps=[tradeable_instruments], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False, deps=[tradeable_instruments], kinds={"python", "csv"},
         code_version=step_code_version("tradeable_universe", settings),
         description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
     )
     def tradeable_universe(context: dg.AssetExecutionContext, config: StepConfig,
-                           settings: PipelineSettings) -> dg.MaterializeResult:
+                           settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings, build_universe)
-        return _materialize_result("tradeable_universe", resolved, result, {
+        if result is None:
+            return
+        yield _materialize_result("tradeable_universe", resolved, result, {
             "path": _path(resolved.universe_path),
             "row_count": len(result.instruments),
             "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
@@ -94,20 +118,22 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False, deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("match_report", settings),
         description="Each instrument matched to a Stooq file with diagnostics and currency "
         "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
     )
     def match_report(context: dg.AssetExecutionContext, config: StepConfig,
-                     settings: PipelineSettings) -> dg.MaterializeResult:
+                     settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings, build_match_reports)
+        if result is None:
+            return
         matches, unmatched = result.reports.matches, result.reports.unmatched
 
         def count_by(column: str) -> Counter:
             return Counter(row[column] for row in matches)
 
-        return _materialize_result("match_report", resolved, result, {
+        yield _materialize_result("match_report", resolved, result, {
             "match_report_path": _path(resolved.match_report_path),
             "unmatched_report_path": _path(resolved.unmatched_report_path),
             "instrument_count": len(matches) + len(unmatched),
@@ -123,14 +149,16 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, deps=[match_report], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False, deps=[match_report], kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )
     def price_exports(context: dg.AssetExecutionContext, config: StepConfig,
-                      settings: PipelineSettings) -> dg.MaterializeResult:
+                      settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings, build_price_exports)
-        return _materialize_result("price_exports", resolved, result, {
+        if result is None:
+            return
+        yield _materialize_result("price_exports", resolved, result, {
             "path": _path(resolved.prices_dir),
             "export_count": len(result.exported),
             "exports_written": len(result.written),

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from .assets import ASSET_KEYS, POOL
+from .assets import ASSET_KEYS, POOL, SKIP_FRESH_TAG
 from .definitions import runnable
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .core.stooq_tree import StooqFile
 from .runs import clear_dead_runs, ensure_pool_limit, process_tags
 from .sources import record_observations
-from .staleness import AssetStatus, asset_statuses
+from .staleness import AssetStatus, asset_statuses, recorded_output_stamps
 
 __all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
 
@@ -37,9 +37,21 @@ class RefreshOutcome:
 def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
          force: bool = False) -> dg.ExecuteInJobResult:
     run_config = {"ops": {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}} if force else {}
+    tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
+    if not force:
+        tags[SKIP_FRESH_TAG] = "true"
     return dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
-                          selection=selection, run_config=run_config, raise_on_error=False,
-                          tags={"portfolio_assets/trigger": "refresh", **process_tags()})
+                          selection=selection, run_config=run_config, raise_on_error=False, tags=tags)
+
+
+def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
+    """`keys` and every asset after them, in ASSET_KEYS order (which is topological)."""
+    graph = defs.resolve_asset_graph()
+    chosen = set(keys)
+    for key in ASSET_KEYS:
+        if any(parent.to_user_string() in chosen for parent in graph.get(dg.AssetKey(key)).parent_keys):
+            chosen.add(key)
+    return [key for key in ASSET_KEYS if key in chosen]
 
 
 def _failure(result: dg.ExecuteInJobResult) -> str:
@@ -52,16 +64,18 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
                            sources: dict[str, str]) -> list[AssetStatus]:
     """Asset statuses; when all are fresh, record that for the Dagster-free fast check.
 
-    The state and the instance marker are taken before the statuses are computed,
-    and recorded only if the marker did not move meanwhile, so a record never
-    describes anything newer than what Dagster judged fresh.
+    The record holds the observed source versions and the output stamps that the
+    last materializations wrote in their tags (which the statuses just compared
+    with the files), so it never describes anything newer than what was judged
+    fresh; and it is kept only if no event was written while judging.
     """
     home = Path(instance.root_directory)
     marker = instance_marker(home)
-    state = observed_state(settings, sources)
     statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
-    if marker and all(s.status == "fresh" for s in statuses) and instance_marker(home) == marker:
-        record_fresh_state(home, marker, state)
+    if marker and all(s.status == "fresh" for s in statuses):
+        stamps = recorded_output_stamps(instance, ASSET_KEYS)
+        if None not in stamps.values() and instance_marker(home) == marker:
+            record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps))
     return statuses
 
 
@@ -91,9 +105,18 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
             return outcome
         for status in due:
             report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
-        result = _run(defs, instance, [s.key for s in due])
+        # One run takes the stale assets and everything after them; each later asset
+        # checks its inputs when its turn comes and, if they did not change after all,
+        # is not materialized (and Dagster skips what follows it).
+        selection = _with_descendants(defs, [s.key for s in due])
+        result = _run(defs, instance, selection)
         outcome.runs += 1
-        outcome.materialized += [s.key for s in due]
+        done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+        due_keys = {s.key for s in due}
+        for key in selection:
+            if key in done and key not in due_keys:
+                report(f"materialized {key}: its inputs changed in this run")
+        outcome.materialized += [key for key in selection if key in done]
         if not result.success:
             outcome.success = False
             outcome.error = _failure(result)

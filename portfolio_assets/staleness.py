@@ -22,7 +22,7 @@ from .core.settings import Settings
 from .core.versions import result_settings
 from .memo_store import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
-__all__ = ["AssetStatus", "asset_statuses", "current_data_version", "describe_path"]
+__all__ = ["AssetStatus", "asset_statuses", "status_of", "recorded_output_stamps", "current_data_version", "describe_path"]
 
 SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
 
@@ -86,8 +86,9 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
     return [f"upstream {parent} has new data"]
 
 
-def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings,
-               overrides: Mapping[str, str] | None) -> AssetStatus:
+def status_of(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance,
+              settings: Settings, overrides: Mapping[str, str] | None = None) -> AssetStatus:
+    """The status of one asset given its current code version and its parents' keys."""
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     if event is None or event.asset_materialization is None:
         return AssetStatus(key, "missing", [f"{key} was never materialized"])
@@ -98,17 +99,16 @@ def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings
             shown.append(f"... and {len(missing) - 5} more files are missing")
         return AssetStatus(key, "missing", shown)
     tags = event.asset_materialization.tags or {}
-    node = graph.get(dg.AssetKey(key))
     causes: list[str] = []
-    if tags.get("dagster/code_version") != node.code_version:
+    if tags.get("dagster/code_version") != code_version:
         for name, value in result_settings(key, settings).items():
             recorded = tags.get(SETTING_TAG_PREFIX + name)
             if recorded is not None and recorded != value:
                 causes.append(f"setting {name} changed from {recorded} to {value}")
         if not causes:
             causes.append(f"code of {key} changed (version {tags.get('dagster/code_version')} "
-                          f"to {node.code_version})")
-    for parent in sorted(p.to_user_string() for p in node.parent_keys):
+                          f"to {code_version})")
+    for parent in sorted(parents):
         recorded = tags.get(f"dagster/input_data_version/{parent}")
         if recorded != current_data_version(instance, parent, overrides):
             causes += _input_cause(instance, parent, settings)
@@ -117,9 +117,24 @@ def _status_of(key: str, graph, instance: dg.DagsterInstance, settings: Settings
     return AssetStatus(key, "stale" if causes else "fresh", causes)
 
 
+def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
+    """The output stamp each asset's latest materialization recorded."""
+    stamps: dict[str, str | None] = {}
+    for key in keys:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        tags = (event.asset_materialization.tags or {}) if event and event.asset_materialization else {}
+        stamps[key] = tags.get(OUTPUT_STAMP_TAG)
+    return stamps
+
+
 def asset_statuses(defs_or_graph, instance: dg.DagsterInstance, settings: Settings, keys: tuple[str, ...],
                    overrides: Mapping[str, str] | None = None) -> list[AssetStatus]:
     """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
     repository's asset graph (as a sensor has it)."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
-    return [_status_of(key, graph, instance, settings, overrides) for key in keys]
+    statuses = []
+    for key in keys:
+        node = graph.get(dg.AssetKey(key))
+        parents = [parent.to_user_string() for parent in node.parent_keys]
+        statuses.append(status_of(key, node.code_version, parents, instance, settings, overrides))
+    return statuses

@@ -48,8 +48,13 @@ def instance_marker(dagster_home: Path) -> str | None:
 
 
 def observed_state(settings: Settings, sources: dict[str, str] | None = None,
-                   stooq_scan: list[StooqFile] | None = None) -> dict[str, object]:
-    """What the answer depends on, besides the instance; `sources` as already observed."""
+                   stooq_scan: list[StooqFile] | None = None,
+                   output_stamps: dict[str, str] | None = None) -> dict[str, object]:
+    """What the answer depends on, besides the instance.
+
+    `sources` are the versions already observed; `output_stamps` the stamps the last
+    materializations recorded (a check found the files still match them), else the
+    files on disk are stamped now."""
     if sources is None:
         scan = stooq_scan if stooq_scan is not None else scan_stooq_tree(settings.stooq_dir)
         sources = {
@@ -60,7 +65,8 @@ def observed_state(settings: Settings, sources: dict[str, str] | None = None,
         "settings": {name: str(getattr(settings, name)) for name in settings.__dataclass_fields__},
         "sources": dict(sources),
         "code_versions": {step: step_code_version(step, settings) for step in STEP_KEYS},
-        "outputs": {step: output_stamp(output_paths(step, settings)) for step in STEP_KEYS},
+        "outputs": dict(output_stamps) if output_stamps is not None else {
+            step: output_stamp(output_paths(step, settings)) for step in STEP_KEYS},
     }
 
 

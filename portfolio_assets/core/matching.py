@@ -138,14 +138,22 @@ class StooqLookup:
     """The index arranged for matching: by ticker (first by relative path wins) and by base."""
 
     def __init__(self, entries: Iterable[IndexEntry]) -> None:
+        ordered = list(entries)
+        if any(a.relative_path > b.relative_path for a, b in zip(ordered, ordered[1:])):
+            ordered.sort(key=lambda item: item.relative_path)
         self.by_ticker: dict[str, IndexEntry] = {}
         self.by_base: dict[str, list[IndexEntry]] = defaultdict(list)
         self.extensions: set[str] = set()
-        for entry in sorted(entries, key=lambda item: item.relative_path):
+        for entry in ordered:
             ticker = entry.ticker.upper()
             self.by_ticker.setdefault(ticker, entry)
-            self.by_base[entry.base.upper()].append(entry)
-            self.extensions.add(entry.extension.upper())
+            dot = ticker.find(".")
+            if dot < 0:
+                self.by_base[ticker].append(entry)
+                self.extensions.add("")
+            else:
+                self.by_base[ticker[:dot]].append(entry)
+                self.extensions.add(ticker[dot:])
 
 
 def match_instrument(symbol: str, market: str, lookup: StooqLookup) -> Match | Unmatched:
