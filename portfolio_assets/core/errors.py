@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InvalidSetting"]
+__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InputVanished", "InvalidSetting"]
 
 
 class PortfolioInputError(ValueError):
@@ -31,6 +31,15 @@ class MissingInputFolder(PortfolioInputError):
             f"{what} folder {self.path} does not exist (resolved from the working "
             f"directory {Path.cwd()}); create it or set {variable} to the right path"
         )
+
+
+class InputVanished(PortfolioInputError):
+    """An input that existed when the step started and disappeared while it ran."""
+
+    def __init__(self, path: Path, while_doing: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path} disappeared while {while_doing}; nothing was written. "
+                         "Run again once the input is back in place")
 
 
 class InvalidSetting(PortfolioInputError):

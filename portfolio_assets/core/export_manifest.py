@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import InputVanished
 from .atomic_files import remove_leftover_temp_files, write_text_if_changed
 from .exports import PlannedExport, existing_export_names
 from .json_cache import load_json_cache, save_json_cache
@@ -34,11 +35,16 @@ class ExportSync:
     warning: str | None = None
 
 
-def write_export(job: tuple[Path, Path]) -> tuple[bool, str, str]:
+def write_export(job: tuple[Path, Path, bool]) -> tuple[bool, str, str]:
     """Render one export from its source and write it if it changed.
 
-    Returns (written, content hash, output stamp); runs in a worker on big runs."""
-    source, target = job
+    `job` is (source, target, whether the report found the source missing). A source
+    the report saw but that is gone now means the tree is changing under us: stop
+    rather than write a header-only file. Returns (written, content hash, output
+    stamp); runs in a worker on big runs."""
+    source, target, known_missing = job
+    if not known_missing and not source.exists():
+        raise InputVanished(source, "the price exports were being written")
     text = export_from_path(source)
     written = write_text_if_changed(target, text)
     return written, text_fingerprint(text), file_stamp(target)
@@ -63,8 +69,9 @@ def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport]
             sync.content_hashes[item.file_name] = str(known["content"])
         else:
             to_write.append((item, source))
-    outcomes = map_files(write_export, [(stooq_dir / item.stooq_path, prices_dir / item.file_name)
-                                        for item, _ in to_write])
+    outcomes = map_files(write_export, [
+        (stooq_dir / item.stooq_path, prices_dir / item.file_name, item.data_status == "missing_file")
+        for item, _ in to_write])
     for (item, source), (written, digest, output) in zip(to_write, outcomes):
         (sync.written if written else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = digest

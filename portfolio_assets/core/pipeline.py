@@ -18,7 +18,7 @@ from .atomic_files import (file_holds, remove_leftover_temp_files, replace_all, 
 from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
 from .diagnostics_cache import diagnose_with_cache
 from .export_manifest import sync_exports
-from .errors import MissingInputFolder, PortfolioInputError
+from .errors import InputVanished, MissingInputFolder, PortfolioInputError
 from .exports import existing_export_names, plan_exports
 from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
 from .match_cache import match_with_cache
@@ -164,6 +164,8 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
                                     CACHE_VERSIONS["diagnostics"], diagnose_path)
     warnings += [w for w in (diagnosed.warning,) if w]
+    if not settings.stooq_dir.is_dir():
+        raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
     reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
@@ -194,6 +196,7 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
             existing_export_names(prices_dir) - set(exported)):
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
         return ExportResult(previous, True, exported, [], [], exported, [], stats, [])
+    require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
                         CACHE_VERSIONS["exports"])
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))

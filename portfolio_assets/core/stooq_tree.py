@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .csv_files import render_csv
+from .errors import InputVanished
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -78,7 +79,11 @@ def _walk(root: Path, with_stat: bool):
     pending = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
-        with os.scandir(folder) as entries:
+        try:
+            entries = os.scandir(folder)
+        except FileNotFoundError:
+            raise InputVanished(Path(folder), "the Stooq tree was being scanned") from None
+        with entries:
             for entry in entries:
                 name = entry.name
                 if name.startswith("."):
