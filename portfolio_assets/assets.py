@@ -11,8 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from .core.broker_lists import UNIVERSE_COLUMNS
-from .core.pipeline import (StepResult, build_match_reports, build_price_exports, build_stooq_index,
-                            build_universe)
+from .core.pipeline import StepResult, build_match_reports, build_price_exports, build_stooq_index, build_universe
 from .core.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
 from .core.settings import Settings
 from .core.stooq_tree import INDEX_COLUMNS
@@ -22,7 +21,7 @@ from .memo_store import StepConfig, memo_tags, previous_memo
 from .metadata import counts_table, csv_preview
 from .resources import PipelineSettings
 from .sources import GROUP, stooq_files, tradeable_instruments
-from .staleness import status_of
+from .staleness import inputs_changed, status_of
 
 __all__ = ["ASSET_KEYS", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 
@@ -47,8 +46,10 @@ def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) ->
         return False
     key = context.asset_key
     parents = [parent.to_user_string() for parent in context.assets_def.asset_deps[key]]
-    status = status_of(key.to_user_string(), context.assets_def.code_versions_by_key[key], parents,
-                       context.instance, resolved)
+    code_version = context.assets_def.code_versions_by_key[key]
+    if inputs_changed(key.to_user_string(), code_version, parents, context.instance):
+        return False
+    status = status_of(key.to_user_string(), code_version, parents, context.instance, resolved)
     if status.status == "fresh":
         context.log.info(f"{key.to_user_string()} is fresh: its inputs did not change; not materializing")
     return status.status == "fresh"
@@ -83,7 +84,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The four assets, with code versions for the settings they were loaded with."""
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False, deps=[stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("stooq_index", settings),
         description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
     )
@@ -100,7 +102,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False, deps=[tradeable_instruments], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[tradeable_instruments], kinds={"python", "csv"},
         code_version=step_code_version("tradeable_universe", settings),
         description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
     )
@@ -118,7 +121,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False, deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
         code_version=step_code_version("match_report", settings),
         description="Each instrument matched to a Stooq file with diagnostics and currency "
         "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
@@ -149,7 +153,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False, deps=[match_report], kinds={"python", "csv"},
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[match_report], kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )

@@ -84,7 +84,6 @@ def _known_fresh(args: argparse.Namespace) -> bool:
     from .core.errors import PortfolioInputError
     from .core.fresh_state import known_fresh
     from .core.settings import settings_from_environment
-
     from .core.stooq_tree import scan_stooq_tree
 
     try:
@@ -136,9 +135,8 @@ def _refresh(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
-    from .refresh import refresh
-
     from .core.locking import exclusive_lock
+    from .refresh import refresh
 
     with exclusive_lock(Path(os.environ.get("DAGSTER_HOME") or ".")) as waited:
         if waited > 0.5:

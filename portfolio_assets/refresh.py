@@ -15,10 +15,10 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import ASSET_KEYS, POOL, SKIP_FRESH_TAG
-from .definitions import runnable
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .core.stooq_tree import StooqFile
+from .definitions import runnable
 from .runs import clear_dead_runs, ensure_pool_limit, process_tags
 from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses, recorded_output_stamps

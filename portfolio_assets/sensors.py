@@ -46,8 +46,9 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
     instance = context.instance
     events = []
     if state.fingerprint != _latest_observed(instance, source):
-        events.append(dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": state.fingerprint},
-                                          metadata={"file_count": state.file_count}))
+        events.append(dg.AssetObservation(
+            asset_key=dg.AssetKey(source), tags={"dagster/data_version": state.fingerprint},
+            metadata={"file_count": state.file_count}))
     statuses = asset_statuses(context.repository_def.asset_graph, instance, settings, ASSET_KEYS,
                               overrides={source: state.fingerprint})
     busy = in_flight_assets(instance)

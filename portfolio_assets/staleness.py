@@ -22,7 +22,8 @@ from .core.settings import Settings
 from .core.versions import result_settings
 from .memo_store import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
-__all__ = ["AssetStatus", "asset_statuses", "status_of", "recorded_output_stamps", "current_data_version", "describe_path"]
+__all__ = ["AssetStatus", "asset_statuses", "status_of", "inputs_changed", "recorded_output_stamps",
+           "current_data_version", "describe_path"]
 
 SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
 
@@ -92,7 +93,8 @@ def status_of(key: str, code_version: str | None, parents: list[str], instance: 
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     if event is None or event.asset_materialization is None:
         return AssetStatus(key, "missing", [f"{key} was never materialized"])
-    missing = [path for path in output_paths(key, settings) if not path.is_file()]
+    paths = output_paths(key, settings)
+    missing = [path for path in paths if not path.is_file()]
     if missing:
         shown = [f"{describe_path(path)} is missing" for path in missing[:5]]
         if len(missing) > 5:
@@ -112,9 +114,22 @@ def status_of(key: str, code_version: str | None, parents: list[str], instance: 
         recorded = tags.get(f"dagster/input_data_version/{parent}")
         if recorded != current_data_version(instance, parent, overrides):
             causes += _input_cause(instance, parent, settings)
-    if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(output_paths(key, settings))):
+    if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(paths)):
         causes.append("its output files were changed on disk since they were written")
     return AssetStatus(key, "stale" if causes else "fresh", causes)
+
+
+def inputs_changed(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance) -> bool:
+    """The cheap half of `status_of`: did the code version or an input version move since
+    the last materialization? (Outputs on disk are not looked at.)"""
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        return True
+    tags = event.asset_materialization.tags or {}
+    if tags.get("dagster/code_version") != code_version:
+        return True
+    return any(tags.get(f"dagster/input_data_version/{parent}") != current_data_version(instance, parent)
+               for parent in parents)
 
 
 def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:

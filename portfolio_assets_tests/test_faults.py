@@ -15,8 +15,7 @@ import pytest
 from portfolio_assets.core import export_manifest, pipeline
 from portfolio_assets.core.atomic_files import TEMP_PREFIX
 from portfolio_assets.core.errors import InputVanished
-from portfolio_assets.core.pipeline import (build_match_reports, build_price_exports, build_stooq_index,
-                                            build_universe)
+from portfolio_assets.core.pipeline import build_match_reports, build_price_exports, build_stooq_index, build_universe
 from portfolio_assets.core.settings import settings_from_environment
 
 from .conftest import output_files

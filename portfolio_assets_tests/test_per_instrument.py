@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.core import parallel
-from portfolio_assets.core.pipeline import (build_match_reports, build_price_exports, build_stooq_index,
-                                            build_universe)
+from portfolio_assets.core.pipeline import build_match_reports, build_price_exports, build_stooq_index, build_universe
 from portfolio_assets.core.settings import settings_from_environment
 
 from .conftest import output_files, stooq_rows, write_file

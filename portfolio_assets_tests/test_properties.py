@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portfolio_assets.core.broker_lists import parse_broker_list
 from portfolio_assets.core.errors import BrokerListError
-from portfolio_assets.core.matching import Match, StooqLookup, match_instrument
+from portfolio_assets.core.matching import Match, StooqLookup, bases_to_look_up, match_instrument
 from portfolio_assets.core.price_scan import diagnose_bytes, export_from_bytes
 from portfolio_assets.core.stooq_tree import index_entry
 
@@ -79,3 +79,15 @@ def test_matching_does_not_depend_on_index_order(files, symbol, market, shuffle:
     assert again == expected
     if isinstance(expected, Match):
         assert expected.entry in entries
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(regions, st.integers(1, 3), tickers), min_size=1, max_size=40, unique_by=lambda t: t[2]),
+       st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA", "LABC", "A.B"]),
+       st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO", "WARSAW"]))
+def test_a_lookup_of_just_the_needed_bases_matches_like_the_full_index(files, symbol, market) -> None:
+    entries = [index_entry(f"d_{r}_txt/data/daily/{r}/stocks/{b}/{t.lower()}.txt") for r, b, t in files]
+    full = StooqLookup(entries)
+    bases = bases_to_look_up(symbol, market)
+    partial = StooqLookup([e for e in entries if e.base in bases], full.extensions)
+    assert match_instrument(symbol, market, partial) == match_instrument(symbol, market, full)

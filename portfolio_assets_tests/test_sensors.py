@@ -15,8 +15,6 @@ from portfolio_assets.core.watching import broker_folder_state, stooq_tree_state
 from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.refresh import refresh
 
-from .conftest import write_file
-
 
 def settle(path: Path) -> None:
     """Age a file past the settle time, as if written a minute ago."""

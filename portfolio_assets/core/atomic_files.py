@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed", "file_holds", "replace_all", "stage_bytes",
+__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed", "file_holds",
+           "replace_all", "stage_bytes",
            "remove_leftover_temp_files"]
 
 TEMP_PREFIX = ".portfolio-assets-tmp-"

@@ -9,6 +9,7 @@ from pathlib import Path
 from .broker_lists import read_universe
 from .csv_files import read_csv_dicts
 from .exports import existing_export_names, plan_exports
+from .memo import file_stamp
 from .reports import read_match_report
 
 __all__ = ["ReportCoverage", "ExportCoverage", "report_coverage", "export_coverage"]
@@ -47,10 +48,22 @@ def _describe(row: tuple[str, ...]) -> str:
     return f"{row[0]} ({row[2] or 'no market'}) from {row[-1]}"
 
 
+_COVERAGE_CACHE: dict[tuple, ReportCoverage] = {}
+
+
 def report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path) -> ReportCoverage:
     """Every instrument row of the universe appears exactly once across both reports.
 
-    Rows, not symbols, are counted: real lists repeat a symbol, even in one file."""
+    Rows, not symbols, are counted: real lists repeat a symbol, even in one file.
+    Two checks ask in the same run, so the answer is kept while the files are unchanged."""
+    key = tuple((path, file_stamp(path)) for path in (universe_path, match_path, unmatched_path))
+    if key not in _COVERAGE_CACHE:
+        _COVERAGE_CACHE.clear()
+        _COVERAGE_CACHE[key] = _report_coverage(universe_path, match_path, unmatched_path)
+    return _COVERAGE_CACHE[key]
+
+
+def _report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path) -> ReportCoverage:
     universe = Counter(item.as_row() for item in read_universe(universe_path))
     matched = [row.cells[:5] + (row["source_file"],) for row in read_match_report(match_path)]
     unmatched = [tuple(row[c] for c in ("symbol", "isin", "market", "name", "currency", "source_file"))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputVanished
 from .atomic_files import remove_leftover_temp_files, write_text_if_changed
+from .errors import InputVanished
 from .exports import PlannedExport, existing_export_names
-from .json_cache import load_json_cache, save_json_cache
 from .fingerprints import text_fingerprint
+from .json_cache import load_json_cache, save_json_cache
 from .memo import file_stamp
 from .parallel import map_files
 from .price_scan import export_from_path

@@ -6,14 +6,13 @@ Matching reruns only for instruments not seen with this index; a changed index
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .json_cache import load_json_cache, save_json_cache
 from .broker_lists import Instrument
-from .matching import Match, StooqLookup, Unmatched, match_instrument
-from .stooq_tree import IndexEntry, index_entry
+from .json_cache import load_json_cache, save_json_cache
+from .matching import Match, StooqLookup, Unmatched, bases_to_look_up, match_instrument
+from .stooq_tree import index_entry, read_index, read_index_for_bases
 
 __all__ = ["MatchOutcomes", "match_with_cache"]
 
@@ -44,34 +43,40 @@ def _decode(value: list[str]) -> Match | Unmatched:
     raise ValueError(f"unknown outcome {value!r}")
 
 
+# Up to this many new instruments, the index is read for just the tickers they can match.
+_PARTIAL_LOOKUP_LIMIT = 200
+
+
 def match_with_cache(instruments: list[Instrument], index_path: Path, index_version: str,
-                     cache_path: Path, read_index: Callable[[Path], list[IndexEntry]]) -> MatchOutcomes:
+                     cache_path: Path) -> MatchOutcomes:
     """Outcomes for every instrument; the index is read only if some instrument is new."""
     loaded = load_json_cache(cache_path, KIND, index_version)
-    known = loaded.entries
+    known: dict[str, list[str]] = {}
     outcomes = MatchOutcomes(warning=loaded.warning)
-    lookup: StooqLookup | None = None
-    fresh: dict[str, list[str]] = {}
-    for instrument in instruments:
-        key = f"{instrument.symbol}\x1f{instrument.market}"
-        if key in fresh:
-            outcomes.outcomes.append(_decode(fresh[key]))
-            outcomes.reused += 1
-            continue
+    for key, value in loaded.entries.items():
         try:
-            outcome = _decode(known[key]) if key in known else None
+            _decode(value)
+            known[key] = value
         except (ValueError, IndexError, TypeError):
-            outcome = None
-            outcomes.warning = f"{cache_path} had a malformed entry; rematching"
-        if outcome is None:
-            if lookup is None:
-                lookup = StooqLookup(read_index(index_path))
-            outcome = match_instrument(instrument.symbol, instrument.market, lookup)
-            outcomes.rematched += 1
-        else:
-            outcomes.reused += 1
-        fresh[key] = _encode(outcome)
-        outcomes.outcomes.append(outcome)
-    if fresh != known:
-        save_json_cache(cache_path, KIND, index_version, fresh)
+            outcomes.warning = f"{cache_path} had a malformed entry; rematching it"
+    keys = [f"{item.symbol}\x1f{item.market}" for item in instruments]
+    new = {key: item for key, item in zip(keys, instruments) if key not in known}
+    if new:
+        lookup = _lookup_for(list(new.values()), index_path)
+        for key, item in new.items():
+            known[key] = _encode(match_instrument(item.symbol, item.market, lookup))
+    outcomes.rematched = len(new)
+    outcomes.reused = len(instruments) - len(new)
+    outcomes.outcomes = [_decode(known[key]) for key in keys]
+    current = {key: known[key] for key in keys}
+    if current != loaded.entries:
+        save_json_cache(cache_path, KIND, index_version, current)
     return outcomes
+
+
+def _lookup_for(instruments: list[Instrument], index_path: Path) -> StooqLookup:
+    if len(instruments) > _PARTIAL_LOOKUP_LIMIT:
+        return StooqLookup(read_index(index_path))
+    bases = set().union(*(bases_to_look_up(item.symbol, item.market) for item in instruments))
+    entries, extensions = read_index_for_bases(index_path, bases)
+    return StooqLookup(entries, extensions)

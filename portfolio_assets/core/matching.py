@@ -22,6 +22,7 @@ __all__ = [
     "wanted_extensions",
     "candidate_tickers",
     "match_instrument",
+    "bases_to_look_up",
 ]
 
 _SUFFIX_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -137,7 +138,8 @@ def _acceptable(entry: IndexEntry, wanted: tuple[str, ...]) -> bool:
 class StooqLookup:
     """The index arranged for matching: by ticker (first by relative path wins) and by base."""
 
-    def __init__(self, entries: Iterable[IndexEntry]) -> None:
+    def __init__(self, entries: Iterable[IndexEntry], extensions: set[str] | None = None) -> None:
+        """`extensions`: every extension of the whole index, when `entries` is only part of it."""
         ordered = list(entries)
         if any(a.relative_path > b.relative_path for a, b in zip(ordered, ordered[1:])):
             ordered.sort(key=lambda item: item.relative_path)
@@ -154,6 +156,17 @@ class StooqLookup:
             else:
                 self.by_base[ticker[:dot]].append(entry)
                 self.extensions.add(ticker[dot:])
+        if extensions is not None:
+            self.extensions = set(extensions)
+
+
+def bases_to_look_up(symbol: str, market: str) -> set[str]:
+    """Every ticker base `match_instrument` may look at for this instrument: a lookup
+    holding just the index entries with these bases gives the same answer."""
+    normalised = normalise_symbol(symbol)
+    wanted = wanted_extensions(normalised.suffix, market)
+    candidates = candidate_tickers(normalised, wanted, market)
+    return {normalised.base} | {candidate.split(".", 1)[0] for candidate in candidates}
 
 
 def match_instrument(symbol: str, market: str, lookup: StooqLookup) -> Match | Unmatched:

@@ -13,22 +13,20 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic_files import (file_holds, remove_leftover_temp_files, replace_all, stage_bytes, 
-                           write_text_if_changed)
+from .atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes, write_text_if_changed
 from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
 from .diagnostics_cache import diagnose_with_cache
-from .export_manifest import sync_exports
 from .errors import InputVanished, MissingInputFolder, PortfolioInputError
+from .export_manifest import sync_exports
 from .exports import existing_export_names, plan_exports
 from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
 from .match_cache import match_with_cache
 from .matching import Match, Unmatched
 from .memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .price_scan import diagnose_path
-from .reports import (Reports, build_reports, read_match_report, render_match_report,
-                      render_unmatched_report)
+from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
 from .settings import SETTING_VARIABLES, Settings
-from .stooq_tree import IndexEntry, build_index, read_index, render_index, scan_stooq_paths
+from .stooq_tree import IndexEntry, build_index, render_index, scan_stooq_paths
 from .versions import CACHE_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
@@ -143,7 +141,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     instruments = read_universe(settings.universe_path)
     index_hash = _bytes_hash(index_bytes)
     matched = match_with_cache(instruments, settings.index_path, combine(CACHE_VERSIONS["matching"], index_hash),
-                               settings.match_cache_path, read_index)
+                               settings.match_cache_path)
     outcomes = matched.outcomes
     matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
     # The matched files' stamps are part of the version so that price_exports, which

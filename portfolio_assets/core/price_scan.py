@@ -54,7 +54,9 @@ def clean_body(text: str) -> str | None:
         if text.count("\r") != text.count("\r\n"):
             return None
         text = text.replace("\r\n", "\n")
-    if not text or not text.isascii() or text[0] in "\n<" or text[:6].lower() == "ticker" or "\n\n" in text or "\n<" in text:
+    if not text or not text.isascii() or text[0] in "\n<" or text[:6].lower() == "ticker":
+        return None
+    if "\n\n" in text or "\n<" in text:
         return None
     if any(character in text for character in _UNUSUAL_CHARACTERS) or _TICKER_LINE.search(text):
         return None

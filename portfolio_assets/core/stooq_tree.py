@@ -25,6 +25,7 @@ __all__ = [
     "build_index",
     "render_index",
     "read_index",
+    "read_index_for_bases",
 ]
 
 INDEX_COLUMNS = ("ticker", "stem", "relative_path", "region", "category")
@@ -118,6 +119,22 @@ def build_index(relative_paths: list[str]) -> list[IndexEntry]:
 
 def render_index(entries: list[IndexEntry]) -> str:
     return render_csv(INDEX_COLUMNS, (entry.as_row() for entry in entries))
+
+
+def read_index_for_bases(path: Path, bases: set[str]) -> tuple[list[IndexEntry], set[str]]:
+    """The entries whose ticker base is in `bases`, and the extensions of the whole index."""
+    entries, extensions = [], set()
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        if next(rows, None) != list(INDEX_COLUMNS):
+            raise ValueError(f"{path} is not a Stooq index (unexpected header)")
+        for row in rows:
+            ticker = row[0].upper()
+            dot = ticker.find(".")
+            extensions.add("" if dot < 0 else ticker[dot:])
+            if (ticker if dot < 0 else ticker[:dot]) in bases:
+                entries.append(IndexEntry(*row))
+    return entries, extensions
 
 
 def read_index(path: Path) -> list[IndexEntry]:
