@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,11 @@ class Settings:
         return self.metadata_dir / "export_manifest.json"
 
 
+def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The given variables, or the process environment (read when called, not at import)."""
+    return os.environ if environ is None else environ
+
+
 SENSOR_INTERVAL_VARIABLES = {
     "tradeable_instruments_sensor": ("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", 10),
     "stooq_files_sensor": ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", 60),
@@ -101,9 +107,7 @@ UNMATCHED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", 0.25)
 
 def sensor_intervals(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     """Seconds between ticks of each sensor; a non-positive or non-integer value is an error."""
-    import os
-
-    environ = os.environ if environ is None else environ
+    environ = _environment(environ)
     intervals = {}
     for sensor, (variable, default) in SENSOR_INTERVAL_VARIABLES.items():
         raw = environ.get(variable) or str(default)
@@ -115,9 +119,7 @@ def sensor_intervals(environ: Mapping[str, str] | None = None) -> dict[str, int]
 
 def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
     """The share of unmatched instruments above which the match report check warns."""
-    import os
-
-    environ = os.environ if environ is None else environ
+    environ = _environment(environ)
     variable, default = UNMATCHED_SHARE_VARIABLE
     raw = environ.get(variable) or str(default)
     try:
@@ -131,9 +133,7 @@ def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
 
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the PORTFOLIO_ASSETS_* variables, defaults for those unset."""
-    import os
-
-    environ = os.environ if environ is None else environ
+    environ = _environment(environ)
     return settings_from_values({field: environ.get(variable) for field, variable in SETTING_VARIABLES.items()})
 
 
