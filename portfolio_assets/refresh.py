@@ -15,11 +15,12 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import ASSET_KEYS, POOL, SKIP_FRESH_TAG
+from .core.atomic_files import remove_leftover_temp_files
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
 from .core.settings import Settings
 from .core.stooq_tree import StooqFile
 from .definitions import runnable
-from .runs import clear_dead_runs, ensure_pool_limit, process_tags
+from .runs import clear_dead_runs, ensure_pool_limit, in_flight_assets, process_tags
 from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses, recorded_output_stamps
 
@@ -83,6 +84,10 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
             report: Callable[[str], None] = print, stooq_scan: list[StooqFile] | None = None) -> RefreshOutcome:
     for run_id in clear_dead_runs(instance):
         report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
+    if not in_flight_assets(instance):
+        # No live run can be writing now: temporary files are leftovers of killed ones.
+        for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
+            remove_leftover_temp_files(folder)
     ensure_pool_limit(instance, POOL)
     sources = record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)

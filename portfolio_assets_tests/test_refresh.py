@@ -171,3 +171,14 @@ def test_code_version_bump_rebuilds_that_step_and_dependents(settled, instance, 
 
 def test_force_materializes_everything(settled, instance) -> None:
     assert run_refresh(instance, force=True) == ALL
+
+
+def test_leftover_temporary_files_are_removed_even_when_nothing_is_stale(settled, instance) -> None:
+    from portfolio_assets.core.atomic_files import TEMP_PREFIX
+
+    leftovers = [settled / "data/metadata" / f"{TEMP_PREFIX}x.part",
+                 settled / "data/processed/tradeable_prices" / f"{TEMP_PREFIX}y.part"]
+    for path in leftovers:
+        path.write_text("half")
+    assert run_refresh(instance) == []
+    assert not any(path.exists() for path in leftovers)
