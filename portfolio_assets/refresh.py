@@ -8,6 +8,7 @@ same data version stays fresh and is never run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,12 @@ class RefreshOutcome:
 
 def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
          force: bool = False) -> dg.ExecuteInJobResult:
-    run_config = {"ops": {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}} if force else {}
+    run_config: dict = {}
+    if force:
+        run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
+    # The shell shows our own summary; the run's full log stays in the instance (and the UI).
+    level = os.environ.get("PORTFOLIO_ASSETS_LOG_LEVEL", "WARNING")
+    run_config["loggers"] = {"console": {"config": {"log_level": level}}}
     tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
