@@ -27,7 +27,7 @@ rows = st.builds(lambda t, d, c, v: f"{t},D,{d},000000,1,2,0.5,{c},{v},0", st.sa
 odd_lines = st.sampled_from(["", "   ", "<junk>", "ticker,per,date,time,open,high,low,close,volume,openint",
                              "A,D,20200101", " A,D,20200102,000000,1,2,3,4,5,6 ", "\"A\",D,20200103,0,1,2,3,4,5,6",
                              "A,D,20200104,000000,1,2,3,4,5,6,7"])
-line_ends = st.sampled_from(["\n", "\r\n"])
+line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -41,7 +41,7 @@ def test_fast_and_exact_paths_agree(lines, end, header, final_newline) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(rows, min_size=1, max_size=40), line_ends)
+@given(st.lists(rows, min_size=1, max_size=40), st.sampled_from(["\n", "\r\n"]))
 def test_regular_files_take_the_fast_path(lines, end) -> None:
     text = end.join([HEADER] + lines) + end
     assert clean_body(text) is not None
@@ -57,6 +57,12 @@ def test_export_of_a_regular_file_is_its_body_under_the_header() -> None:
     assert (summary.price_start, summary.price_end, summary.price_rows, summary.data_status) == (
         "2024-01-02", "2024-01-03", 2, "warning")
     assert summary.data_flags == "zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical"
+
+
+def test_a_header_ending_in_a_bare_carriage_return_keeps_the_first_row() -> None:
+    data = f"{HEADER}\rA.US,D,20200101,000000,1,2,0.5,1.5,100,0\nA.US,D,20200102,000000,1,2,0.5,1.6,100,0\n".encode()
+    assert diagnose_bytes(data).price_rows == 2
+    assert "20200101" in export_from_bytes(data)
 
 
 def test_undecodable_bytes() -> None:

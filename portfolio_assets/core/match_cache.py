@@ -36,6 +36,8 @@ def _encode(outcome: Match | Unmatched) -> list[str]:
 
 
 def _decode(value: list[str]) -> Match | Unmatched:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"not an outcome: {value!r}")
     if value[0] == "m":
         return Match(index_entry(value[1]), value[2])
     if value[0] == "u":

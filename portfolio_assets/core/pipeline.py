@@ -27,7 +27,7 @@ from .price_scan import diagnose_path
 from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
 from .settings import SETTING_VARIABLES, Settings
 from .stooq_tree import IndexEntry, build_index, render_index, scan_stooq_paths
-from .versions import CACHE_VERSIONS, step_code_version
+from .versions import CACHE_VERSIONS, STEP_LOGIC_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
            "MissingUpstreamOutput", "require_folder", "build_stooq_index", "build_universe",
@@ -78,6 +78,12 @@ class ExportResult(StepResult):
     removed: list[str]
     stats: dict[str, float]
     warnings: list[str]
+
+
+def _cache_version(cache: str) -> str:
+    """A cache's own version plus its step's logic version: bumping either empties it."""
+    step = "price_exports" if cache == "exports" else "match_report"
+    return f"{CACHE_VERSIONS[cache]}.{STEP_LOGIC_VERSIONS[step]}"
 
 
 def require_folder(path: Path, setting: str, what: str) -> None:
@@ -140,7 +146,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     universe_bytes = _require_output(settings.universe_path, "tradeable_universe")
     instruments = read_universe(settings.universe_path)
     index_hash = _bytes_hash(index_bytes)
-    matched = match_with_cache(instruments, settings.index_path, combine(CACHE_VERSIONS["matching"], index_hash),
+    matched = match_with_cache(instruments, settings.index_path, combine(_cache_version("matching"), index_hash),
                                settings.match_cache_path)
     outcomes = matched.outcomes
     matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
@@ -160,7 +166,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                      seconds=round(time.perf_counter() - started, 3))
         return ReportResult(previous, True, reports, stats, warnings)
     diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
-                                    CACHE_VERSIONS["diagnostics"], diagnose_path)
+                                    _cache_version("diagnostics"), diagnose_path)
     warnings += [w for w in (diagnosed.warning,) if w]
     if not settings.stooq_dir.is_dir():
         raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
@@ -196,7 +202,7 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
         return ExportResult(previous, True, exported, [], [], exported, [], stats, [])
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
-                        CACHE_VERSIONS["exports"])
+                        _cache_version("exports"))
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}

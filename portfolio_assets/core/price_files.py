@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PriceLines", "MissingPriceFile", "UnreadablePriceFile", "price_lines_from_bytes",
+__all__ = ["LINE_BREAK", "PriceLines", "MissingPriceFile", "UnreadablePriceFile", "price_lines_from_bytes",
            "read_price_lines"]
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ def price_lines_from_bytes(data: bytes) -> PriceLines:
     if text.startswith("\ufeff"):
         text = text[1:]
     kept = []
-    for raw in _LINE_BREAK.split(text):
+    for raw in LINE_BREAK.split(text):
         if raw.startswith("<"):
             continue
         line = raw.strip()

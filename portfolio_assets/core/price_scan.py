@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from .diagnostics import STOOQ_COLUMNS, Diagnostics, diagnose, summarise_counts
 from .exports import EXPORT_HEADER, render_export
-from .price_files import MissingPriceFile, UnreadablePriceFile, price_lines_from_bytes
+from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, price_lines_from_bytes
 
 __all__ = ["clean_body", "diagnose_bytes", "export_from_bytes", "diagnose_path", "export_from_path"]
 
@@ -48,8 +48,8 @@ def _decode(data: bytes) -> str:
 def clean_body(text: str) -> str | None:
     """The data rows of a regular file (`\\n`-separated), or None when it needs the exact path."""
     if text.startswith("<"):
-        newline = text.find("\n")
-        text = "" if newline < 0 else text[newline + 1:]
+        end_of_header = LINE_BREAK.search(text)
+        text = "" if end_of_header is None else text[end_of_header.end():]
     if "\r" in text:
         if text.count("\r") != text.count("\r\n"):
             return None
