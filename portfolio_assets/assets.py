@@ -141,6 +141,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "match_report_path": _path(resolved.match_report_path),
             "unmatched_report_path": _path(resolved.unmatched_report_path),
             "instrument_count": len(matches) + len(unmatched),
+            "report_hash": result.report_hash or "(reused)",
             "matched_count": len(matches),
             "unmatched_count": len(unmatched),
             **result.stats,

@@ -67,6 +67,7 @@ class ReportResult(StepResult):
     reports: Reports
     stats: dict[str, float]
     warnings: list[str]
+    report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,22 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     # Both reports are staged before either replaces its predecessor.
     encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text))]
     replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
-    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(match_text, unmatched_text, *stamps))
+    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
     stats.update(stooq_files_read=diagnosed.files_read, diagnostics_reused=diagnosed.reused,
                  seconds=round(time.perf_counter() - started, 3))
-    return ReportResult(memo, False, reports, stats, warnings)
+    return ReportResult(memo, False, reports, stats, warnings, text_fingerprint(match_text, unmatched_text))
+
+
+def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
+    """match_report's data version: what price_exports reads from it.
+
+    That is, for each distinct matched ticker (first match winning), its file, its
+    data_status and the file's size and mtime (the exports copy its rows). A report
+    change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
+    keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
+    view = plan_exports(reports.matches, include_empty=True)
+    return text_fingerprint(*(f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0"
+                              f"{stamps.get(item.stooq_path, '')}" for item in view))
 
 
 def build_price_exports(settings: Settings, previous: StepMemo | None = None,
