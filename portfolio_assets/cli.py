@@ -54,13 +54,17 @@ def _apply_setting_flags(args: argparse.Namespace) -> None:
             os.environ[SETTING_VARIABLES[field]] = str(value)
 
 
-def _load(args: argparse.Namespace):
-    """Settings, definitions and instance for status/refresh."""
-    _apply_setting_flags(args)
+def _dagster_home() -> Path:
     if not os.environ.get("DAGSTER_HOME"):
         raise SystemExit("portfolio-assets: set DAGSTER_HOME to the Dagster instance folder "
                          "(the README's `make demo` uses dagster_home/ in the project)")
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return Path(os.environ["DAGSTER_HOME"])
+
+
+def _load(args: argparse.Namespace):
+    """Settings, definitions and instance for status/refresh."""
+    _apply_setting_flags(args)
+    _dagster_home().mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
     from .core.errors import PortfolioInputError
@@ -104,17 +108,20 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
+    from .core.locking import exclusive_lock
     from .refresh import fresh_checked_statuses
     from .sources import record_observations
 
-    settings, defs, instance = _load(args)
-    with instance:
-        try:
-            sources = record_observations(instance, settings, getattr(args, "stooq_scan", None))
-        except dg.Failure as failure:
-            print(f"portfolio-assets: {failure.description}", file=sys.stderr)
-            return 2
-        statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings, sources)]
+    # The lock keeps a refresh from changing the instance (or creating it) under us.
+    with exclusive_lock(_dagster_home()):
+        settings, defs, instance = _load(args)
+        with instance:
+            try:
+                sources = record_observations(instance, settings, getattr(args, "stooq_scan", None))
+            except dg.Failure as failure:
+                print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+                return 2
+            statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings, sources)]
     _print_statuses(statuses, args.json)
     return 0
 
@@ -138,9 +145,9 @@ def _refresh(args: argparse.Namespace) -> int:
     from .core.locking import exclusive_lock
     from .refresh import refresh
 
-    with exclusive_lock(Path(os.environ.get("DAGSTER_HOME") or ".")) as waited:
+    with exclusive_lock(_dagster_home()) as waited:
         if waited > 0.5:
-            print(f"waited {waited:.1f} s for another refresh on this instance to finish")
+            print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
             args.stooq_scan = None  # taken before the wait: observe afresh
         settings, defs, instance = _load(args)
         with instance:

@@ -8,7 +8,6 @@ same data version stays fresh and is never run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import dagster as dg
 from .assets import ASSET_KEYS, POOL, SKIP_FRESH_TAG
 from .core.atomic_files import remove_leftover_temp_files
 from .core.fresh_state import instance_marker, observed_state, record_fresh_state
-from .core.settings import Settings
+from .core.settings import Settings, refresh_log_level
 from .core.stooq_tree import StooqFile
 from .definitions import runnable
 from .runs import clear_dead_runs, ensure_pool_limit, in_flight_assets, process_tags
@@ -26,6 +25,9 @@ from .sources import record_observations
 from .staleness import AssetStatus, asset_statuses, recorded_output_stamps
 
 __all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
+
+
+MAX_ROUNDS = 5
 
 
 @dataclass
@@ -42,8 +44,7 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str
     if force:
         run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
     # The shell shows our own summary; the run's full log stays in the instance (and the UI).
-    level = os.environ.get("PORTFOLIO_ASSETS_LOG_LEVEL", "WARNING")
-    run_config["loggers"] = {"console": {"config": {"log_level": level}}}
+    run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
     tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
@@ -93,7 +94,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
         for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
-            remove_leftover_temp_files(folder)
+            remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
     sources = record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
@@ -109,11 +110,14 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
         due = [s for s in fresh_checked_statuses(defs, instance, settings, sources) if s.status != "fresh"]
         if not due:
             break
-        again = [s.key for s in due if s.key in outcome.materialized]
-        if again:
+        if outcome.runs >= MAX_ROUNDS:
+            # Inputs kept changing under us (or something is wrong): stop rather than loop.
             outcome.success = False
-            outcome.error = f"{', '.join(again)} still stale after materializing: {due[0].causes}"
+            outcome.error = f"{', '.join(s.key for s in due)} still stale after {outcome.runs} runs: {due[0].causes}"
             return outcome
+        if any(s.key in outcome.materialized for s in due):
+            # An input moved while we ran (a sensor observed it, a list was saved): observe again.
+            sources = record_observations(instance, settings)
         for status in due:
             report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
         # One run takes the stale assets and everything after them; each later asset

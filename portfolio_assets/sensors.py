@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import ASSET_KEYS
+from .core.errors import PortfolioInputError
 from .core.fingerprints import combine
 from .core.settings import Settings, sensor_intervals
 from .core.watching import FolderState, broker_folder_state, stooq_tree_state
@@ -39,7 +40,10 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
     cursor = json.loads(context.cursor) if context.cursor else {}
     if not folder.is_dir():
         return dg.SkipReason(f"{folder} does not exist; set the folder's PORTFOLIO_ASSETS_* variable")
-    state = state_of()
+    try:
+        state = state_of()
+    except (PortfolioInputError, OSError) as error:
+        return dg.SkipReason(f"could not read {folder}: {error}; trying again next tick")
     if state.unsettled:
         shown = ", ".join(state.unsettled[:3]) + (" ..." if len(state.unsettled) > 3 else "")
         return dg.SkipReason(f"waiting for files still being written: {shown}")

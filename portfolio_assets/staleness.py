@@ -93,7 +93,10 @@ def status_of(key: str, code_version: str | None, parents: list[str], instance: 
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     if event is None or event.asset_materialization is None:
         return AssetStatus(key, "missing", [f"{key} was never materialized"])
-    paths = output_paths(key, settings)
+    try:
+        paths = output_paths(key, settings)
+    except ValueError as error:  # the report it is planned from is damaged
+        return AssetStatus(key, "stale", [str(error)])
     missing = [path for path in paths if not path.is_file()]
     if missing:
         shown = [f"{describe_path(path)} is missing" for path in missing[:5]]

@@ -56,3 +56,15 @@ def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> 
     both = versions()
     assert {k for k in policy if policy[k] != both[k]} == {"price_exports"}
     assert versions() == both  # stable across loads: hashlib, not hash()
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("PORTFOLIO_ASSETS_WORKERS", "many"),
+    ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
+    ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
+    ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
+])
+def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidSetting, match=variable):
+        build_definitions()

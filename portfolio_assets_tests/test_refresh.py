@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -187,5 +188,13 @@ def test_leftover_temporary_files_are_removed_even_when_nothing_is_stale(settled
                  settled / "data/processed/tradeable_prices" / f"{TEMP_PREFIX}y.part"]
     for path in leftovers:
         path.write_text("half")
+        os.utime(path, (time.time() - 120, time.time() - 120))  # a killed run's, not a live writer's
     assert run_refresh(instance) == []
     assert not any(path.exists() for path in leftovers)
+
+
+def test_a_damaged_match_report_is_rebuilt_not_a_crash(settled, instance, tmp_path_factory) -> None:
+    (settled / "data/metadata/tradeable_matches.csv").write_text("symbol,isin\nbroken\n")
+    assert statuses(instance)["price_exports"] == "stale"
+    assert run_refresh(instance) == ["match_report"]
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)

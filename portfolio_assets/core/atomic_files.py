@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -75,13 +76,20 @@ def file_holds(path: Path, data: bytes) -> bool:
         return False
 
 
-def remove_leftover_temp_files(folder: Path) -> int:
-    """Delete temporary files a killed run left in `folder`; return how many."""
+def remove_leftover_temp_files(folder: Path, older_than_seconds: float = 0) -> int:
+    """Delete temporary files a killed run left in `folder` (only those older than
+    `older_than_seconds`, when a live writer could own the newer ones); return how many."""
     if not folder.is_dir():
         return 0
     removed = 0
+    now = time.time()
     for entry in os.scandir(folder):
         if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+            try:
+                if now - entry.stat().st_mtime < older_than_seconds:
+                    continue
+            except FileNotFoundError:
+                continue
             Path(entry.path).unlink(missing_ok=True)
             removed += 1
     return removed

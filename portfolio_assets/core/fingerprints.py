@@ -37,7 +37,10 @@ def tradeable_fingerprint(folder: Path) -> str:
     """Names and bytes of every broker list: touching or re-saving a file changes nothing."""
     digest = hashlib.sha256()
     for path in broker_list_paths(folder):
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # removed while we read the folder: it is not there
         for part in (path.name.encode("utf-8"), data):
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
+from .settings import worker_setting
+
 __all__ = ["MIN_PARALLEL", "map_files", "worker_count"]
 
 MIN_PARALLEL = 200
@@ -23,9 +25,9 @@ Result = TypeVar("Result")
 
 def worker_count() -> int:
     """Cores this process may use (PORTFOLIO_ASSETS_WORKERS overrides; 1 disables the pool)."""
-    configured = os.environ.get("PORTFOLIO_ASSETS_WORKERS", "")
-    if configured.isdigit() and int(configured) >= 1:
-        return int(configured)
+    configured = worker_setting()
+    if configured is not None:
+        return configured
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

@@ -88,11 +88,17 @@ def read_match_report(path: Path) -> list[MatchRow]:
     cached = _READ_CACHE.get(path)
     if cached is not None and cached[0] == stamp:
         return list(cached[1])
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or tuple(header) != MATCH_COLUMNS:
-            raise ValueError(f"{path} is not a match report (unexpected header)")
-        rows = [MatchRow(tuple(row)) for row in reader]
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or tuple(header) != MATCH_COLUMNS:
+                raise ValueError("unexpected header")
+            rows = [MatchRow(tuple(row)) for row in reader]
+    except (UnicodeDecodeError, csv.Error, ValueError) as error:
+        raise ValueError(f"{path} is not a readable match report ({error})") from None
+    short = next((number for number, row in enumerate(rows, 2) if len(row.cells) != len(MATCH_COLUMNS)), None)
+    if short is not None:
+        raise ValueError(f"{path} is not a readable match report (line {short} has the wrong number of cells)")
     _READ_CACHE[path] = (stamp, rows)
     return list(rows)

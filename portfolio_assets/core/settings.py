@@ -13,7 +13,8 @@ from .errors import InvalidSetting
 __all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
            "settings_from_values",
            "settings_from_environment",
-           "sensor_intervals", "max_unmatched_share"]
+           "sensor_intervals", "max_unmatched_share",
+           "refresh_log_level", "worker_setting"]
 
 SETTING_VARIABLES = {
     "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
@@ -111,10 +112,31 @@ def sensor_intervals(environ: Mapping[str, str] | None = None) -> dict[str, int]
     intervals = {}
     for sensor, (variable, default) in SENSOR_INTERVAL_VARIABLES.items():
         raw = environ.get(variable) or str(default)
-        if not raw.strip().isdigit() or int(raw) < 1:
+        if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
             raise InvalidSetting(variable, raw, ("a whole number of seconds, at least 1",))
         intervals[sensor] = int(raw)
     return intervals
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def refresh_log_level(environ: Mapping[str, str] | None = None) -> str:
+    """How much of a run's log `portfolio-assets refresh` prints (PORTFOLIO_ASSETS_LOG_LEVEL)."""
+    raw = _environment(environ).get("PORTFOLIO_ASSETS_LOG_LEVEL") or "WARNING"
+    if raw.strip().upper() not in LOG_LEVELS:
+        raise InvalidSetting("PORTFOLIO_ASSETS_LOG_LEVEL", raw, LOG_LEVELS)
+    return raw.strip().upper()
+
+
+def worker_setting(environ: Mapping[str, str] | None = None) -> int | None:
+    """PORTFOLIO_ASSETS_WORKERS as a number of processes, or None for all cores."""
+    raw = _environment(environ).get("PORTFOLIO_ASSETS_WORKERS") or ""
+    if not raw:
+        return None
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+        raise InvalidSetting("PORTFOLIO_ASSETS_WORKERS", raw, ("a whole number of processes, at least 1",))
+    return int(raw)
 
 
 def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:

@@ -92,7 +92,11 @@ def _walk(root: Path, with_stat: bool):
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{prefix}{name}/"))
                 elif name.lower().endswith(".txt") and entry.is_file(follow_symlinks=False):
-                    yield f"{prefix}{name}", entry.stat(follow_symlinks=False) if with_stat else None
+                    try:
+                        stat = entry.stat(follow_symlinks=False) if with_stat else None
+                    except FileNotFoundError:
+                        continue  # removed while we scanned: it is not there
+                    yield f"{prefix}{name}", stat
 
 
 def index_entry(relative_path: str) -> IndexEntry:

@@ -29,10 +29,18 @@ class FolderState:
 
 def broker_folder_state(folder: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> FolderState:
     paths = broker_list_paths(folder)
-    unsettled = tuple(path.name for path in paths if now - os.stat(path).st_mtime < settle_seconds)
+    unsettled = tuple(path.name for path in paths if now - _mtime(path, now) < settle_seconds)
     if unsettled:
         return FolderState("", unsettled, len(paths))
     return FolderState(tradeable_fingerprint(folder), (), len(paths))
+
+
+def _mtime(path: Path, now: float) -> float:
+    """A file's mtime; one that vanished counts as just changed (look again next tick)."""
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return now
 
 
 def stooq_tree_state(root: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> FolderState:
