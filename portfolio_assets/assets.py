@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -20,8 +21,8 @@ from .failures import failing_clearly
 from .memo_store import StepConfig, memo_tags, previous_memo
 from .metadata import counts_table, csv_preview
 from .resources import PipelineSettings
-from .sources import GROUP, stooq_files, tradeable_instruments
-from .staleness import inputs_changed, status_of
+from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
+from .staleness import current_data_version, inputs_changed, status_of
 
 __all__ = ["ASSET_KEYS", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 
@@ -58,6 +59,14 @@ def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) ->
 def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings,
               step: Callable[..., StepResult]) -> tuple[Settings, StepResult | None]:
     resolved = settings.resolve()
+    name = context.asset_key.to_user_string()
+    if step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]:
+        # The code version carries the settings the definitions were loaded with; a run
+        # with other values would record results under the wrong version.
+        raise dg.Failure(description=(
+            f"the settings of this run ({result_settings(name, resolved)}) differ from those the code "
+            "location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
+            "of overriding the settings resource in the launchpad"))
     if _fresh_in_this_run(context, resolved):
         return resolved, None
     previous = previous_memo(context.instance, context.asset_key)
@@ -71,11 +80,25 @@ def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: P
     return resolved, result
 
 
-def _materialize_result(step: str, resolved: Settings, result: StepResult, metadata: dict) -> dg.MaterializeResult:
+def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -> dict[str, str]:
+    """Make the source version this asset actually read its recorded input version.
+
+    Dagster records the version last observed before the step started; if the input
+    changed in between, that describes other bytes than the ones read, and a later
+    revert of the input would look fresh. So the version read is observed (when new)
+    and returned as the materialization's input tag, which overrides Dagster's."""
+    if version != current_data_version(context.instance, source):
+        context.instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=dg.AssetKey(source), tags={"dagster/data_version": version}))
+    return {f"dagster/input_data_version/{source}": version}
+
+
+def _materialize_result(step: str, resolved: Settings, result: StepResult, metadata: dict,
+                        input_tags: dict[str, str] | None = None) -> dg.MaterializeResult:
     chosen = result_settings(step, resolved)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(result.data_version),
-        tags=memo_tags(result.memo, chosen),
+        tags={**memo_tags(result.memo, chosen), **(input_tags or {})},
         metadata={"reused": result.reused, **{f"setting_{k}": v for k, v in chosen.items()}, **metadata},
     )
 
@@ -91,10 +114,12 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def stooq_index(context: dg.AssetExecutionContext, config: StepConfig,
                     settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings, build_stooq_index)
+        scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
+        resolved, result = _run_step(context, config, settings, partial(build_stooq_index, scan=scan))
         if result is None:
             return
-        yield _materialize_result("stooq_index", resolved, result, {
+        read = _source_read(context, "stooq_files", result.source_version)
+        yield _materialize_result("stooq_index", resolved, result, input_tags=read, metadata={
             "path": _path(resolved.index_path),
             "row_count": len(result.entries),
             "rows_by_region": counts_table("region", result.rows_by_region),
@@ -112,7 +137,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         resolved, result = _run_step(context, config, settings, build_universe)
         if result is None:
             return
-        yield _materialize_result("tradeable_universe", resolved, result, {
+        read = _source_read(context, "tradeable_instruments", result.source_version)
+        yield _materialize_result("tradeable_universe", resolved, result, input_tags=read, metadata={
             "path": _path(resolved.universe_path),
             "row_count": len(result.instruments),
             "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),

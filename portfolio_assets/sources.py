@@ -19,10 +19,20 @@ from .core.stooq_tree import StooqFile, scan_stooq_tree
 from .failures import failing_clearly
 from .resources import PipelineSettings
 
-__all__ = ["GROUP", "stooq_files", "tradeable_instruments", "observe_stooq_files",
+__all__ = ["GROUP", "stooq_files", "tradeable_instruments", "observe_stooq_files", "observed_scan",
            "observe_tradeable_instruments", "record_observations"]
 
 GROUP = "portfolio"
+
+# The last stat scan this process observed, by Stooq root: stooq_index builds from the
+# very scan whose version it records as its input, when that is still the latest one.
+_LAST_SCAN: dict[str, tuple[str, list[StooqFile]]] = {}
+
+
+def observed_scan(settings: Settings, version: str | None) -> list[StooqFile] | None:
+    """The scan this process took for `version` of the Stooq tree, if it has it."""
+    cached = _LAST_SCAN.get(str(settings.stooq_dir))
+    return cached[1] if cached is not None and version is not None and cached[0] == version else None
 
 # observable_source_asset is marked beta in 1.13; users need not see that on every load.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*observable_source_asset.*")
@@ -34,8 +44,10 @@ def observe_stooq_files(settings: Settings, scan: list[StooqFile] | None = None)
         require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     started = time.perf_counter()
     files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
+    version = stooq_fingerprint(files)
+    _LAST_SCAN[str(settings.stooq_dir)] = (version, files)
     return dg.ObserveResult(
-        data_version=dg.DataVersion(stooq_fingerprint(files)),
+        data_version=dg.DataVersion(version),
         metadata={
             "path": dg.MetadataValue.path(str(settings.stooq_dir)),
             "file_count": len(files),

@@ -157,3 +157,16 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
     assert latest_metadata(instance, "match_report")["reused"] is False
     assert latest_metadata(instance, "price_exports")["exports_written"] == 1
     assert output_files(world) == expected
+
+
+def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance) -> None:
+    defs = build_definitions()
+    result = dg.materialize(
+        runnable(defs), resources=defs.resources, instance=instance,
+        selection=["stooq_files", "tradeable_instruments", "stooq_index", "tradeable_universe", "match_report"],
+        run_config={"resources": {"settings": {"config": {"lse_currency_policy": "strict"}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "differ from those the code location was loaded with" in _failure_message(result)
+    assert not (world / "data/metadata/tradeable_matches.csv").exists()

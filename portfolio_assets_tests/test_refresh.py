@@ -13,7 +13,7 @@ import pytest
 
 from portfolio_assets.core import versions
 from portfolio_assets.core.settings import settings_from_environment
-from portfolio_assets.definitions import build_definitions
+from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.refresh import refresh
 from portfolio_assets.staleness import asset_statuses
 
@@ -198,3 +198,17 @@ def test_a_damaged_match_report_is_rebuilt_not_a_crash(settled, instance, tmp_pa
     assert statuses(instance)["price_exports"] == "stale"
     assert run_refresh(instance) == ["match_report"]
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_a_list_saved_after_observation_is_recorded_as_read(settled, instance) -> None:
+    """The universe is built from the bytes it reads; if those differ from the last
+    observation, it records them, so a later revert of the file is not mistaken for fresh."""
+    path = settled / "tradeable_instruments" / "broker_a.csv"
+    original = path.read_bytes()
+    path.write_bytes(original + b"NSQ,US9,MID,Saved mid-run\n")
+    defs = build_definitions()
+    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=["tradeable_universe"])
+    assert "MID" in (settled / "data/metadata/tradeable_universe.csv").read_text()
+    path.write_bytes(original)  # reverted
+    assert run_refresh(instance)[0] == "tradeable_universe"
+    assert "MID" not in (settled / "data/metadata/tradeable_universe.csv").read_text()

@@ -13,7 +13,8 @@ from pathlib import Path
 from .broker_lists import broker_list_paths
 from .stooq_tree import StooqFile
 
-__all__ = ["text_fingerprint", "tradeable_fingerprint", "stooq_fingerprint", "combine"]
+__all__ = ["text_fingerprint", "tradeable_fingerprint", "read_broker_bytes", "lists_fingerprint",
+           "stooq_fingerprint", "combine"]
 
 
 def _short(digest: "hashlib._Hash") -> str:
@@ -33,18 +34,29 @@ def combine(*parts: str) -> str:
     return text_fingerprint(*parts)
 
 
-def tradeable_fingerprint(folder: Path) -> str:
-    """Names and bytes of every broker list: touching or re-saving a file changes nothing."""
-    digest = hashlib.sha256()
+def read_broker_bytes(folder: Path) -> list[tuple[Path, bytes]]:
+    """Every broker list with its bytes, in name order, read once."""
+    contents = []
     for path in broker_list_paths(folder):
         try:
-            data = path.read_bytes()
+            contents.append((path, path.read_bytes()))
         except FileNotFoundError:
             continue  # removed while we read the folder: it is not there
+    return contents
+
+
+def lists_fingerprint(contents: Iterable[tuple[Path, bytes]]) -> str:
+    digest = hashlib.sha256()
+    for path, data in contents:
         for part in (path.name.encode("utf-8"), data):
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)
     return _short(digest)
+
+
+def tradeable_fingerprint(folder: Path) -> str:
+    """Names and bytes of every broker list: touching or re-saving a file changes nothing."""
+    return lists_fingerprint(read_broker_bytes(folder))
 
 
 def stooq_fingerprint(files: Iterable[StooqFile]) -> str:

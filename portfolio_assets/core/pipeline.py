@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes, write_text_if_changed
-from .broker_lists import Instrument, broker_list_paths, read_broker_folder, read_universe, render_universe
+from .broker_lists import Instrument, parse_broker_list, read_universe, render_universe
 from .diagnostics_cache import diagnose_with_cache
 from .errors import InputVanished, MissingInputFolder, PortfolioInputError
 from .export_manifest import sync_exports
 from .exports import existing_export_names, plan_exports
-from .fingerprints import combine, text_fingerprint, tradeable_fingerprint
+from .fingerprints import combine, lists_fingerprint, read_broker_bytes, stooq_fingerprint, text_fingerprint
 from .match_cache import match_with_cache
 from .matching import Match, Unmatched
 from .memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .price_scan import diagnose_path
 from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
 from .settings import SETTING_VARIABLES, Settings
-from .stooq_tree import IndexEntry, build_index, render_index, scan_stooq_paths
+from .stooq_tree import IndexEntry, StooqFile, build_index, render_index, scan_stooq_tree
 from .versions import CACHE_VERSIONS, STEP_LOGIC_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
@@ -53,6 +53,7 @@ class StepResult:
 class IndexResult(StepResult):
     entries: list[IndexEntry]
     rows_by_region: dict[str, int]
+    source_version: str  # the stooq_files fingerprint of the tree actually indexed
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class UniverseResult(StepResult):
     instruments: list[Instrument]
     rows_by_source_file: dict[str, int]
     list_hashes: dict[str, str]
+    source_version: str  # the tradeable_instruments fingerprint of the bytes actually read
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,12 @@ def _bytes_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
-def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> IndexResult:
+def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False,
+                      scan: list[StooqFile] | None = None) -> IndexResult:
+    """The index of `scan` (the stat scan an observation just took), or of a scan taken now."""
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
-    entries = build_index(scan_stooq_paths(settings.stooq_dir))
+    files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
+    entries = build_index([item.relative_path for item in files])
     text = render_index(entries)
     version = text_fingerprint(text)
     fingerprint = combine(step_code_version("stooq_index", settings), version)
@@ -116,19 +121,20 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
         write_text_if_changed(settings.index_path, text)
     regions = Counter(entry.region for entry in entries)
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
-    return IndexResult(memo, reused, entries, dict(sorted(regions.items())))
+    return IndexResult(memo, reused, entries, dict(sorted(regions.items())), stooq_fingerprint(files))
 
 
 def broker_list_hashes(folder: Path) -> dict[str, str]:
     """Content hash of each broker list by file name, to say which list changed."""
-    return {path.name: _bytes_hash(path.read_bytes()) for path in broker_list_paths(folder)}
+    return {path.name: _bytes_hash(data) for path, data in read_broker_bytes(folder)}
 
 
 def build_universe(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> UniverseResult:
     require_folder(settings.tradeable_dir, "tradeable_dir", "broker list")
-    fingerprint = combine(step_code_version("tradeable_universe", settings),
-                          tradeable_fingerprint(settings.tradeable_dir))
-    instruments = read_broker_folder(settings.tradeable_dir)
+    contents = read_broker_bytes(settings.tradeable_dir)  # one read: parsed and fingerprinted alike
+    source_version = lists_fingerprint(contents)
+    fingerprint = combine(step_code_version("tradeable_universe", settings), source_version)
+    instruments = [item for path, data in contents for item in parse_broker_list(path, data)]
     text = render_universe(instruments)
     outputs = [settings.universe_path]
     reused = can_reuse(previous, fingerprint, outputs, force)
@@ -137,7 +143,8 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
         write_text_if_changed(settings.universe_path, text)
     sources = Counter(item.source_file for item in instruments)
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
-    return UniverseResult(memo, reused, instruments, dict(sources), broker_list_hashes(settings.tradeable_dir))
+    hashes = {path.name: _bytes_hash(data) for path, data in contents}
+    return UniverseResult(memo, reused, instruments, dict(sources), hashes, source_version)
 
 
 def build_match_reports(settings: Settings, previous: StepMemo | None = None,
