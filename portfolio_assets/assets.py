@@ -122,6 +122,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         yield _materialize_result("stooq_index", resolved, result, input_tags=read, metadata={
             "path": _path(resolved.index_path),
             "row_count": len(result.entries),
+            "seconds": result.seconds,
             "rows_by_region": counts_table("region", result.rows_by_region),
             "preview": csv_preview(INDEX_COLUMNS, [e.as_row() for e in result.entries]),
         })
@@ -141,6 +142,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         yield _materialize_result("tradeable_universe", resolved, result, input_tags=read, metadata={
             "path": _path(resolved.universe_path),
             "row_count": len(result.instruments),
+            "seconds": result.seconds,
             "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
             "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
             "preview": csv_preview(UNIVERSE_COLUMNS, [i.as_row() for i in result.instruments]),

@@ -35,8 +35,13 @@ def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
 
 
 def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, source: str,
-                  state_of: Callable[[], FolderState], folder: Path) -> dg.SensorResult | dg.SkipReason:
-    """One tick of a source sensor: observe `source`, then request a run of what is stale."""
+                  state_of: Callable[[], FolderState], folder: Path,
+                  confirm: bool = False) -> dg.SensorResult | dg.SkipReason:
+    """One tick of a source sensor: observe `source`, then request a run of what is stale.
+
+    With `confirm`, a new fingerprint must be seen on two ticks in a row before it
+    counts: unzip gives extracted files the archive's old mtimes, so a tree being
+    unpacked can look settled between two files."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     if not folder.is_dir():
         return dg.SkipReason(f"{folder} does not exist; set the folder's PORTFOLIO_ASSETS_* variable")
@@ -48,8 +53,12 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
         shown = ", ".join(state.unsettled[:3]) + (" ..." if len(state.unsettled) > 3 else "")
         return dg.SkipReason(f"waiting for files still being written: {shown}")
     instance = context.instance
+    latest = _latest_observed(instance, source)
+    if confirm and state.fingerprint != latest and cursor.get("pending") != state.fingerprint:
+        return dg.SensorResult(cursor=json.dumps({**cursor, "pending": state.fingerprint}),
+                               skip_reason=f"{folder} changed; acting if it is the same on the next tick")
     events = []
-    if state.fingerprint != _latest_observed(instance, source):
+    if state.fingerprint != latest:
         events.append(dg.AssetObservation(
             asset_key=dg.AssetKey(source), tags={"dagster/data_version": state.fingerprint},
             metadata={"file_count": state.file_count}))
@@ -61,9 +70,9 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
     if not due:
         reason = "nothing is stale" if not busy else f"waiting for the run of {', '.join(sorted(busy))}"
         return dg.SensorResult(asset_events=events, cursor=new_cursor, skip_reason=reason)
-    latest = [str(getattr(instance.get_latest_materialization_event(dg.AssetKey(key)), "storage_id", None))
-              for key in ASSET_KEYS]
-    run_key = combine(source, state.fingerprint, *[s.key for s in due], *latest)
+    materialized = [str(getattr(instance.get_latest_materialization_event(dg.AssetKey(key)), "storage_id", None))
+                    for key in ASSET_KEYS]
+    run_key = combine(source, state.fingerprint, *[s.key for s in due], *materialized)
     causes = {s.key: "; ".join(s.causes) for s in due}
     context.log.info(f"{source} fingerprint {cursor.get('fingerprint')} -> {state.fingerprint}; "
                      f"requesting {', '.join(causes)}: {causes}")
@@ -91,6 +100,7 @@ def build_sensors() -> list[dg.SensorDefinition]:
     def stooq_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
         resolved = settings.resolve()
         return evaluate_tick(context, resolved, "stooq_files",
-                             lambda: stooq_tree_state(resolved.stooq_dir, time.time()), resolved.stooq_dir)
+                             lambda: stooq_tree_state(resolved.stooq_dir, time.time()), resolved.stooq_dir,
+                             confirm=True)
 
     return [tradeable_instruments_sensor, stooq_files_sensor]

@@ -54,6 +54,7 @@ class IndexResult(StepResult):
     entries: list[IndexEntry]
     rows_by_region: dict[str, int]
     source_version: str  # the stooq_files fingerprint of the tree actually indexed
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class UniverseResult(StepResult):
     rows_by_source_file: dict[str, int]
     list_hashes: dict[str, str]
     source_version: str  # the tradeable_instruments fingerprint of the bytes actually read
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def _bytes_hash(data: bytes) -> str:
 def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False,
                       scan: list[StooqFile] | None = None) -> IndexResult:
     """The index of `scan` (the stat scan an observation just took), or of a scan taken now."""
+    started = time.perf_counter()
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
     entries = build_index([item.relative_path for item in files])
@@ -121,7 +124,8 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
         write_text_if_changed(settings.index_path, text)
     regions = Counter(entry.region for entry in entries)
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
-    return IndexResult(memo, reused, entries, dict(sorted(regions.items())), stooq_fingerprint(files))
+    return IndexResult(memo, reused, entries, dict(sorted(regions.items())), stooq_fingerprint(files),
+                       round(time.perf_counter() - started, 3))
 
 
 def broker_list_hashes(folder: Path) -> dict[str, str]:
@@ -130,6 +134,7 @@ def broker_list_hashes(folder: Path) -> dict[str, str]:
 
 
 def build_universe(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> UniverseResult:
+    started = time.perf_counter()
     require_folder(settings.tradeable_dir, "tradeable_dir", "broker list")
     contents = read_broker_bytes(settings.tradeable_dir)  # one read: parsed and fingerprinted alike
     source_version = lists_fingerprint(contents)
@@ -144,7 +149,8 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     sources = Counter(item.source_file for item in instruments)
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
     hashes = {path.name: _bytes_hash(data) for path, data in contents}
-    return UniverseResult(memo, reused, instruments, dict(sources), hashes, source_version)
+    return UniverseResult(memo, reused, instruments, dict(sources), hashes, source_version,
+                          round(time.perf_counter() - started, 3))
 
 
 def build_match_reports(settings: Settings, previous: StepMemo | None = None,
