@@ -6,7 +6,7 @@ import dagster as dg
 
 from .core.consistency import export_coverage, report_coverage
 from .core.settings import max_unmatched_share
-from .core.stooq_tree import read_index
+from .core.stooq_tree import count_index_rows
 from .resources import PipelineSettings
 
 __all__ = ["build_checks"]
@@ -22,7 +22,7 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset="stooq_index", description="The Stooq index lists at least one file.")
     def stooq_index_not_empty(settings: PipelineSettings) -> dg.AssetCheckResult:
-        rows = len(read_index(settings.resolve().index_path))
+        rows = count_index_rows(settings.resolve().index_path)
         return dg.AssetCheckResult(passed=rows > 0, metadata={"row_count": rows, "expected_minimum": 1})
 
     @dg.asset_check(asset="match_report",

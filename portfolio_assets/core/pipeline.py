@@ -26,7 +26,7 @@ from .memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .price_scan import diagnose_path
 from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
 from .settings import SETTING_VARIABLES, Settings
-from .stooq_tree import IndexEntry, StooqFile, build_index, render_index, scan_stooq_tree
+from .stooq_tree import IndexEntry, StooqFile, build_index, remember_index, render_index, scan_stooq_tree
 from .versions import CACHE_VERSIONS, STEP_LOGIC_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
@@ -122,6 +122,7 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
     if not reused:
         remove_leftover_temp_files(settings.metadata_dir)
         write_text_if_changed(settings.index_path, text)
+    remember_index(settings.index_path, entries)
     regions = Counter(entry.region for entry in entries)
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     return IndexResult(memo, reused, entries, dict(sorted(regions.items())), stooq_fingerprint(files),

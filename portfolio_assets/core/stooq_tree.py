@@ -25,6 +25,8 @@ __all__ = [
     "build_index",
     "render_index",
     "read_index",
+    "count_index_rows",
+    "remember_index",
     "read_index_for_bases",
 ]
 
@@ -141,7 +143,34 @@ def read_index_for_bases(path: Path, bases: set[str]) -> tuple[list[IndexEntry],
     return entries, extensions
 
 
+def count_index_rows(path: Path) -> int:
+    """Data rows of an index file, without parsing it (no field holds a line break)."""
+    with open(path, "rb") as handle:
+        return max(0, handle.read().count(b"\n") - 1)
+
+
+# The entries this process last wrote or read, by path and file stamp: match_report
+# running right after stooq_index in one run reuses them instead of parsing the file.
+_INDEX_CACHE: dict[Path, tuple[tuple[int, int], list[IndexEntry]]] = {}
+
+
+def remember_index(path: Path, entries: list[IndexEntry]) -> None:
+    stat = path.stat()
+    _INDEX_CACHE.clear()
+    _INDEX_CACHE[path] = ((stat.st_size, stat.st_mtime_ns), entries)
+
+
 def read_index(path: Path) -> list[IndexEntry]:
+    stat = path.stat()
+    cached = _INDEX_CACHE.get(path)
+    if cached is not None and cached[0] == (stat.st_size, stat.st_mtime_ns):
+        return list(cached[1])
+    entries = _parse_index(path)
+    remember_index(path, entries)
+    return entries
+
+
+def _parse_index(path: Path) -> list[IndexEntry]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = csv.reader(handle)
         if next(rows, None) != list(INDEX_COLUMNS):
