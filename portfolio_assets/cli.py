@@ -117,11 +117,11 @@ def _status(args: argparse.Namespace) -> int:
         settings, defs, instance = _load(args)
         with instance:
             try:
-                sources = record_observations(instance, settings, getattr(args, "stooq_scan", None))
+                record_observations(instance, settings, getattr(args, "stooq_scan", None))
             except dg.Failure as failure:
                 print(f"portfolio-assets: {failure.description}", file=sys.stderr)
                 return 2
-            statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings, sources)]
+            statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings)]
     _print_statuses(statuses, args.json)
     return 0
 

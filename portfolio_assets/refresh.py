@@ -1,9 +1,11 @@
-"""Observe the sources (without a run), then materialize exactly what is stale or missing, hop by hop.
+"""Observe the sources (without a run), then materialize exactly what is stale or missing.
 
 Staleness is one hop in Dagster 1.13: after an asset re-materializes, only its
-direct dependents can turn stale. So a refresh repeats "materialize what is
-stale now" until nothing is; an asset downstream of one that recomputed the
-same data version stays fresh and is never run.
+direct dependents can turn stale. So one run takes the stale assets and all
+that follows them, and each later asset checks its inputs when its turn comes:
+one downstream of an asset that recomputed the same data version does not
+materialize, and Dagster skips what follows it. If inputs move meanwhile, the
+refresh observes again and takes another round.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .core.stooq_tree import StooqFile
 from .definitions import runnable
 from .runs import clear_dead_runs, ensure_pool_limit, in_flight_assets, process_tags
 from .sources import record_observations
-from .staleness import AssetStatus, asset_statuses, recorded_output_stamps
+from .staleness import SOURCE_KEYS, AssetStatus, asset_statuses, current_data_version, recorded_output_stamps
 
 __all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
 
@@ -68,19 +70,21 @@ def _failure(result: dg.ExecuteInJobResult) -> str:
     return "\n".join(messages) or "the run failed"
 
 
-def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings,
-                           sources: dict[str, str]) -> list[AssetStatus]:
+def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
+                           settings: Settings) -> list[AssetStatus]:
     """Asset statuses; when all are fresh, record that for the Dagster-free fast check.
 
-    The record holds the observed source versions and the output stamps that the
-    last materializations wrote in their tags (which the statuses just compared
-    with the files), so it never describes anything newer than what was judged
-    fresh; and it is kept only if no event was written while judging.
+    The record holds exactly what the statuses compared against: the sources'
+    latest observed versions (which an asset may have moved while it ran, by
+    recording what it read) and the output stamps the last materializations wrote
+    in their tags (which the statuses compared with the files). It is kept only if
+    no event was written while judging, so it never describes anything newer.
     """
     home = Path(instance.root_directory)
     marker = instance_marker(home)
+    sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
     statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
-    if marker and all(s.status == "fresh" for s in statuses):
+    if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
         stamps = recorded_output_stamps(instance, ASSET_KEYS)
         if None not in stamps.values() and instance_marker(home) == marker:
             record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps))
@@ -96,7 +100,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
         for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
-    sources = record_observations(instance, settings, stooq_scan)
+    record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
     if force:
         report("materializing every asset (--force)")
@@ -107,7 +111,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
         outcome.error = "" if result.success else _failure(result)
         return outcome
     while True:
-        due = [s for s in fresh_checked_statuses(defs, instance, settings, sources) if s.status != "fresh"]
+        due = [s for s in fresh_checked_statuses(defs, instance, settings) if s.status != "fresh"]
         if not due:
             break
         if outcome.runs >= MAX_ROUNDS:
@@ -117,7 +121,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
             return outcome
         if any(s.key in outcome.materialized for s in due):
             # An input moved while we ran (a sensor observed it, a list was saved): observe again.
-            sources = record_observations(instance, settings)
+            record_observations(instance, settings)
         for status in due:
             report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
         # One run takes the stale assets and everything after them; each later asset

@@ -122,3 +122,16 @@ def test_an_instance_with_other_storage_is_never_known_fresh(home) -> None:
     assert fast(root)
     (root / "dagster.yaml").write_text("storage:\n  postgres:\n    postgres_url: postgresql://x\n")
     assert not fast(root)
+
+
+def test_a_list_read_mid_run_then_reverted_is_not_known_fresh(home, world) -> None:
+    root, instance = home
+    path = world / "tradeable_instruments/broker_a.csv"
+    original = path.read_bytes()
+    path.write_bytes(original + b"NSQ,US9,MID,Saved mid-run\n")
+    defs = build_definitions()  # a run that reads the lists before anyone observed them
+    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=["tradeable_universe"])
+    assert refresh(defs, instance, settings_from_environment(), report=lambda _: None).success
+    assert fast(root)
+    path.write_bytes(original)
+    assert not fast(root)
