@@ -14,13 +14,14 @@ import dagster as dg
 from .core.broker_lists import UNIVERSE_COLUMNS
 from .core.pipeline import StepResult, build_match_reports, build_price_exports, build_stooq_index, build_universe
 from .core.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
-from .core.settings import Settings
+from .core.settings import SETTING_VARIABLES, Settings, settings_from_environment
 from .core.stooq_tree import INDEX_COLUMNS
 from .core.versions import result_settings, step_code_version
 from .failures import failing_clearly
 from .memo_store import StepConfig, memo_tags, previous_memo
 from .metadata import counts_table, csv_preview
 from .resources import PipelineSettings
+from .runs import process_tags
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 from .staleness import current_data_version, inputs_changed, status_of
 
@@ -60,13 +61,19 @@ def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: P
               step: Callable[..., StepResult]) -> tuple[Settings, StepResult | None]:
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
-    if step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]:
-        # The code version carries the settings the definitions were loaded with; a run
-        # with other values would record results under the wrong version.
+    loaded_with = settings_from_environment()
+    if resolved != loaded_with or (
+            step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]):
+        # Code versions carry the settings the definitions were loaded with, and the
+        # sources are observed at the configured folders: a run with other values would
+        # record results under the wrong versions.
+        changed = {field: getattr(resolved, field) for field in SETTING_VARIABLES
+                   if getattr(resolved, field) != getattr(loaded_with, field)}
         raise dg.Failure(description=(
-            f"the settings of this run ({result_settings(name, resolved)}) differ from those the code "
-            "location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
+            f"the settings of this run ({changed or result_settings(name, resolved)}) differ from those the "
+            "code location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
             "of overriding the settings resource in the launchpad"))
+    context.instance.add_run_tags(context.run.run_id, process_tags())
     if _fresh_in_this_run(context, resolved):
         return resolved, None
     previous = previous_memo(context.instance, context.asset_key)

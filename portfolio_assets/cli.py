@@ -108,18 +108,24 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
+    from .core.errors import PortfolioInputError
     from .core.locking import exclusive_lock
     from .refresh import fresh_checked_statuses
     from .sources import record_observations
 
     # The lock keeps a refresh from changing the instance (or creating it) under us.
-    with exclusive_lock(_dagster_home()):
+    with exclusive_lock(_dagster_home()) as waited:
+        if waited > 0.05:
+            args.stooq_scan = None  # taken before the wait: observe afresh
         settings, defs, instance = _load(args)
         with instance:
             try:
                 record_observations(instance, settings, getattr(args, "stooq_scan", None))
             except dg.Failure as failure:
                 print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+                return 2
+            except PortfolioInputError as error:
+                print(f"portfolio-assets: {error}", file=sys.stderr)
                 return 2
             statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings)]
     _print_statuses(statuses, args.json)
@@ -142,13 +148,15 @@ def _refresh(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
+    from .core.errors import PortfolioInputError
     from .core.locking import exclusive_lock
     from .refresh import refresh
 
     with exclusive_lock(_dagster_home()) as waited:
+        if waited > 0.05:
+            args.stooq_scan = None  # taken before the wait: observe afresh
         if waited > 0.5:
             print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
-            args.stooq_scan = None  # taken before the wait: observe afresh
         settings, defs, instance = _load(args)
         with instance:
             try:
@@ -156,6 +164,9 @@ def _refresh(args: argparse.Namespace) -> int:
                                   stooq_scan=getattr(args, "stooq_scan", None))
             except dg.Failure as failure:
                 print(f"portfolio-assets: {failure.description}", file=sys.stderr)
+                return 1
+            except PortfolioInputError as error:
+                print(f"portfolio-assets: {error}", file=sys.stderr)
                 return 1
     if not outcome.success:
         print(f"portfolio-assets: refresh failed: {outcome.error}", file=sys.stderr)

@@ -22,7 +22,7 @@ from .core.fresh_state import instance_marker, observed_state, record_fresh_stat
 from .core.settings import Settings, refresh_log_level
 from .core.stooq_tree import StooqFile
 from .definitions import runnable
-from .runs import clear_dead_runs, ensure_pool_limit, in_flight_assets, process_tags
+from .runs import clear_dead_runs, ensure_pool_limit, free_orphaned_slots, in_flight_assets, process_tags
 from .sources import record_observations
 from .staleness import SOURCE_KEYS, AssetStatus, asset_statuses, current_data_version, recorded_output_stamps
 
@@ -100,8 +100,11 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
         for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
+    for run_id in free_orphaned_slots(instance, POOL):
+        report(f"freed the pool slot run {run_id} held after it ended")
     record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
+    reobserved = False
     if force:
         report("materializing every asset (--force)")
         result = _run(defs, instance, list(ASSET_KEYS), force=True)
@@ -119,9 +122,13 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settin
             outcome.success = False
             outcome.error = f"{', '.join(s.key for s in due)} still stale after {outcome.runs} runs: {due[0].causes}"
             return outcome
-        if any(s.key in outcome.materialized for s in due):
-            # An input moved while we ran (a sensor observed it, a list was saved): observe again.
+        if any(s.key in outcome.materialized for s in due) and not reobserved:
+            # An input moved while we ran (a sensor observed it, a list was saved): observe
+            # again and judge anew before choosing what to run.
             record_observations(instance, settings)
+            reobserved = True
+            continue
+        reobserved = False
         for status in due:
             report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
         # One run takes the stale assets and everything after them; each later asset

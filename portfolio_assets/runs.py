@@ -10,32 +10,48 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import dagster as dg
 
-__all__ = ["IN_FLIGHT", "process_tags", "is_dead", "in_flight_assets", "clear_dead_runs", "ensure_pool_limit"]
+__all__ = ["IN_FLIGHT", "process_tags", "is_dead", "in_flight_assets", "clear_dead_runs", "free_orphaned_slots",
+           "ensure_pool_limit"]
 
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED]
-_HOST, _PID = "portfolio_assets/host", "portfolio_assets/pid"
+_HOST, _PID, _STARTED = "portfolio_assets/host", "portfolio_assets/pid", "portfolio_assets/pid_started"
+
+
+def _process_start(pid: int) -> str | None:
+    """When the process `pid` started (clock ticks since boot), or None if there is none.
+
+    Together with the pid this names one process: a later process reusing the pid
+    (a restarted container) has another start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def process_tags() -> dict[str, str]:
-    return {_HOST: socket.gethostname(), _PID: str(os.getpid())}
+    """Tags naming the process that runs a run: refresh sets them at launch, every asset step
+    when it starts (so runs from the UI and sensors carry them too)."""
+    return {_HOST: socket.gethostname(), _PID: str(os.getpid()), _STARTED: _process_start(os.getpid()) or ""}
 
 
 def is_dead(run: dg.DagsterRun) -> bool:
-    """True for an in-flight run started by a process of this host that no longer exists."""
+    """True for a run whose recorded process, on this host, no longer exists."""
     pid = run.tags.get(_PID, "")
     if run.tags.get(_HOST) != socket.gethostname() or not pid.isdigit():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+    started = _process_start(int(pid))
+    if started is None:
         return True
-    except PermissionError:
-        return False
-    return False
+    recorded = run.tags.get(_STARTED, "")
+    return bool(recorded and started and recorded != started)
 
 
 def in_flight_assets(instance: dg.DagsterInstance) -> set[str]:
@@ -56,6 +72,23 @@ def clear_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             cleared.append(run.run_id)
     return cleared
+
+
+def free_orphaned_slots(instance: dg.DagsterInstance, pool: str) -> list[str]:
+    """Free pool slots held by runs that finished or whose process died; returns their run ids.
+
+    A run killed while a step held a slot keeps it claimed; with a limit of 1 every
+    later step would wait for it forever."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    freed = []
+    for run_id in sorted({slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status not in IN_FLIGHT or is_dead(run):
+            storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    return freed
 
 
 def ensure_pool_limit(instance: dg.DagsterInstance, pool: str) -> None:

@@ -29,6 +29,9 @@ from .staleness import asset_statuses
 
 __all__ = ["build_sensors", "evaluate_tick"]
 
+PLAN_TAG = "portfolio_assets/plan"
+RETRIES = 2
+
 def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
     records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
     return records[0].asset_observation.data_version if records else None
@@ -72,12 +75,17 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
         return dg.SensorResult(asset_events=events, cursor=new_cursor, skip_reason=reason)
     materialized = [str(getattr(instance.get_latest_materialization_event(dg.AssetKey(key)), "storage_id", None))
                     for key in ASSET_KEYS]
-    run_key = combine(source, state.fingerprint, *[s.key for s in due], *materialized)
+    plan = combine(source, state.fingerprint, *[s.key for s in due], *materialized)
+    # The same plan launches once; if that run fails or is cancelled it may be tried
+    # again, up to RETRIES more times, rather than never (or on every tick).
+    failed = len(instance.get_runs(filters=dg.RunsFilter(
+        tags={PLAN_TAG: plan}, statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED])))
+    run_key = f"{plan}:{min(failed, RETRIES)}"
     causes = {s.key: "; ".join(s.causes) for s in due}
     context.log.info(f"{source} fingerprint {cursor.get('fingerprint')} -> {state.fingerprint}; "
                      f"requesting {', '.join(causes)}: {causes}")
     request = dg.RunRequest(run_key=run_key, asset_selection=[dg.AssetKey(s.key) for s in due],
-                            tags={"portfolio_assets/trigger": context.sensor_name or source})
+                            tags={"portfolio_assets/trigger": context.sensor_name or source, PLAN_TAG: plan})
     return dg.SensorResult(run_requests=[request], asset_events=events, cursor=new_cursor)
 
 

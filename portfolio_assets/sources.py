@@ -40,10 +40,10 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*observable
 
 def observe_stooq_files(settings: Settings, scan: list[StooqFile] | None = None) -> dg.ObserveResult:
     """The stat-only fingerprint of the Stooq tree (`scan`: one just taken, to reuse)."""
+    started = time.perf_counter()
     with failing_clearly():
         require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
-    started = time.perf_counter()
-    files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
+        files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
     version = stooq_fingerprint(files)
     _LAST_SCAN[str(settings.stooq_dir)] = (version, files)
     return dg.ObserveResult(

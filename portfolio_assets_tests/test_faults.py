@@ -157,3 +157,17 @@ def test_two_refreshes_at_once_on_a_fresh_instance(medium_sample, tmp_path) -> N
     said = [out for out, _ in outputs]
     assert sum("waited" in text for text in said) == 1, said
     assert output_files(root) == expected
+
+
+def test_a_pool_slot_held_by_a_finished_or_vanished_run_is_freed() -> None:
+    import dagster as dg
+
+    from portfolio_assets.runs import free_orphaned_slots
+
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("portfolio_assets", 1)
+        storage.claim_concurrency_slot("portfolio_assets", "no-such-run", "match_report")
+        assert len(storage.get_concurrency_info("portfolio_assets").claimed_slots) == 1
+        assert free_orphaned_slots(instance, "portfolio_assets") == ["no-such-run"]
+        assert storage.get_concurrency_info("portfolio_assets").claimed_slots == []

@@ -135,3 +135,10 @@ def test_a_list_read_mid_run_then_reverted_is_not_known_fresh(home, world) -> No
     assert fast(root)
     path.write_bytes(original)
     assert not fast(root)
+
+
+def test_the_projects_own_instance_config_allows_the_fast_check(home) -> None:
+    root, _ = home
+    project_config = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+    (root / "dagster.yaml").write_text(project_config.read_text())
+    assert fast(root)

@@ -113,3 +113,24 @@ def test_invalid_sensor_interval_names_the_variable(monkeypatch) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", "soon")
     with pytest.raises(ValueError, match="PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS"):
         build_definitions()
+
+
+def test_a_failed_sensor_run_is_retried_a_bounded_number_of_times(settled, instance) -> None:
+    from portfolio_assets.sensors import PLAN_TAG, RETRIES
+
+    path = settled / "tradeable_instruments/broker_a.csv"
+    with open(path, "a") as handle:
+        handle.write("NSQ,US1,NEW,New\n")
+    settle(path)
+    first = tick(instance, "tradeable_instruments_sensor")
+    plan = first.run_requests[0].tags[PLAN_TAG]
+
+    @dg.asset(name="failing")
+    def failing():
+        raise RuntimeError("disk full")
+
+    keys = {first.run_requests[0].run_key}
+    for _ in range(RETRIES + 1):
+        dg.materialize([failing], instance=instance, tags={PLAN_TAG: plan}, raise_on_error=False)
+        keys.add(tick(instance, "tradeable_instruments_sensor", first.cursor).run_requests[0].run_key)
+    assert len(keys) == RETRIES + 1  # the first try, then RETRIES more, then no new key

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from .atomic_files import write_text_atomic
@@ -29,13 +30,15 @@ from .versions import step_code_version
 __all__ = ["FRESH_STATE_FILE", "instance_marker", "observed_state", "record_fresh_state", "known_fresh"]
 
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
+# A top-level storage key in dagster.yaml means events may live elsewhere than history/.
+_OTHER_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage)\s*:", re.MULTILINE)
 
 
 def instance_marker(dagster_home: Path) -> str | None:
     """A hash of the event storage files, or None when the instance is not plain local SQLite."""
     config = dagster_home / "dagster.yaml"
     try:
-        if config.exists() and "storage" in config.read_text(encoding="utf-8"):
+        if config.exists() and _OTHER_STORAGE.search(config.read_text(encoding="utf-8")):
             return None
         entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
         digest = hashlib.sha256()
