@@ -14,8 +14,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from .core.errors import PortfolioInputError
 
 __all__ = ["main"]
 
@@ -67,7 +70,6 @@ def _load(args: argparse.Namespace):
     _dagster_home().mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
-    from .core.errors import PortfolioInputError
     from .core.settings import settings_from_environment
     from .definitions import build_definitions
 
@@ -85,7 +87,6 @@ def _known_fresh(args: argparse.Namespace) -> bool:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return False
-    from .core.errors import PortfolioInputError
     from .core.fresh_state import known_fresh
     from .core.settings import settings_from_environment
     from .core.stooq_tree import scan_stooq_tree
@@ -99,6 +100,26 @@ def _known_fresh(args: argparse.Namespace) -> bool:
         return False  # the full path reports the problem
 
 
+@contextmanager
+def _locked_instance(args: argparse.Namespace) -> Iterator[tuple]:
+    """(settings, defs, instance, seconds waited) under the instance's lock, which keeps
+    another refresh or status from changing the instance (or creating it) under us."""
+    from .core.locking import exclusive_lock
+
+    with exclusive_lock(_dagster_home()) as waited:
+        if waited > 0.05:
+            args.stooq_scan = None  # taken before the wait: observe afresh
+        settings, defs, instance = _load(args)
+        with instance:
+            yield settings, defs, instance, waited
+
+
+def _input_problem(error: Exception, exit_code: int) -> int:
+    """Print bad input (a dg.Failure from a source, or our own error) as one line."""
+    print(f"portfolio-assets: {getattr(error, 'description', None) or error}", file=sys.stderr)
+    return exit_code
+
+
 def _status(args: argparse.Namespace) -> int:
     if _known_fresh(args):
         from .core.outputs import STEP_KEYS
@@ -108,26 +129,15 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
-    from .core.errors import PortfolioInputError
-    from .core.locking import exclusive_lock
     from .refresh import fresh_checked_statuses
     from .sources import record_observations
 
-    # The lock keeps a refresh from changing the instance (or creating it) under us.
-    with exclusive_lock(_dagster_home()) as waited:
-        if waited > 0.05:
-            args.stooq_scan = None  # taken before the wait: observe afresh
-        settings, defs, instance = _load(args)
-        with instance:
-            try:
-                record_observations(instance, settings, getattr(args, "stooq_scan", None))
-            except dg.Failure as failure:
-                print(f"portfolio-assets: {failure.description}", file=sys.stderr)
-                return 2
-            except PortfolioInputError as error:
-                print(f"portfolio-assets: {error}", file=sys.stderr)
-                return 2
-            statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings)]
+    with _locked_instance(args) as (settings, defs, instance, _):
+        try:
+            record_observations(instance, settings, getattr(args, "stooq_scan", None))
+        except (dg.Failure, PortfolioInputError) as error:
+            return _input_problem(error, exit_code=2)
+        statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings)]
     _print_statuses(statuses, args.json)
     return 0
 
@@ -148,26 +158,16 @@ def _refresh(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
-    from .core.errors import PortfolioInputError
-    from .core.locking import exclusive_lock
     from .refresh import refresh
 
-    with exclusive_lock(_dagster_home()) as waited:
-        if waited > 0.05:
-            args.stooq_scan = None  # taken before the wait: observe afresh
+    with _locked_instance(args) as (settings, defs, instance, waited):
         if waited > 0.5:
             print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
-        settings, defs, instance = _load(args)
-        with instance:
-            try:
-                outcome = refresh(defs, instance, settings, force=args.force,
-                                  stooq_scan=getattr(args, "stooq_scan", None))
-            except dg.Failure as failure:
-                print(f"portfolio-assets: {failure.description}", file=sys.stderr)
-                return 1
-            except PortfolioInputError as error:
-                print(f"portfolio-assets: {error}", file=sys.stderr)
-                return 1
+        try:
+            outcome = refresh(defs, instance, settings, force=args.force,
+                              stooq_scan=getattr(args, "stooq_scan", None))
+        except (dg.Failure, PortfolioInputError) as error:
+            return _input_problem(error, exit_code=1)
     if not outcome.success:
         print(f"portfolio-assets: refresh failed: {outcome.error}", file=sys.stderr)
         return 1
