@@ -199,8 +199,14 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         resolved, result = _run_step(context, config, settings, build_price_exports)
         if result is None:
             return
+        if result.strays:
+            context.log.warning(
+                f"{len(result.strays)} CSV file(s) in {resolved.prices_dir} were not written by the pipeline "
+                f"and are left alone: {', '.join(result.strays[:10])}")
         yield _materialize_result("price_exports", resolved, result, {
             "path": _path(resolved.prices_dir),
+            "files_not_written_by_the_pipeline": dg.MetadataValue.md(
+                "\n".join(f"- {name}" for name in result.strays[:50]) or "(none)"),
             "export_count": len(result.exported),
             "exports_written": len(result.written),
             "exports_untouched": len(result.untouched) + len(result.unchanged),

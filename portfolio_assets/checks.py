@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .core.consistency import export_coverage, report_coverage
+from .core.pipeline import export_strays
 from .core.settings import max_unmatched_share
 from .core.stooq_tree import count_index_rows
 from .resources import PipelineSettings
@@ -20,7 +21,10 @@ def _listing(items: list[str], limit: int = 20) -> str:
 def build_checks() -> list[dg.AssetChecksDefinition]:
     threshold = max_unmatched_share()
 
-    @dg.asset_check(asset="stooq_index", description="The Stooq index lists at least one file.")
+    # Blocking: an index of nothing would unmatch every instrument and remove every export.
+    @dg.asset_check(asset="stooq_index", blocking=True,
+                    description="The Stooq index lists at least one file; when it fails nothing after "
+                    "stooq_index runs in that run.")
     def stooq_index_not_empty(settings: PipelineSettings) -> dg.AssetCheckResult:
         rows = count_index_rows(settings.resolve().index_path)
         return dg.AssetCheckResult(passed=rows > 0, metadata={"row_count": rows, "expected_minimum": 1})
@@ -53,16 +57,24 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(asset="price_exports",
-                    description="An export for every exportable matched ticker and none for anything else.")
+                    description="An export for every exportable matched ticker and none for anything else; "
+                    "CSV files the pipeline did not write are reported as a warning and left alone.")
     def exports_match_the_report(settings: PipelineSettings) -> dg.AssetCheckResult:
         resolved = settings.resolve()
         coverage = export_coverage(resolved.match_report_path, resolved.prices_dir, resolved.include_empty)
-        return dg.AssetCheckResult(passed=coverage.passed, metadata={
-            "expected_exports": coverage.expected,
-            "present_exports": coverage.present,
-            "missing": dg.MetadataValue.md(_listing(coverage.missing)),
-            "unexpected": dg.MetadataValue.md(_listing(coverage.unexpected)),
-        })
+        strays = set(export_strays(resolved)) if coverage.unexpected else set()
+        unexpected = [name for name in coverage.unexpected if name not in strays]
+        own_problems = bool(coverage.missing or unexpected)
+        return dg.AssetCheckResult(
+            passed=coverage.passed,
+            severity=dg.AssetCheckSeverity.ERROR if own_problems else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "expected_exports": coverage.expected,
+                "present_exports": coverage.present,
+                "missing": dg.MetadataValue.md(_listing(coverage.missing)),
+                "unexpected": dg.MetadataValue.md(_listing(unexpected)),
+                "not_written_by_the_pipeline": dg.MetadataValue.md(_listing(sorted(strays))),
+            })
 
     return [stooq_index_not_empty, every_instrument_reported_once, unmatched_share_below_threshold,
             exports_match_the_report]

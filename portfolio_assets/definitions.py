@@ -6,7 +6,7 @@ import dagster as dg
 
 from .assets import build_pipeline_assets
 from .checks import build_checks
-from .core.settings import refresh_log_level, settings_from_environment, worker_setting
+from .core.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 from .resources import settings_resource_from_environment
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
@@ -17,7 +17,7 @@ __all__ = ["build_definitions", "runnable", "defs"]
 def build_definitions() -> dg.Definitions:
     """Definitions for the current environment; an invalid setting fails here, naming it."""
     settings = settings_from_environment()
-    for validate in (refresh_log_level, worker_setting):
+    for validate in (refresh_log_level, worker_setting, max_removed_share):
         validate()  # a bad value fails when the definitions load, naming its variable
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *build_pipeline_assets(settings)],

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from .core.exports import existing_export_names
 from .core.memo import output_stamp
 from .core.outputs import output_paths
-from .core.pipeline import broker_list_hashes
+from .core.pipeline import broker_list_hashes, export_strays
 from .core.settings import Settings
 from .core.versions import result_settings
 from .memo_store import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
@@ -33,9 +34,10 @@ class AssetStatus:
     key: str
     status: str  # fresh | stale | missing
     causes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, but nothing a run would change
 
     def as_json(self) -> dict:
-        return {"key": self.key, "status": self.status, "causes": self.causes}
+        return {"key": self.key, "status": self.status, "causes": self.causes, "notes": self.notes}
 
 
 def describe_path(path: Path) -> str:
@@ -119,7 +121,23 @@ def status_of(key: str, code_version: str | None, parents: list[str], instance: 
             causes += _input_cause(instance, parent, settings)
     if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(paths)):
         causes.append("its output files were changed on disk since they were written")
-    return AssetStatus(key, "stale" if causes else "fresh", causes)
+    return AssetStatus(key, "stale" if causes else "fresh", causes, _notes(key, settings, paths))
+
+
+def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
+    # Only a folder holding more than the planned exports can hold strays: the common
+    # case costs one directory listing.
+    if key != "price_exports" or not existing_export_names(settings.prices_dir) - {path.name for path in paths}:
+        return []
+    try:
+        strays = export_strays(settings)
+    except (OSError, ValueError):
+        return []  # a damaged report is already a cause of its own
+    if not strays:
+        return []
+    shown = ", ".join(strays[:5]) + (f" and {len(strays) - 5} more" if len(strays) > 5 else "")
+    return [f"{len(strays)} file(s) in {describe_path(settings.prices_dir)} were not written by the pipeline "
+            f"and are left alone: {shown}"]
 
 
 def inputs_changed(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance) -> bool:

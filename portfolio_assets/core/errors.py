@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InputVanished", "InvalidSetting"]
+__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InputVanished", "InvalidSetting",
+           "FolderConflict"]
 
 
 class PortfolioInputError(ValueError):
@@ -50,3 +51,10 @@ class InvalidSetting(PortfolioInputError):
         super().__init__(
             f"{variable}={value!r} is not valid; expected one of: {', '.join(allowed)}"
         )
+
+
+class FolderConflict(PortfolioInputError):
+    """Two folder settings that overlap, or an output folder that is not a folder.
+
+    The pipeline writes and removes files in its output folders, so a prices folder
+    that is also the broker folder (say) would cost the user their files."""

@@ -50,12 +50,13 @@ _PARTIAL_LOOKUP_LIMIT = 200
 
 
 def match_with_cache(instruments: list[Instrument], index_path: Path, index_version: str,
-                     cache_path: Path) -> MatchOutcomes:
-    """Outcomes for every instrument; the index is read only if some instrument is new."""
+                     cache_path: Path, force: bool = False) -> MatchOutcomes:
+    """Outcomes for every instrument; the index is read only if some instrument is new
+    (every instrument is matched afresh with `force`)."""
     loaded = load_json_cache(cache_path, KIND, index_version)
     known: dict[str, list[str]] = {}
     outcomes = MatchOutcomes(warning=loaded.warning)
-    for key, value in loaded.entries.items():
+    for key, value in ({} if force else loaded.entries).items():
         try:
             _decode(value)
             known[key] = value
@@ -71,7 +72,7 @@ def match_with_cache(instruments: list[Instrument], index_path: Path, index_vers
     outcomes.reused = len(instruments) - len(new)
     outcomes.outcomes = [_decode(known[key]) for key in keys]
     current = {key: known[key] for key in keys}
-    if current != loaded.entries:
+    if current != loaded.entries or outcomes.warning:
         save_json_cache(cache_path, KIND, index_version, current)
     return outcomes
 

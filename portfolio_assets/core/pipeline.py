@@ -10,32 +10,43 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes, write_text_if_changed
 from .broker_lists import Instrument, parse_broker_list, read_universe, render_universe
 from .diagnostics_cache import diagnose_with_cache
 from .errors import InputVanished, MissingInputFolder, PortfolioInputError
-from .export_manifest import sync_exports
-from .exports import existing_export_names, plan_exports
+from .export_manifest import stray_exports, sync_exports
+from .diagnostics import Diagnostics
+from .exports import PlannedExport, existing_export_names, plan_exports
 from .fingerprints import combine, lists_fingerprint, read_broker_bytes, stooq_fingerprint, text_fingerprint
 from .match_cache import match_with_cache
 from .matching import Match, Unmatched
 from .memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .price_scan import diagnose_path
 from .reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
-from .settings import SETTING_VARIABLES, Settings
+from .settings import SETTING_VARIABLES, Settings, max_removed_share
 from .stooq_tree import IndexEntry, StooqFile, build_index, remember_index, render_index, scan_stooq_tree
 from .versions import CACHE_VERSIONS, STEP_LOGIC_VERSIONS, step_code_version
 
 __all__ = ["StepResult", "IndexResult", "UniverseResult", "ReportResult", "ExportResult",
            "MissingUpstreamOutput", "require_folder", "build_stooq_index", "build_universe",
-           "build_match_reports", "build_price_exports", "broker_list_hashes"]
+           "build_match_reports", "build_price_exports", "broker_list_hashes", "EmptyStooqTree",
+           "export_strays"]
+
+
+class EmptyStooqTree(PortfolioInputError):
+    """A Stooq folder with no price file: an unmounted share or an unpacking in progress,
+    never a state whose index should replace the last one (it would remove every export)."""
 
 
 class MissingUpstreamOutput(PortfolioInputError):
+    """An output of an earlier step that a later step needs and cannot find."""
+
     def __init__(self, path: Path, asset: str) -> None:
+        self.path = Path(path)
+        self.asset = asset
         super().__init__(f"{path} is missing; materialize {asset} first")
 
 
@@ -83,6 +94,7 @@ class ExportResult(StepResult):
     removed: list[str]
     stats: dict[str, float]
     warnings: list[str]
+    strays: list[str] = field(default_factory=list)  # files in the prices folder the pipeline did not write
 
 
 def _cache_version(cache: str) -> str:
@@ -113,6 +125,11 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
     started = time.perf_counter()
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
+    if not files:
+        raise EmptyStooqTree(
+            f"the Stooq folder {settings.stooq_dir} holds no *.txt price file (an unmounted share, or an "
+            "archive still being unpacked?); stooq_index and everything after it were left as they were. "
+            f"Run again once the files are back, or set {SETTING_VARIABLES['stooq_dir']} to the right folder")
     entries = build_index([item.relative_path for item in files])
     text = render_index(entries)
     version = text_fingerprint(text)
@@ -154,6 +171,20 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
                           round(time.perf_counter() - started, 3))
 
 
+def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> None:
+    """Fail when a matched file listed in the index is gone: the tree changed since the index
+    was built (or a folder was moved away for a moment), and reporting `missing_file` would
+    remove exports that are fine. The next refresh re-indexes first."""
+    if not settings.stooq_dir.is_dir():
+        raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
+    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == "missing_file"]
+    if gone:
+        more = f" (and {len(gone) - 1} more matched files)" if len(gone) > 1 else ""
+        raise InputVanished(settings.stooq_dir / gone[0],
+                            f"match_report was reading the matched Stooq files{more}; the Stooq tree "
+                            "changed since stooq_index was built")
+
+
 def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                         force: bool = False) -> ReportResult:
     started = time.perf_counter()
@@ -162,7 +193,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     instruments = read_universe(settings.universe_path)
     index_hash = _bytes_hash(index_bytes)
     matched = match_with_cache(instruments, settings.index_path, combine(_cache_version("matching"), index_hash),
-                               settings.match_cache_path)
+                               settings.match_cache_path, force=force)
     outcomes = matched.outcomes
     matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
     # The matched files' stamps are part of the version so that price_exports, which
@@ -181,10 +212,9 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
                      seconds=round(time.perf_counter() - started, 3))
         return ReportResult(previous, True, reports, stats, warnings)
     diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
-                                    _cache_version("diagnostics"), diagnose_path)
+                                    _cache_version("diagnostics"), diagnose_path, force=force)
     warnings += [w for w in (diagnosed.warning,) if w]
-    if not settings.stooq_dir.is_dir():
-        raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
+    _require_all_read(settings, diagnosed.by_path)
     reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
@@ -223,15 +253,28 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
         for item in planned))
     outputs = [prices_dir / item.file_name for item in planned]
     exported = [item.file_name for item in planned]
-    if can_reuse(previous, fingerprint, outputs, force) and not (
-            existing_export_names(prices_dir) - set(exported)):
+    unplanned = existing_export_names(prices_dir) - set(exported)
+    strays = export_strays(settings, planned) if unplanned else []
+    if can_reuse(previous, fingerprint, outputs, force) and not unplanned - set(strays):
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
-        return ExportResult(previous, True, exported, [], [], exported, [], stats, [])
+        return ExportResult(previous, True, exported, [], [], exported, [], stats, [], strays)
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
-                        _cache_version("exports"))
+                        settings.exports_written_path, _cache_version("exports"), force=force,
+                        max_removed_share=max_removed_share())
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}
     return ExportResult(memo, False, exported, sync.written, sync.unchanged, sync.untouched, sync.removed,
-                        stats, [w for w in (sync.warning,) if w])
+                        stats, sync.warnings, sync.strays)
+
+
+def export_strays(settings: Settings, planned: list[PlannedExport] | None = None) -> list[str]:
+    """CSV files in the prices folder that the report does not call for and that the
+    pipeline did not write: the user's own, reported and never removed."""
+    if planned is None:
+        if not settings.match_report_path.is_file():
+            return []
+        planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+    return stray_exports(settings.prices_dir, planned, settings.export_manifest_path,
+                         settings.exports_written_path, _cache_version("exports"))

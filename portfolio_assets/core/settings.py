@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .currency import LSE_CURRENCY_POLICIES
-from .errors import InvalidSetting
+from .errors import FolderConflict, InvalidSetting
 
 __all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
            "settings_from_values",
            "settings_from_environment",
            "sensor_intervals", "max_unmatched_share",
-           "refresh_log_level", "worker_setting"]
+           "refresh_log_level", "worker_setting", "max_removed_share", "check_folders",
+           "FOLDER_FLAGS"]
 
 SETTING_VARIABLES = {
     "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
@@ -93,6 +94,12 @@ class Settings:
     def export_manifest_path(self) -> Path:
         return self.metadata_dir / "export_manifest.json"
 
+    @property
+    def exports_written_path(self) -> Path:
+        """The names of every export the pipeline wrote into prices_dir: the only
+        files a run may ever remove there."""
+        return self.metadata_dir / "exports_written.json"
+
 
 def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     """The given variables, or the process environment (read when called, not at import)."""
@@ -153,6 +160,65 @@ def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
     return share
 
 
+REMOVED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", 0.5)
+
+
+def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
+    """The share of existing exports one run may remove without --force (an empty or
+    half-unpacked Stooq tree, a wrong broker folder would otherwise wipe them)."""
+    variable, default = REMOVED_SHARE_VARIABLE
+    raw = _environment(environ).get(variable) or str(default)
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise InvalidSetting(variable, raw, ("a number from 0 to 1",))
+    return share
+
+
+_FOLDERS = ("stooq_dir", "tradeable_dir", "metadata_dir", "prices_dir")
+_OUTPUT_FOLDERS = ("metadata_dir", "prices_dir")
+FOLDER_FLAGS = {"stooq_dir": "--stooq-dir", "tradeable_dir": "--tradeable-dir",
+                "metadata_dir": "--metadata-dir", "prices_dir": "--prices-dir"}
+
+
+def _named(field: str, path: Path) -> str:
+    return f"{SETTING_VARIABLES[field]} ({FOLDER_FLAGS[field]}) = {path}"
+
+
+def check_folders(settings: Settings) -> None:
+    """Refuse folders that overlap or output folders that are files.
+
+    The steps write into the output folders and remove files they wrote there; if one
+    folder equalled, contained or lay inside another, a run could overwrite or remove
+    the broker lists, the Stooq files, the reports or a user's own files. Symlinks are
+    followed, so a link into another folder is caught too."""
+    real = {field: Path(os.path.realpath(getattr(settings, field))) for field in _FOLDERS}
+    # Output folders come last, and each pair names the later one first: the folder
+    # the user most likely mistyped.
+    for position, second in enumerate(_FOLDERS):
+        for first in reversed(_FOLDERS[position + 1:]):
+            a, b = real[first], real[second]
+            if a == b:
+                relation = "is the same folder as"
+            elif b in a.parents:
+                relation = "lies inside"
+            elif a in b.parents:
+                relation = "contains"
+            else:
+                continue
+            raise FolderConflict(
+                f"{_named(first, getattr(settings, first))} {relation} {_named(second, getattr(settings, second))}; "
+                "the four folders must be separate (none may equal, contain or lie inside another), "
+                "so that no run can overwrite or remove files it did not write")
+    for field in _OUTPUT_FOLDERS:
+        path = getattr(settings, field)
+        if path.exists() and not path.is_dir():
+            raise FolderConflict(f"{_named(field, path)} is a file, not a folder; "
+                                 f"set {SETTING_VARIABLES[field]} to a folder")
+
+
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the PORTFOLIO_ASSETS_* variables, defaults for those unset."""
     environ = _environment(environ)
@@ -166,7 +232,7 @@ def settings_from_values(values: Mapping[str, str | bool | None]) -> Settings:
         value = values.get(field)
         return SETTING_DEFAULTS[field] if value is None or value == "" else value
 
-    return Settings(
+    settings = Settings(
         stooq_dir=Path(str(raw("stooq_dir"))).absolute(),
         tradeable_dir=Path(str(raw("tradeable_dir"))).absolute(),
         metadata_dir=Path(str(raw("metadata_dir"))).absolute(),
@@ -174,3 +240,5 @@ def settings_from_values(values: Mapping[str, str | bool | None]) -> Settings:
         lse_currency_policy=parse_policy(str(raw("lse_currency_policy"))),
         include_empty=parse_include_empty(raw("include_empty")),
     )
+    check_folders(settings)
+    return settings
