@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from portfolio_assets.core.broker_lists import Instrument, read_broker_folder, read_broker_list
+from portfolio_assets.core.broker_lists import Instrument, broker_list_paths, read_broker_folder, read_broker_list
 from portfolio_assets.core.errors import BrokerListError
 
 
@@ -205,3 +206,10 @@ def test_not_csv_is_an_error_naming_the_file(tmp_path: Path, content: bytes) -> 
     with pytest.raises(BrokerListError) as caught:
         read_broker_folder(tmp_path)
     assert "broken.csv" in str(caught.value)
+
+
+def test_a_list_name_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    with open(os.path.join(os.fsencode(tmp_path), b"broker_\xff.csv"), "w") as handle:
+        handle.write("symbol\nAAPL\n")
+    with pytest.raises(BrokerListError, match=r"broker_\\xff\.csv.*not valid UTF-8"):
+        broker_list_paths(tmp_path)

@@ -162,3 +162,14 @@ def test_empty_tree_gives_header_only_index(tmp_path: Path) -> None:
     assert render_index(build_index(scan_stooq_paths(tmp_path))).splitlines() == [
         "ticker,stem,relative_path,region,category"
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    from portfolio_assets.core.stooq_tree import UndecodableFileName
+
+    folder = os.path.join(os.fsencode(tmp_path), b"d_us_txt/data/daily/us/caf\xe9")
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"x\xff.us.txt"), "w") as handle:
+        handle.write("")
+    with pytest.raises(UndecodableFileName, match=r"caf\\xe9/x\\xff\.us\.txt.*not valid UTF-8"):
+        scan_stooq_tree(tmp_path)

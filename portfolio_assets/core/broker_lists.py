@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +46,23 @@ class Instrument:
 
 
 def broker_list_paths(folder: Path) -> list[Path]:
-    """The broker lists of `folder`, sorted by file name; hidden files are not lists."""
-    return sorted(
+    """The broker lists of `folder`, sorted by file name; hidden files are not lists.
+
+    A list whose name is not valid UTF-8 is an error naming it: its name is each of
+    its instruments' `source_file`, which the UTF-8 reports could not hold."""
+    paths = sorted(
         (path for path in folder.iterdir()
          if path.suffix.lower() == ".csv" and not path.name.startswith(".") and path.is_file()),
         key=lambda path: path.name,
     )
+    for path in paths:
+        if not path.name.isascii():
+            try:
+                path.name.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = Path(os.fsencode(path).decode("utf-8", "backslashreplace"))
+                raise BrokerListError(shown, "its file name is not valid UTF-8; rename it") from None
+    return paths
 
 
 def _decode(path: Path, data: bytes) -> str:

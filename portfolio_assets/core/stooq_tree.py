@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .csv_files import render_csv
-from .errors import InputVanished
+from .errors import InputVanished, PortfolioInputError
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -28,6 +28,7 @@ __all__ = [
     "count_index_rows",
     "remember_index",
     "read_index_for_bases",
+    "UndecodableFileName",
 ]
 
 INDEX_COLUMNS = ("ticker", "stem", "relative_path", "region", "category")
@@ -98,7 +99,26 @@ def _walk(root: Path, with_stat: bool):
                         stat = entry.stat(follow_symlinks=False) if with_stat else None
                     except FileNotFoundError:
                         continue  # removed while we scanned: it is not there
-                    yield f"{prefix}{name}", stat
+                    relative = f"{prefix}{name}"
+                    if not relative.isascii():
+                        _require_utf8(root, relative)
+                    yield relative, stat
+
+
+class UndecodableFileName(PortfolioInputError):
+    """A counted Stooq file whose path is not valid UTF-8: it could not be written into the
+    UTF-8 index and reports, and silently leaving it out would change what matches."""
+
+
+def _require_utf8(root: Path, relative: str) -> None:
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        # os.scandir hands undecodable bytes over as surrogates; show them as \x.. escapes.
+        shown = os.fsencode(os.path.join(root, relative)).decode("utf-8", "backslashreplace")
+        raise UndecodableFileName(
+            f"Stooq file {shown}: its name is not valid UTF-8, so it cannot be listed in the index; "
+            "rename it (or remove it) and run again") from None
 
 
 def index_entry(relative_path: str) -> IndexEntry:
