@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := sample
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-fast dev env clean-sample
+.PHONY: demo test test-fast dev env instance clean-sample
 
 $(BIN)/portfolio-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(BIN)/portfolio-assets: pyproject.toml
 
 env: $(BIN)/portfolio-assets
 
-demo: env
+# Create the Dagster instance's databases first, under the lock `status` and `refresh`
+# take: the webserver, daemon and code server of `dagster dev` (or two dagster commands)
+# creating them at once on a new DAGSTER_HOME can fail (dagster issue 27390).
+instance: env
+	$(BIN)/portfolio-assets init
+
+demo: instance
 	rm -rf $(SAMPLE)
 	$(BIN)/portfolio-assets sample $(SAMPLE)
 	cd $(SAMPLE) && ../$(BIN)/portfolio-assets refresh
@@ -28,7 +34,7 @@ demo: env
 	@echo "  $(SAMPLE)/data/processed/tradeable_prices/ ($$(ls $(SAMPLE)/data/processed/tradeable_prices | wc -l) price files)"
 	@echo "Open the UI with: make dev   (then http://127.0.0.1:3000)"
 
-dev: env
+dev: instance
 	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
 test: env

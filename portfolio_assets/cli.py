@@ -1,11 +1,19 @@
 """The `portfolio-assets` command.
 
 - `sample DIR` writes the generated sample world.
+- `init` creates the Dagster instance in DAGSTER_HOME, once, under the lock that
+  `status` and `refresh` take (so no two dagster processes race to create it).
 - `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
 - `refresh [--force]` materializes exactly the stale and missing assets.
 
 `status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
 setting as a flag, which overrides its environment variable.
+
+Bad input and faults are one line on stderr: an invalid flag names the flag, an
+invalid variable names the variable, a file that cannot be read or written names
+its path. Exit status: 2 for invalid flags, settings or input (status), 1 for a
+failed refresh or a file error, 3 when `refresh` is refused because a running code
+location (dagster dev) works with other settings.
 """
 
 from __future__ import annotations
@@ -13,14 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from .core.errors import PortfolioInputError
+from .core.errors import InvalidSetting, PortfolioInputError, describe_os_error
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
 
 __all__ = ["main"]
+
+EXIT_REFUSED = 3
 
 _SETTING_FLAGS = {
     "stooq_dir": "--stooq-dir",
@@ -64,40 +79,83 @@ def _dagster_home() -> Path:
     return Path(os.environ["DAGSTER_HOME"])
 
 
+def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
+    """Apply the flags, then validate every setting before Dagster is imported.
+
+    The definitions validate the same values when portfolio_assets.definitions is
+    imported, where a bad one would end in a traceback; here it is one line (main)."""
+    _apply_setting_flags(args)
+    from .core.settings import (
+        max_removed_share,
+        max_unmatched_share,
+        refresh_log_level,
+        sensor_intervals,
+        settings_from_environment,
+        worker_setting,
+    )
+
+    settings = settings_from_environment()
+    # Every validator the definitions run (a new one missed here still ends as one line,
+    # from main, when the definitions load).
+    for validate in (refresh_log_level, worker_setting, sensor_intervals, max_unmatched_share, max_removed_share):
+        validate()
+    return settings, _dagster_home()
+
+
 def _load(args: argparse.Namespace):
     """Settings, definitions and instance for status/refresh."""
-    _apply_setting_flags(args)
     _dagster_home().mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
     from .core.settings import settings_from_environment
     from .definitions import build_definitions
 
-    try:
-        defs = build_definitions()
-    except PortfolioInputError as error:
-        raise SystemExit(f"portfolio-assets: {error}") from None
+    defs = build_definitions()  # an invalid setting raises here: main prints it as one line
     settings = settings_from_environment()
     return settings, defs, dg.DagsterInstance.get()
 
 
-def _known_fresh(args: argparse.Namespace) -> bool:
-    """The Dagster-free check: True only if nothing can have changed since Dagster said fresh."""
-    _apply_setting_flags(args)
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return False
-    from .core.fresh_state import known_fresh
-    from .core.settings import settings_from_environment
+def _known_fresh(args: argparse.Namespace, settings: Settings, home: Path) -> bool:
+    """The Dagster-free check: True only if nothing can have changed since Dagster said fresh.
+
+    When it is, no run has started since, so leftover temporary files of killed runs
+    are removed here as `refresh` would (it is not called on this path)."""
+    from .core.fresh_state import known_fresh, remove_leftovers
     from .core.stooq_tree import scan_stooq_tree
 
     try:
-        settings = settings_from_environment()
         # One stat scan serves this check and, if it fails, the observation that follows.
         args.stooq_scan = scan_stooq_tree(settings.stooq_dir) if settings.stooq_dir.is_dir() else None
-        return known_fresh(Path(home), settings, args.stooq_scan)
+        fresh = known_fresh(home, settings, args.stooq_scan)
     except (PortfolioInputError, OSError):
         return False  # the full path reports the problem
+    if fresh:
+        remove_leftovers(home, settings)
+    return fresh
+
+
+def _location_conflict(settings: Settings, home: Path) -> str | None:
+    from .location_settings import running_location_conflict
+
+    return running_location_conflict(home, settings)
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Create the instance's databases now, under the lock status and refresh take.
+
+    Dagster creates them on first use; two processes doing that at once on a new
+    DAGSTER_HOME can fail (dagster issue 27390), so `make demo` and `make dev` call
+    this before anything else runs."""
+    home = _dagster_home()
+    from .core.locking import exclusive_lock
+
+    with exclusive_lock(home):
+        import dagster as dg
+
+        with dg.DagsterInstance.get():
+            pass
+    print(f"Dagster instance ready in {home}")
+    return 0
 
 
 @contextmanager
@@ -121,10 +179,19 @@ def _input_problem(error: Exception, exit_code: int) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    if _known_fresh(args):
+    settings, home = _prepared(args)
+    conflict = _location_conflict(settings, home)
+    if conflict:
+        # Status only reports: stderr, so that --json output stays parseable.
+        print(f"portfolio-assets: note: {conflict}; this status is for the settings given here, and "
+              "`refresh` with them would be refused", file=sys.stderr)
+    if _known_fresh(args, settings, home):
+        from .core.fresh_state import recorded_notes
         from .core.outputs import STEP_KEYS
 
-        statuses = [{"key": key, "status": "fresh", "causes": []} for key in STEP_KEYS]
+        notes = recorded_notes(home)
+        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])}
+                    for key in STEP_KEYS]
         _print_statuses(statuses, args.json)
         return 0
     import dagster as dg
@@ -150,10 +217,19 @@ def _print_statuses(statuses: list[dict], as_json: bool) -> None:
         print(f"{status['key']:<20} {status['status']}")
         for cause in status["causes"]:
             print(f"{'':<20}   - {cause}")
+        for note in status.get("notes", []):
+            print(f"{'':<20}   note: {note}")
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    if not args.force and _known_fresh(args):
+    settings, home = _prepared(args)
+    conflict = _location_conflict(settings, home)
+    if conflict:
+        print(f"portfolio-assets: refresh refused: {conflict}; its sensors would undo this refresh within a "
+              "minute. Run refresh with its settings, or stop `dagster dev` (or restart it with these "
+              "settings) and run refresh again", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.force and _known_fresh(args, settings, home):
         print("nothing is stale: no run launched (nothing changed since the last check)")
         return 0
     import dagster as dg
@@ -169,28 +245,59 @@ def _refresh(args: argparse.Namespace) -> int:
         except (dg.Failure, PortfolioInputError) as error:
             return _input_problem(error, exit_code=1)
     if not outcome.success:
-        print(f"portfolio-assets: refresh failed: {outcome.error}", file=sys.stderr)
+        # One line per failed step, our own message first; the full log is in the instance.
+        for line in outcome.error.splitlines() or ["the run failed"]:
+            print(f"portfolio-assets: refresh failed: {line}", file=sys.stderr)
         return 1
     if outcome.materialized:
         print(f"materialized {', '.join(outcome.materialized)} in {outcome.runs} run(s)")
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (problem, then where to read the usage)
+    rather than the usage block followed by the problem."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _flag_type(parse: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type checking a flag with the parse function of its variable
+    (core/settings.py), so the flag and the variable accept exactly the same values."""
+
+    def flag_value(value: str) -> str:
+        try:
+            parsed = parse(value)
+        except InvalidSetting as error:
+            # argparse prefixes "argument --flag: ": the flag the user typed, not the variable.
+            raise argparse.ArgumentTypeError(f"{shlex.quote(value)} {error.problem}") from None
+        return str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
+
+    flag_value.__name__ = parse.__name__
+    return flag_value
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    from .core.currency import LSE_CURRENCY_POLICIES
+    from .core.settings import parse_include_empty, parse_policy
+
     group = parser.add_argument_group("settings (override PORTFOLIO_ASSETS_* variables)")
     for field, flag in _SETTING_FLAGS.items():
         if field == "include_empty":
             group.add_argument(flag, dest=field, nargs="?", const="true", default=None,
+                               type=_flag_type(parse_include_empty),
                                metavar="true|false", help="export empty, missing and unreadable files too")
         elif field == "lse_currency_policy":
-            group.add_argument(flag, dest=field, choices=("broker", "stooq", "strict"))
+            group.add_argument(flag, dest=field, type=_flag_type(parse_policy),
+                               metavar="|".join(LSE_CURRENCY_POLICIES))
         else:
             group.add_argument(flag, dest=field, metavar="PATH")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="portfolio-assets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _OneLineParser(prog="portfolio-assets", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     sample = commands.add_parser("sample", help="write a small generated Stooq tree and broker lists")
     sample.add_argument("directory", help="folder to write data/stooq and tradeable_instruments into")
@@ -198,6 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--instruments", type=int, default=60)
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
+    init = commands.add_parser("init", help="create the Dagster instance in DAGSTER_HOME (before starting "
+                               "several dagster commands at once)")
+    init.set_defaults(run=_init)
     status = commands.add_parser("status", help="observe the sources and say which assets are stale")
     status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes"}]}')
     _add_setting_flags(status)
@@ -211,7 +321,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except PortfolioInputError as error:
+        # An invalid setting (also when raised while the definitions load) or other bad input.
+        print(f"portfolio-assets: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A folder that cannot be read or written outside a run (DAGSTER_HOME, say).
+        print(f"portfolio-assets: {describe_os_error(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

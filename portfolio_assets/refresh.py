@@ -22,6 +22,7 @@ from .core.fresh_state import instance_marker, observed_state, record_fresh_stat
 from .core.settings import Settings, refresh_log_level
 from .core.stooq_tree import StooqFile
 from .definitions import runnable
+from .failures import failure_lines, materialize_with_one_line_log
 from .runs import clear_dead_runs, ensure_pool_limit, free_orphaned_slots, in_flight_assets, process_tags
 from .sources import record_observations
 from .staleness import SOURCE_KEYS, AssetStatus, asset_statuses, current_data_version, recorded_output_stamps
@@ -45,13 +46,15 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str
     run_config: dict = {}
     if force:
         run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
-    # The shell shows our own summary; the run's full log stays in the instance (and the UI).
+    # The shell shows the run's log one line per record and, at the end, our one-line
+    # summary of any failure; the full log (stacks included) stays in the instance and the UI.
     run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
     tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
-    return dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
-                          selection=selection, run_config=run_config, raise_on_error=False, tags=tags)
+    return materialize_with_one_line_log(runnable(defs), resources=defs.resources, instance=instance,
+                                         selection=selection, run_config=run_config, raise_on_error=False,
+                                         tags=tags)
 
 
 def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
@@ -65,9 +68,8 @@ def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
 
 
 def _failure(result: dg.ExecuteInJobResult) -> str:
-    messages = [event.step_failure_data.error.message.strip() for event in result.all_events
-                if event.event_type_value == "STEP_FAILURE"]
-    return "\n".join(messages) or "the run failed"
+    """One line per failed step: our own message, not Dagster's "Error occurred while executing op"."""
+    return "\n".join(failure_lines(result.all_events)) or "the run failed"
 
 
 def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
@@ -87,7 +89,8 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
     if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
         stamps = recorded_output_stamps(instance, ASSET_KEYS)
         if None not in stamps.values() and instance_marker(home) == marker:
-            record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps))
+            notes = {s.key: s.notes for s in statuses if s.notes}
+            record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps), notes)
     return statuses
 
 

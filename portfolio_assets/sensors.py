@@ -23,6 +23,7 @@ from .core.errors import PortfolioInputError
 from .core.fingerprints import combine
 from .core.settings import Settings, sensor_intervals
 from .core.watching import FolderState, broker_folder_state, stooq_tree_state
+from .location_settings import record_location_settings
 from .resources import PipelineSettings
 from .runs import in_flight_assets
 from .staleness import asset_statuses
@@ -46,6 +47,11 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
     counts: unzip gives extracted files the archive's old mtimes, so a tree being
     unpacked can look settled between two files."""
     cursor = json.loads(context.cursor) if context.cursor else {}
+    try:
+        # What this code location runs with, so `refresh` can refuse settings these ticks would undo.
+        record_location_settings(Path(context.instance.root_directory), settings)
+    except (OSError, dg.DagsterInvariantViolationError) as error:  # never worth failing a tick over
+        context.log.warning(f"could not record this location's settings: {error}")
     if not folder.is_dir():
         return dg.SkipReason(f"{folder} does not exist; set the folder's PORTFOLIO_ASSETS_* variable")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -119,3 +120,45 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) 
     assert remove_leftover_temp_files(tmp_path) == 2
     assert sorted(os.listdir(tmp_path)) == [".hidden.csv", "abc.us.csv"]
     assert remove_leftover_temp_files(tmp_path / "missing") == 0
+
+
+def test_a_full_disk_names_the_target_not_the_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "tradeable_universe.csv"
+    target.write_text("old\n", encoding="utf-8")
+
+    def full(fd, data):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write(2) names no file
+
+    monkeypatch.setattr(atomic_files, "_write_all", full)
+    with pytest.raises(OSError) as raised:
+        write_text_atomic(target, "new\n")
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(target))
+    assert raised.value.strerror == os.strerror(errno.ENOSPC)
+    assert target.read_text(encoding="utf-8") == "old\n" and os.listdir(tmp_path) == [target.name]
+
+
+def test_a_read_only_folder_names_the_target_and_keeps_the_error_type(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "stooq_index.csv"
+
+    def read_only(folder):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / f"{TEMP_PREFIX}abc.part"))
+
+    monkeypatch.setattr(atomic_files, "_create_temp", read_only)
+    with pytest.raises(PermissionError) as raised:
+        write_text_atomic(target, "ticker\n")
+    assert raised.value.filename == str(target) and raised.value.errno == errno.EACCES
+
+
+def test_a_failed_replace_names_the_target(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "abc.us.csv"
+
+    def failing_replace(source, destination):
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source), str(destination))
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    with pytest.raises(OSError) as raised:
+        write_text_atomic(target, "ticker\n")
+    monkeypatch.undo()
+    assert raised.value.filename == str(target)
+    assert os.listdir(tmp_path) == []

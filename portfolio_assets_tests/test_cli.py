@@ -75,7 +75,7 @@ def test_status_and_refresh_from_the_shell(sample: Path, tmp_path: Path) -> None
     policy = json.loads(run([str(BIN / "portfolio-assets"), "status", "--json"], tmp_path, home, **env).stdout)
     match = next(a for a in policy["assets"] if a["key"] == "match_report")
     assert match == {"key": "match_report", "status": "stale",
-                     "causes": ["setting lse_currency_policy changed from strict to broker"]}
+                     "causes": ["setting lse_currency_policy changed from strict to broker"], "notes": []}
 
 
 def test_refresh_fails_clearly_on_a_bad_broker_list(sample: Path, tmp_path: Path) -> None:

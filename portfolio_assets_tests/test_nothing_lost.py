@@ -196,11 +196,41 @@ def test_an_empty_stooq_folder_fails_and_removes_nothing(settled: Path, instance
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_the_index_check_blocks_what_follows(settled: Path, instance, monkeypatch) -> None:
-    from portfolio_assets.checks import build_checks
+def test_a_failed_index_check_blocks_what_follows_and_is_named(settled: Path, instance, monkeypatch) -> None:
+    from portfolio_assets import checks
 
-    check = next(c for c in build_checks() if "stooq_index_not_empty" in str(c.check_keys))
-    assert all(spec.blocking for spec in check.check_specs)
+    monkeypatch.setattr(checks, "count_index_rows", lambda _: 0)
+    import dagster as dg
+
+    def materializations(key: str) -> int:
+        return len(instance.fetch_materializations(dg.AssetKey(key), limit=100).records)
+
+    before = every_file(settled)
+    counts = {key: materializations(key) for key in ALL}
+    outcome = refresh_outcome(instance, force=True)
+    assert not outcome.success and "stooq_index_not_empty" in outcome.error
+    assert {key: materializations(key) - counts[key] for key in ALL} == {
+        "stooq_index": 1, "tradeable_universe": 1, "match_report": 0, "price_exports": 0}
+    assert every_file(settled) == before
+
+
+def test_status_shows_strays_on_the_fast_path_too(settled: Path, monkeypatch, capsys, tmp_path_factory) -> None:
+    from portfolio_assets import cli, refresh as refresh_module
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
+    write_file(settled / PRICES / "my_backtest_results.csv", "date,pnl\n")
+    assert cli.main(["refresh"]) == 0
+    assert cli.main(["status"]) == 0
+    assert "note: 1 file(s) in data/processed/tradeable_prices were not written by the pipeline" in \
+        capsys.readouterr().out
+
+    def no_dagster(*_args, **_kwargs):
+        raise AssertionError("the fast path was expected to answer")
+
+    monkeypatch.setattr(refresh_module, "fresh_checked_statuses", no_dagster)
+    assert cli.main(["status", "--json"]) == 0
+    exports = json.loads(capsys.readouterr().out)["assets"][3]
+    assert exports["status"] == "fresh" and "my_backtest_results.csv" in exports["notes"][0]
 
 
 def test_removing_most_exports_needs_force(settled: Path, instance, monkeypatch, tmp_path_factory) -> None:

@@ -3,35 +3,78 @@
 Every output of the pipeline goes through here, so a reader never sees a
 half-written file and a failed run leaves the previous outputs intact.
 Temporary files carry a fixed prefix so a later run can recognise and remove
-leftovers of a killed one.
+leftovers of a killed one. Files get the permissions of any file the user makes
+(0o666 less the umask), and a failed write raises an OSError naming the file
+the user knows (the target), not our temporary file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TEMP_PREFIX", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed", "file_holds",
-           "replace_all", "stage_bytes",
-           "remove_leftover_temp_files"]
+__all__ = ["TEMP_PREFIX", "FILE_MODE", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed",
+           "file_holds", "replace_all", "stage_bytes", "remove_leftover_temp_files"]
 
 TEMP_PREFIX = ".portfolio-assets-tmp-"
+# Created with this mode, the kernel takes the umask off as for any file the user makes:
+# 0o644 under umask 022, 0o664 under 002. (tempfile.mkstemp makes 0o600, which a
+# backtest running as another user cannot read.) Letting open(2) apply the umask means
+# reading it nowhere, so nothing can race a thread that changes it.
+FILE_MODE = 0o666
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create_temp(folder: Path) -> tuple[int, Path]:
+    """A new empty temporary file in `folder`, open for writing (O_EXCL: never someone else's)."""
+    for _ in range(100):
+        candidate = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}.part"
+        try:
+            return os.open(candidate, _CREATE_FLAGS, FILE_MODE), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _naming(error: OSError, target: Path) -> OSError:
+    """`error`, naming `target` when it names no file or only our temporary file.
+
+    A full disk fails write(2), whose error names no file; a read-only folder fails
+    the temporary file's creation. Either way the user needs to hear which output
+    could not be written. OSError(errno, ...) keeps the subclass (PermissionError...)."""
+    if error.errno is None or not error.strerror:
+        return error
+    if error.filename is not None and not Path(os.fsdecode(error.filename)).name.startswith(TEMP_PREFIX):
+        return error
+    named = OSError(error.errno, error.strerror, str(target))
+    named.__cause__ = error
+    return named
 
 
 def stage_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to a new temporary file beside `path` and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        fd, temp_path = _create_temp(path.parent)
+    except OSError as error:
+        raise _naming(error, path)  # _naming sets the cause
+    try:
+        _write_all(fd, data)
+    except BaseException as error:
+        temp_path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _naming(error, path)
         raise
-    return Path(temp_name)
+    return temp_path
 
 
 def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
@@ -40,7 +83,10 @@ def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
     try:
         while pending:
             temp_path, target = pending[0]
-            os.replace(temp_path, target)
+            try:
+                os.replace(temp_path, target)
+            except OSError as error:
+                raise _naming(error, target)
             pending.pop(0)
     finally:
         for temp_path, _ in pending:

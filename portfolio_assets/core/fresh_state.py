@@ -8,7 +8,8 @@ A later check answers "fresh" only if all of these are equal again. Any event
 written since, by a UI run, a sensor, the shell or an observation, changes the
 marker; any input, setting, code or output change changes the state. Anything
 else (no record, another storage backend, an unreadable file) means "don't
-know", and the caller asks Dagster.
+know", and the caller asks Dagster. When the answer is "fresh", no run has
+written an event since, so `remove_leftovers` clears what killed runs left.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ import os
 import re
 from pathlib import Path
 
-from .atomic_files import write_text_atomic
-from .fingerprints import stooq_fingerprint, tradeable_fingerprint
+from .atomic_files import remove_leftover_temp_files, write_text_atomic
+from .exports import existing_export_names
+from .fingerprints import stooq_fingerprint, text_fingerprint, tradeable_fingerprint
 from .memo import output_stamp
 from .outputs import STEP_KEYS, output_paths
 from .settings import Settings
 from .stooq_tree import StooqFile, scan_stooq_tree
 from .versions import step_code_version
 
-__all__ = ["FRESH_STATE_FILE", "instance_marker", "observed_state", "record_fresh_state", "known_fresh"]
+__all__ = ["FRESH_STATE_FILE", "LEFTOVER_AGE_SECONDS", "instance_marker", "observed_state", "record_fresh_state",
+           "known_fresh", "remove_leftovers", "recorded_notes"]
 
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
+# Temporary files live for one write (milliseconds); older ones belong to no live writer.
+LEFTOVER_AGE_SECONDS = 60
 # A top-level storage key in dagster.yaml means events may live elsewhere than history/.
 _OTHER_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage)\s*:", re.MULTILINE)
 
@@ -67,14 +72,29 @@ def observed_state(settings: Settings, sources: dict[str, str] | None = None,
     return {
         "settings": {name: str(getattr(settings, name)) for name in settings.__dataclass_fields__},
         "sources": dict(sources),
+        # A CSV dropped into (or taken out of) the prices folder changes what status
+        # reports about files the pipeline did not write.
+        "export_folder": text_fingerprint(*sorted(existing_export_names(settings.prices_dir))),
         "code_versions": {step: step_code_version(step, settings) for step in STEP_KEYS},
         "outputs": dict(output_stamps) if output_stamps is not None else {
             step: output_stamp(output_paths(step, settings)) for step in STEP_KEYS},
     }
 
 
-def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object]) -> None:
-    write_text_atomic(dagster_home / FRESH_STATE_FILE, json.dumps({"marker": marker, "state": state}))
+def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object],
+                       notes: dict[str, list[str]] | None = None) -> None:
+    """Record the state Dagster found fresh, with the notes `status` showed for it."""
+    write_text_atomic(dagster_home / FRESH_STATE_FILE,
+                      json.dumps({"marker": marker, "state": state, "notes": notes or {}}))
+
+
+def recorded_notes(dagster_home: Path) -> dict[str, list[str]]:
+    """The notes recorded with the fresh state (valid while `known_fresh` says True)."""
+    try:
+        notes = json.loads((dagster_home / FRESH_STATE_FILE).read_text(encoding="utf-8")).get("notes", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(key): [str(note) for note in value] for key, value in notes.items() if isinstance(value, list)}
 
 
 def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFile] | None = None) -> bool:
@@ -90,3 +110,21 @@ def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFi
         return recorded.get("state") == json.loads(json.dumps(current))
     except (OSError, ValueError, TypeError, AttributeError):
         return False
+
+
+def remove_leftovers(dagster_home: Path, settings: Settings,
+                     older_than_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
+    """Remove temporary files that killed runs left in the output folders and DAGSTER_HOME,
+    as `refresh` does before its runs; return how many.
+
+    Call only after `known_fresh` said True: then no run has written an event since
+    Dagster found everything fresh, so no run has started since; and a temporary
+    file lives for one write, so the age limit spares any a live writer may own.
+    A folder that cannot be cleaned is left for the next refresh."""
+    removed = 0
+    for folder in (settings.metadata_dir, settings.prices_dir, dagster_home):
+        try:
+            removed += remove_leftover_temp_files(folder, older_than_seconds=older_than_seconds)
+        except OSError:
+            continue
+    return removed
