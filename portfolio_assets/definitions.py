@@ -5,8 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from .assets import build_pipeline_assets
+from .automation import stale_condition
 from .checks import build_checks
 from .core.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
+from .output_checks import build_output_checks
 from .resources import settings_resource_from_environment
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
@@ -19,9 +21,12 @@ def build_definitions() -> dg.Definitions:
     settings = settings_from_environment()
     for validate in (refresh_log_level, worker_setting, max_removed_share):
         validate()  # a bad value fails when the definitions load, naming its variable
+    condition = stale_condition()
+    assets = [asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition))
+              for asset in build_pipeline_assets(settings)]
     return dg.Definitions(
-        assets=[stooq_files, tradeable_instruments, *build_pipeline_assets(settings)],
-        asset_checks=build_checks(),
+        assets=[stooq_files, tradeable_instruments, *assets],
+        asset_checks=[*build_checks(), *build_output_checks()],
         sensors=build_sensors(),
         resources={"settings": settings_resource_from_environment()},
         executor=dg.in_process_executor,

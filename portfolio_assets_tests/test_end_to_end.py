@@ -65,7 +65,8 @@ def dagster_dev(tmp_path_factory):
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
     env.update(DAGSTER_HOME=str(home), PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS="2",
-               PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS="5")
+               PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS="5", PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS="2",
+               PORTFOLIO_ASSETS_AUTOMATION_SECONDS="2")
     for path in root.rglob("*"):  # the sample is settled, not being written
         if path.is_file():
             os.utime(path, (time.time() - 60, time.time() - 60))
@@ -105,12 +106,13 @@ def test_ui_lists_the_assets_checks_and_sensors(dagster_dev) -> None:
     assert keys["stooq_files"]["isObservable"] and keys["match_report"]["groupName"] == "portfolio"
     checks = {c["name"] for node in nodes for c in (node["assetChecksOrError"] or {}).get("checks", [])}
     assert {"every_instrument_reported_once", "exports_match_the_report", "stooq_index_not_empty",
-            "unmatched_share_below_threshold"} <= checks
+            "unmatched_share_below_threshold", "outputs_intact"} <= checks
     repositories = graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
                                  "sensors { name sensorState { status } } } } } }")
     states = {s["name"]: s["sensorState"]["status"]
               for node in repositories["repositoriesOrError"]["nodes"] for s in node["sensors"]}
-    assert states == {"tradeable_instruments_sensor": "RUNNING", "stooq_files_sensor": "RUNNING"}
+    assert states == {"tradeable_instruments_sensor": "RUNNING", "stooq_files_sensor": "RUNNING",
+                      "output_files_sensor": "RUNNING", "portfolio_assets_automation": "RUNNING"}
 
 
 def test_sensor_brings_everything_up_then_follows_a_broker_list(dagster_dev) -> None:

@@ -43,36 +43,30 @@ def tick(instance, name: str, cursor: str | None = None):
     return result
 
 
-def requested(result) -> list[list[str]]:
-    requests = result.run_requests if isinstance(result, dg.SensorResult) else []
-    return [[key.to_user_string() for key in request.asset_selection] for request in requests]
+def observed(result) -> list[str]:
+    events = result.asset_events if isinstance(result, dg.SensorResult) else []
+    return [event.asset_key.to_user_string() for event in events]
 
 
 def test_no_change_skips(settled, instance) -> None:
     for name in ("tradeable_instruments_sensor", "stooq_files_sensor"):
         result = tick(instance, name)
-        assert requested(result) == [] and result.asset_events == []
-        assert "nothing is stale" in str(result.skip_reason)
+        assert observed(result) == [] and not result.run_requests
+        assert "as last observed" in str(result.skip_reason)
 
 
-def test_a_changed_broker_list_requests_only_the_stale_assets(settled, instance) -> None:
+def test_a_changed_broker_list_is_observed_and_nothing_is_requested(settled, instance) -> None:
     path = settled / "tradeable_instruments/broker_a.csv"
     with open(path, "a") as handle:
         handle.write("NSQ,US5949181045,KIM,Kimco again\n")
     settle(path)
     first = tick(instance, "tradeable_instruments_sensor")
-    assert requested(first) == [["tradeable_universe"]]
-    assert [e.asset_key.to_user_string() for e in first.asset_events] == ["tradeable_instruments"]
-    cursor = json.loads(first.cursor)
-    assert cursor["fingerprint"] == broker_folder_state(path.parent, time.time()).fingerprint
-    # The same state asks again with the same run key: Dagster launches it once.
-    assert tick(instance, "tradeable_instruments_sensor", first.cursor).run_requests[0].run_key == \
-        first.run_requests[0].run_key
-    defs = build_definitions()
-    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=["tradeable_universe"])
+    assert observed(first) == ["tradeable_instruments"] and not first.run_requests
+    fingerprint = broker_folder_state(path.parent, time.time()).fingerprint
+    assert json.loads(first.cursor)["fingerprint"] == fingerprint
+    assert first.asset_events[0].tags["dagster/data_version"] == fingerprint
     second = tick(instance, "tradeable_instruments_sensor", first.cursor)
-    assert requested(second) == [["match_report"]]
-    assert second.cursor == first.cursor  # round trip: nothing new observed
+    assert observed(second) == [] and not second.run_requests
 
 
 def test_a_file_still_being_written_waits(settled, instance) -> None:
@@ -89,9 +83,9 @@ def test_stooq_sensor_sees_a_daily_update(settled, instance) -> None:
     assert isinstance(tick(instance, "stooq_files_sensor"), dg.SkipReason)  # just written
     settle(path)
     first = tick(instance, "stooq_files_sensor")  # a new tree must look the same twice
-    assert requested(first) == [] and "next tick" in str(first.skip_reason)
+    assert observed(first) == [] and "next tick" in str(first.skip_reason)
     result = tick(instance, "stooq_files_sensor", first.cursor)
-    assert requested(result) == [["stooq_index", "match_report"]]
+    assert observed(result) == ["stooq_files"] and not result.run_requests
 
 
 def test_a_missing_folder_is_a_clear_skip(settled, instance) -> None:
@@ -115,22 +109,13 @@ def test_invalid_sensor_interval_names_the_variable(monkeypatch) -> None:
         build_definitions()
 
 
-def test_a_failed_sensor_run_is_retried_a_bounded_number_of_times(settled, instance) -> None:
-    from portfolio_assets.sensors import PLAN_TAG, RETRIES
+def test_failed_automation_runs_are_retried_by_the_instance_a_bounded_number_of_times() -> None:
+    import yaml
 
-    path = settled / "tradeable_instruments/broker_a.csv"
-    with open(path, "a") as handle:
-        handle.write("NSQ,US1,NEW,New\n")
-    settle(path)
-    first = tick(instance, "tradeable_instruments_sensor")
-    plan = first.run_requests[0].tags[PLAN_TAG]
+    from portfolio_assets.automation import AUTOMATION_RUN_TAGS, RETRIES
 
-    @dg.asset(name="failing")
-    def failing():
-        raise RuntimeError("disk full")
-
-    keys = {first.run_requests[0].run_key}
-    for _ in range(RETRIES + 1):
-        dg.materialize([failing], instance=instance, tags={PLAN_TAG: plan}, raise_on_error=False)
-        keys.add(tick(instance, "tradeable_instruments_sensor", first.cursor).run_requests[0].run_key)
-    assert len(keys) == RETRIES + 1  # the first try, then RETRIES more, then no new key
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster_home/dagster.yaml").read_text())
+    assert config["run_retries"]["enabled"] is True
+    assert AUTOMATION_RUN_TAGS["dagster/max_retries"] == str(RETRIES) and RETRIES >= 1
+    sensor = build_definitions().resolve_sensor_def("portfolio_assets_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -107,8 +107,10 @@ def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 
 
 SENSOR_INTERVAL_VARIABLES = {
-    "tradeable_instruments_sensor": ("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", 10),
+    "tradeable_instruments_sensor": ("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", 5),
     "stooq_files_sensor": ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", 60),
+    "output_files_sensor": ("PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS", 10),
+    "portfolio_assets_automation": ("PORTFOLIO_ASSETS_AUTOMATION_SECONDS", 5),
 }
 UNMATCHED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", 0.25)
 
