@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -55,29 +57,36 @@ def latest_materialization(home: Path, key: str) -> int | None:
         return None if event is None else event.timestamp
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory):
-    """A running `dagster dev` over a fresh sample, its sensors ticking every 2 s."""
-    root = tmp_path_factory.mktemp("e2e")
+E2E_INTERVALS = {"PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS": "5",
+                 "PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_AUTOMATION_SECONDS": "2"}
+
+
+def sample_world(root: Path) -> Path:
+    """A settled sample in `root` and a DAGSTER_HOME with the project's dagster.yaml; returns the home."""
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    env.update(DAGSTER_HOME=str(home), PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS="2",
-               PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS="5", PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS="2",
-               PORTFOLIO_ASSETS_AUTOMATION_SECONDS="2")
     for path in root.rglob("*"):  # the sample is settled, not being written
         if path.is_file():
             os.utime(path, (time.time() - 60, time.time() - 60))
+    return home
+
+
+@contextmanager
+def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log",
+                        **settings: str) -> Iterator[int]:
+    """`dagster dev` from `root` with short sensor intervals (and `settings` as variables); yields its port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
+    env.update(DAGSTER_HOME=str(home), **E2E_INTERVALS, **settings)
     port = free_port()
-    log = open(root / "dagster_dev.log", "w")
+    log = open(root / log_name, "w")
     process = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: _answers(port), 120, "the webserver to answer GraphQL")
-        yield port, root, home
+        yield port
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -86,7 +95,16 @@ def dagster_dev(tmp_path_factory):
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(root / "dagster_dev.log", ARTIFACTS / "dagster_dev.log")
+        shutil.copy(root / log_name, ARTIFACTS / log_name)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory):
+    """A running `dagster dev` over a fresh sample, its sensors ticking every 2 s."""
+    root = tmp_path_factory.mktemp("e2e")
+    home = sample_world(root)
+    with running_dagster_dev(root, home) as port:
+        yield port, root, home
 
 
 def _answers(port: int) -> bool:
