@@ -1,8 +1,12 @@
 """portfolio-assets: Stooq archives and broker lists into a matched universe, reports and
 one price file per instrument, as Dagster assets that recompute only what changed.
 
-`defs` is loaded on first access, so the Dagster-free core (and the CLI's fast
-paths) can be imported without importing Dagster.
+`defs` is loaded on first access, so the Dagster-free layers (domain, incremental,
+io, steps) and the CLI's fast path can be imported without importing Dagster.
+
+Layers, each using only those after it: cli and dagster_defs, instance, steps,
+incremental and io, domain (see the README's Layout). The Dagster layer is
+`dagster_defs/`, not `defs/`: a subpackage named `defs` would replace this attribute.
 """
 
 __all__ = ["defs"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .assets import build_pipeline_assets
-from .automation import stale_condition
-from .checks import build_checks
-from .core.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
-from .output_checks import build_output_checks
-from .resources import settings_resource_from_environment
-from .sensors import build_sensors
-from .sources import stooq_files, tradeable_instruments
+from .dagster_defs.assets import build_pipeline_assets
+from .dagster_defs.automation import stale_condition
+from .dagster_defs.checks import build_checks
+from .dagster_defs.output_checks import build_output_checks
+from .dagster_defs.resources import settings_resource_from_environment
+from .dagster_defs.sensors import build_sensors
+from .dagster_defs.sources import stooq_files, tradeable_instruments
+from .domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 
 __all__ = ["build_definitions", "runnable", "defs"]
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a small hand-written world in a temporary working directory."""
+"""Shared fixtures: a small hand-written world in a temporary working directory, and a
+test instance. Shared plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
@@ -7,24 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from portfolio_assets.core.settings import SETTING_VARIABLES
+from portfolio_assets.domain.settings import SETTING_VARIABLES
 
-STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
-
-
-def stooq_rows(ticker: str, dates: list[str], close: str = "10.5", volume: str = "1000") -> str:
-    return STOOQ_HEADER + "".join(
-        f"{ticker},D,{day},000000,10,11,9,{close},{volume},0\n" for day in dates
-    )
-
-
-def write_file(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+from .helpers import STOOQ_HEADER, stooq_rows, write_file
 
 
 @pytest.fixture
@@ -52,16 +38,3 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
-
-
-def output_files(root: Path) -> dict[str, bytes]:
-    """Every report and export (CSV) under data/metadata and data/processed, by relative path.
-
-    Caches and manifests are left out: they hold stamps that differ between copies."""
-    found = {}
-    for folder in (root / "data" / "metadata", root / "data" / "processed"):
-        if folder.exists():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and path.suffix == ".csv":
-                    found[str(path.relative_to(root))] = path.read_bytes()
-    return found

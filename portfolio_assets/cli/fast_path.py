@@ -1,0 +1,129 @@
+"""A fast answer to "is anything stale?" that never needs Dagster when nothing changed.
+
+After Dagster has found every asset fresh, the CLI records the state it saw:
+the two source fingerprints, the code versions (which carry the result
+settings), the output stamps, and a marker of the instance's event storage
+(size and mtime of every event-log file under DAGSTER_HOME/history/runs).
+A later check answers "fresh" only if all of these are equal again. Any event
+written since, by a UI run, a sensor, the shell or an observation, changes the
+marker; any input, setting, code or output change changes the state. Anything
+else (no record, another storage backend, an unreadable file) means "don't
+know", and the caller asks Dagster. When the answer is "fresh", no run has
+written an event since, so `remove_leftovers` clears what killed runs left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from ..domain.settings import Settings
+from ..domain.stooq_tree import StooqFile, scan_stooq_tree
+from ..incremental.export_folder import existing_export_names
+from ..incremental.fingerprints import stooq_fingerprint, text_fingerprint, tradeable_fingerprint
+from ..incremental.memo import output_stamp
+from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
+from ..steps.registry import ASSET_KEYS, output_paths, step_code_version
+
+__all__ = ["FRESH_STATE_FILE", "LEFTOVER_AGE_SECONDS", "instance_marker", "observed_state", "record_fresh_state",
+           "known_fresh", "remove_leftovers", "recorded_notes"]
+
+FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
+# Temporary files live for one write (milliseconds); older ones belong to no live writer.
+LEFTOVER_AGE_SECONDS = 60
+# A top-level storage key in dagster.yaml means events may live elsewhere than history/.
+_OTHER_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage)\s*:", re.MULTILINE)
+
+
+def instance_marker(dagster_home: Path) -> str | None:
+    """A hash of the event storage files, or None when the instance is not plain local SQLite."""
+    config = dagster_home / "dagster.yaml"
+    try:
+        if config.exists() and _OTHER_STORAGE.search(config.read_text(encoding="utf-8")):
+            return None
+        entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
+        digest = hashlib.sha256()
+        for entry in entries:
+            stat = entry.stat(follow_symlinks=False)
+            digest.update(f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def observed_state(settings: Settings, sources: dict[str, str] | None = None,
+                   stooq_scan: list[StooqFile] | None = None,
+                   output_stamps: dict[str, str] | None = None) -> dict[str, object]:
+    """What the answer depends on, besides the instance.
+
+    `sources` are the versions already observed; `output_stamps` the stamps the last
+    materializations recorded (a check found the files still match them), else the
+    files on disk are stamped now."""
+    if sources is None:
+        scan = stooq_scan if stooq_scan is not None else scan_stooq_tree(settings.stooq_dir)
+        sources = {
+            "stooq_files": stooq_fingerprint(scan),
+            "tradeable_instruments": tradeable_fingerprint(settings.tradeable_dir),
+        }
+    return {
+        "settings": {name: str(getattr(settings, name)) for name in settings.__dataclass_fields__},
+        "sources": dict(sources),
+        # A CSV dropped into (or taken out of) the prices folder changes what status
+        # reports about files the pipeline did not write.
+        "export_folder": text_fingerprint(*sorted(existing_export_names(settings.prices_dir))),
+        "code_versions": {key: step_code_version(key, settings) for key in ASSET_KEYS},
+        "outputs": dict(output_stamps) if output_stamps is not None else {
+            key: output_stamp(output_paths(key, settings)) for key in ASSET_KEYS},
+    }
+
+
+def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object],
+                       notes: dict[str, list[str]] | None = None) -> None:
+    """Record the state Dagster found fresh, with the notes `status` showed for it."""
+    write_text_atomic(dagster_home / FRESH_STATE_FILE,
+                      json.dumps({"marker": marker, "state": state, "notes": notes or {}}))
+
+
+def recorded_notes(dagster_home: Path) -> dict[str, list[str]]:
+    """The notes recorded with the fresh state (valid while `known_fresh` says True)."""
+    try:
+        notes = json.loads((dagster_home / FRESH_STATE_FILE).read_text(encoding="utf-8")).get("notes", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(key): [str(note) for note in value] for key, value in notes.items() if isinstance(value, list)}
+
+
+def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFile] | None = None) -> bool:
+    """True only when the recorded fresh state provably still holds."""
+    try:
+        recorded = json.loads((dagster_home / FRESH_STATE_FILE).read_text(encoding="utf-8"))
+        marker = instance_marker(dagster_home)
+        if marker is None or recorded.get("marker") != marker:
+            return False
+        if not (settings.stooq_dir.is_dir() and settings.tradeable_dir.is_dir()):
+            return False
+        current = observed_state(settings, stooq_scan=stooq_scan)
+        return recorded.get("state") == json.loads(json.dumps(current))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+
+
+def remove_leftovers(dagster_home: Path, settings: Settings,
+                     older_than_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
+    """Remove temporary files that killed runs left in the output folders and DAGSTER_HOME,
+    as `refresh` does before its runs; return how many.
+
+    Call only after `known_fresh` said True: then no run has written an event since
+    Dagster found everything fresh, so no run has started since; and a temporary
+    file lives for one write, so the age limit spares any a live writer may own.
+    A folder that cannot be cleaned is left for the next refresh."""
+    removed = 0
+    for folder in (settings.metadata_dir, settings.prices_dir, dagster_home):
+        try:
+            removed += remove_leftover_temp_files(folder, older_than_seconds=older_than_seconds)
+        except OSError:
+            continue
+    return removed

@@ -1,0 +1,337 @@
+"""The `portfolio-assets` command.
+
+- `sample DIR` writes the generated sample world.
+- `init` creates the Dagster instance in DAGSTER_HOME, once, under the lock that
+  `status` and `refresh` take (so no two dagster processes race to create it).
+- `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
+- `refresh [--force]` materializes exactly the stale and missing assets.
+
+`status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
+setting as a flag, which overrides its environment variable.
+
+Bad input and faults are one line on stderr: an invalid flag names the flag, an
+invalid variable names the variable, a file that cannot be read or written names
+its path. Exit status: 2 for invalid flags, settings or input (status), 1 for a
+failed refresh or a file error, 3 when `refresh` is refused because a running code
+location (dagster dev) works with other settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from ..domain.errors import InvalidSetting, PortfolioInputError, describe_os_error
+
+if TYPE_CHECKING:
+    from ..domain.settings import Settings
+
+__all__ = ["main"]
+
+EXIT_REFUSED = 3
+
+_SETTING_FLAGS = {
+    "stooq_dir": "--stooq-dir",
+    "tradeable_dir": "--tradeable-dir",
+    "metadata_dir": "--metadata-dir",
+    "prices_dir": "--prices-dir",
+    "lse_currency_policy": "--lse-currency-policy",
+    "include_empty": "--include-empty",
+}
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from ..dev.sample import write_sample
+
+    try:
+        world = write_sample(Path(args.directory), stooq_files=args.stooq_files,
+                             instruments=args.instruments, seed=args.seed)
+    except (FileExistsError, ValueError) as error:
+        print(f"portfolio-assets sample: {error}", file=sys.stderr)
+        return 2
+    print(f"sample written to {Path(args.directory).absolute()}:")
+    print(f"  Stooq tree:   {world.stooq_dir}")
+    print(f"  broker lists: {world.tradeable_dir}")
+    print("run the pipeline from that folder (the default settings point there)")
+    return 0
+
+
+def _apply_setting_flags(args: argparse.Namespace) -> None:
+    from ..domain.settings import SETTING_VARIABLES
+
+    for field in _SETTING_FLAGS:
+        value = getattr(args, field)
+        if value is not None:
+            os.environ[SETTING_VARIABLES[field]] = str(value)
+
+
+def _dagster_home() -> Path:
+    if not os.environ.get("DAGSTER_HOME"):
+        raise SystemExit("portfolio-assets: set DAGSTER_HOME to the Dagster instance folder "
+                         "(the README's `make demo` uses dagster_home/ in the project)")
+    return Path(os.environ["DAGSTER_HOME"])
+
+
+def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
+    """Apply the flags, then validate every setting before Dagster is imported.
+
+    The definitions validate the same values when portfolio_assets.definitions is
+    imported, where a bad one would end in a traceback; here it is one line (main)."""
+    _apply_setting_flags(args)
+    from ..domain.settings import (
+        max_removed_share,
+        max_unmatched_share,
+        refresh_log_level,
+        sensor_intervals,
+        settings_from_environment,
+        worker_setting,
+    )
+
+    settings = settings_from_environment()
+    # Every validator the definitions run (a new one missed here still ends as one line,
+    # from main, when the definitions load).
+    for validate in (refresh_log_level, worker_setting, sensor_intervals, max_unmatched_share, max_removed_share):
+        validate()
+    return settings, _dagster_home()
+
+
+def _load(args: argparse.Namespace):
+    """Settings, definitions and instance for status/refresh."""
+    _dagster_home().mkdir(parents=True, exist_ok=True)
+    import dagster as dg
+
+    from ..definitions import build_definitions
+    from ..domain.settings import settings_from_environment
+
+    defs = build_definitions()  # an invalid setting raises here: main prints it as one line
+    settings = settings_from_environment()
+    return settings, defs, dg.DagsterInstance.get()
+
+
+def _known_fresh(args: argparse.Namespace, settings: Settings, home: Path) -> bool:
+    """The Dagster-free check: True only if nothing can have changed since Dagster said fresh.
+
+    When it is, no run has started since, so leftover temporary files of killed runs
+    are removed here as `refresh` would (it is not called on this path)."""
+    from ..domain.stooq_tree import scan_stooq_tree
+    from .fast_path import known_fresh, remove_leftovers
+
+    try:
+        # One stat scan serves this check and, if it fails, the observation that follows.
+        args.stooq_scan = scan_stooq_tree(settings.stooq_dir) if settings.stooq_dir.is_dir() else None
+        fresh = known_fresh(home, settings, args.stooq_scan)
+    except (PortfolioInputError, OSError):
+        return False  # the full path reports the problem
+    if fresh:
+        remove_leftovers(home, settings)
+    return fresh
+
+
+def _location_conflict(settings: Settings, home: Path) -> str | None:
+    from ..instance.location_settings import running_location_conflict
+
+    return running_location_conflict(home, settings)
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Create the instance's databases now, under the lock status and refresh take.
+
+    Dagster creates them on first use; two processes doing that at once on a new
+    DAGSTER_HOME can fail (dagster issue 27390), so `make demo` and `make dev` call
+    this before anything else runs."""
+    home = _dagster_home()
+    from ..io.locking import exclusive_lock
+
+    with exclusive_lock(home):
+        import dagster as dg
+
+        with dg.DagsterInstance.get():
+            pass
+    print(f"Dagster instance ready in {home}")
+    return 0
+
+
+@contextmanager
+def _locked_instance(args: argparse.Namespace) -> Iterator[tuple]:
+    """(settings, defs, instance, seconds waited) under the instance's lock, which keeps
+    another refresh or status from changing the instance (or creating it) under us."""
+    from ..io.locking import exclusive_lock
+
+    with exclusive_lock(_dagster_home()) as waited:
+        if waited > 0.05:
+            args.stooq_scan = None  # taken before the wait: observe afresh
+        settings, defs, instance = _load(args)
+        with instance:
+            yield settings, defs, instance, waited
+
+
+def _input_problem(error: Exception, exit_code: int) -> int:
+    """Print bad input (a dg.Failure from a source, or our own error) as one line."""
+    print(f"portfolio-assets: {getattr(error, 'description', None) or error}", file=sys.stderr)
+    return exit_code
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings, home = _prepared(args)
+    conflict = _location_conflict(settings, home)
+    if conflict:
+        # Status only reports: stderr, so that --json output stays parseable.
+        print(f"portfolio-assets: note: {conflict}; this status is for the settings given here, and "
+              "`refresh` with them would be refused", file=sys.stderr)
+    if _known_fresh(args, settings, home):
+        from ..steps.registry import ASSET_KEYS
+        from .fast_path import recorded_notes
+
+        notes = recorded_notes(home)
+        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])}
+                    for key in ASSET_KEYS]
+        _print_statuses(statuses, args.json)
+        return 0
+    import dagster as dg
+
+    from ..dagster_defs.sources import record_observations
+    from .refresh import fresh_checked_statuses
+
+    with _locked_instance(args) as (settings, defs, instance, _):
+        try:
+            record_observations(instance, settings, getattr(args, "stooq_scan", None))
+        except (dg.Failure, PortfolioInputError) as error:
+            return _input_problem(error, exit_code=2)
+        statuses = [s.as_json() for s in fresh_checked_statuses(defs, instance, settings)]
+    _print_statuses(statuses, args.json)
+    return 0
+
+
+def _print_statuses(statuses: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"assets": statuses}, indent=2))
+        return
+    for status in statuses:
+        print(f"{status['key']:<20} {status['status']}")
+        for cause in status["causes"]:
+            print(f"{'':<20}   - {cause}")
+        for note in status.get("notes", []):
+            print(f"{'':<20}   note: {note}")
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    settings, home = _prepared(args)
+    conflict = _location_conflict(settings, home)
+    if conflict:
+        print(f"portfolio-assets: refresh refused: {conflict}; its sensors would undo this refresh within a "
+              "minute. Run refresh with its settings, or stop `dagster dev` (or restart it with these "
+              "settings) and run refresh again", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.force and _known_fresh(args, settings, home):
+        print("nothing is stale: no run launched (nothing changed since the last check)")
+        return 0
+    import dagster as dg
+
+    from .refresh import refresh
+
+    with _locked_instance(args) as (settings, defs, instance, waited):
+        if waited > 0.5:
+            print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
+        try:
+            outcome = refresh(defs, instance, settings, force=args.force,
+                              stooq_scan=getattr(args, "stooq_scan", None))
+        except (dg.Failure, PortfolioInputError) as error:
+            return _input_problem(error, exit_code=1)
+    if not outcome.success:
+        # One line per failed step, our own message first; the full log is in the instance.
+        for line in outcome.error.splitlines() or ["the run failed"]:
+            print(f"portfolio-assets: refresh failed: {line}", file=sys.stderr)
+        return 1
+    if outcome.materialized:
+        print(f"materialized {', '.join(outcome.materialized)} in {outcome.runs} run(s)")
+    return 0
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (problem, then where to read the usage)
+    rather than the usage block followed by the problem."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _flag_type(parse: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type checking a flag with the parse function of its variable
+    (domain/settings.py), so the flag and the variable accept exactly the same values."""
+
+    def flag_value(value: str) -> str:
+        try:
+            parsed = parse(value)
+        except InvalidSetting as error:
+            # argparse prefixes "argument --flag: ": the flag the user typed, not the variable.
+            raise argparse.ArgumentTypeError(f"{shlex.quote(value)} {error.problem}") from None
+        return str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
+
+    flag_value.__name__ = parse.__name__
+    return flag_value
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    from ..domain.currency import LSE_CURRENCY_POLICIES
+    from ..domain.settings import parse_include_empty, parse_policy
+
+    group = parser.add_argument_group("settings (override PORTFOLIO_ASSETS_* variables)")
+    for field, flag in _SETTING_FLAGS.items():
+        if field == "include_empty":
+            group.add_argument(flag, dest=field, nargs="?", const="true", default=None,
+                               type=_flag_type(parse_include_empty),
+                               metavar="true|false", help="export empty, missing and unreadable files too")
+        elif field == "lse_currency_policy":
+            group.add_argument(flag, dest=field, type=_flag_type(parse_policy),
+                               metavar="|".join(LSE_CURRENCY_POLICIES))
+        else:
+            group.add_argument(flag, dest=field, metavar="PATH")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="portfolio-assets", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sample = commands.add_parser("sample", help="write a small generated Stooq tree and broker lists")
+    sample.add_argument("directory", help="folder to write data/stooq and tradeable_instruments into")
+    sample.add_argument("--stooq-files", type=int, default=400)
+    sample.add_argument("--instruments", type=int, default=60)
+    sample.add_argument("--seed", type=int, default=7)
+    sample.set_defaults(run=_sample)
+    init = commands.add_parser("init", help="create the Dagster instance in DAGSTER_HOME (before starting "
+                               "several dagster commands at once)")
+    init.set_defaults(run=_init)
+    status = commands.add_parser("status", help="observe the sources and say which assets are stale")
+    status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes"}]}')
+    _add_setting_flags(status)
+    status.set_defaults(run=_status)
+    refresh = commands.add_parser("refresh", help="materialize exactly the stale and missing assets")
+    refresh.add_argument("--force", action="store_true", help="materialize and rewrite every asset")
+    _add_setting_flags(refresh)
+    refresh.set_defaults(run=_refresh)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except PortfolioInputError as error:
+        # An invalid setting (also when raised while the definitions load) or other bad input.
+        print(f"portfolio-assets: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A folder that cannot be read or written outside a run (DAGSTER_HOME, say).
+        print(f"portfolio-assets: {describe_os_error(error)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Observe the sources (without a run), then materialize exactly what is stale or missing.
+
+Staleness is one hop in Dagster 1.13: after an asset re-materializes, only its
+direct dependents can turn stale. So one run takes the stale assets and all
+that follows them, and each later asset checks its inputs when its turn comes:
+one downstream of an asset that recomputed the same data version does not
+materialize, and Dagster skips what follows it. If inputs move meanwhile, the
+refresh observes again and takes another round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from ..dagster_defs.assets import POOL, SKIP_FRESH_TAG
+from ..dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from ..dagster_defs.sources import record_observations
+from ..definitions import runnable
+from ..domain.settings import Settings, refresh_log_level
+from ..domain.stooq_tree import StooqFile
+from ..instance.runs import clear_dead_runs, ensure_pool_limit, free_orphaned_slots, in_flight_assets, process_tags
+from ..instance.stale_status import (
+    SOURCE_KEYS,
+    AssetStatus,
+    asset_statuses,
+    current_data_version,
+    recorded_output_stamps,
+)
+from ..io.atomic_files import remove_leftover_temp_files
+from ..steps.registry import ASSET_KEYS
+from .fast_path import instance_marker, observed_state, record_fresh_state
+
+__all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
+
+
+MAX_ROUNDS = 5
+
+
+@dataclass
+class RefreshOutcome:
+    success: bool
+    materialized: list[str] = field(default_factory=list)
+    runs: int = 0
+    error: str = ""
+
+
+def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
+         force: bool = False) -> dg.ExecuteInJobResult:
+    run_config: dict = {}
+    if force:
+        run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
+    # The shell shows the run's log one line per record and, at the end, our one-line
+    # summary of any failure; the full log (stacks included) stays in the instance and the UI.
+    run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
+    tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
+    if not force:
+        tags[SKIP_FRESH_TAG] = "true"
+    return materialize_with_one_line_log(runnable(defs), resources=defs.resources, instance=instance,
+                                         selection=selection, run_config=run_config, raise_on_error=False,
+                                         tags=tags)
+
+
+def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
+    """`keys` and every asset after them, in ASSET_KEYS order (which is topological)."""
+    graph = defs.resolve_asset_graph()
+    chosen = set(keys)
+    for key in ASSET_KEYS:
+        if any(parent.to_user_string() in chosen for parent in graph.get(dg.AssetKey(key)).parent_keys):
+            chosen.add(key)
+    return [key for key in ASSET_KEYS if key in chosen]
+
+
+def _failure(result: dg.ExecuteInJobResult) -> str:
+    """One line per failed step: our own message, not Dagster's "Error occurred while executing op"."""
+    return "\n".join(failure_lines(result.all_events)) or "the run failed"
+
+
+def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
+                           settings: Settings) -> list[AssetStatus]:
+    """Asset statuses; when all are fresh, record that for the Dagster-free fast check.
+
+    The record holds exactly what the statuses compared against: the sources'
+    latest observed versions (which an asset may have moved while it ran, by
+    recording what it read) and the output stamps the last materializations wrote
+    in their tags (which the statuses compared with the files). It is kept only if
+    no event was written while judging, so it never describes anything newer.
+    """
+    home = Path(instance.root_directory)
+    marker = instance_marker(home)
+    sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
+    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
+    if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
+        stamps = recorded_output_stamps(instance, ASSET_KEYS)
+        if None not in stamps.values() and instance_marker(home) == marker:
+            notes = {s.key: s.notes for s in statuses if s.notes}
+            record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps), notes)
+    return statuses
+
+
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
+            report: Callable[[str], None] = print, stooq_scan: list[StooqFile] | None = None) -> RefreshOutcome:
+    for run_id in clear_dead_runs(instance):
+        report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
+    if not in_flight_assets(instance):
+        # No live run can be writing now: temporary files are leftovers of killed ones.
+        for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
+            remove_leftover_temp_files(folder, older_than_seconds=60)
+    ensure_pool_limit(instance, POOL)
+    for run_id in free_orphaned_slots(instance, POOL):
+        report(f"freed the pool slot run {run_id} held after it ended")
+    record_observations(instance, settings, stooq_scan)
+    outcome = RefreshOutcome(True)
+    reobserved = False
+    if force:
+        report("materializing every asset (--force)")
+        result = _run(defs, instance, list(ASSET_KEYS), force=True)
+        outcome.runs += 1
+        outcome.materialized = list(ASSET_KEYS)
+        outcome.success = result.success
+        outcome.error = "" if result.success else _failure(result)
+        return outcome
+    while True:
+        due = [s for s in fresh_checked_statuses(defs, instance, settings) if s.status != "fresh"]
+        if not due:
+            break
+        if outcome.runs >= MAX_ROUNDS:
+            # Inputs kept changing under us (or something is wrong): stop rather than loop.
+            outcome.success = False
+            outcome.error = f"{', '.join(s.key for s in due)} still stale after {outcome.runs} runs: {due[0].causes}"
+            return outcome
+        if any(s.key in outcome.materialized for s in due) and not reobserved:
+            # An input moved while we ran (a sensor observed it, a list was saved): observe
+            # again and judge anew before choosing what to run.
+            record_observations(instance, settings)
+            reobserved = True
+            continue
+        reobserved = False
+        for status in due:
+            report(f"materializing {status.key} ({status.status}): {'; '.join(status.causes)}")
+        # One run takes the stale assets and everything after them; each later asset
+        # checks its inputs when its turn comes and, if they did not change after all,
+        # is not materialized (and Dagster skips what follows it).
+        selection = _with_descendants(defs, [s.key for s in due])
+        result = _run(defs, instance, selection)
+        outcome.runs += 1
+        done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+        due_keys = {s.key for s in due}
+        for key in selection:
+            if key in done and key not in due_keys:
+                report(f"materialized {key}: its inputs changed in this run")
+        outcome.materialized += [key for key in selection if key in done]
+        if not result.success:
+            outcome.success = False
+            outcome.error = _failure(result)
+            return outcome
+    if not outcome.materialized:
+        report("nothing is stale: no run launched")
+    return outcome

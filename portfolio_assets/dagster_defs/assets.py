@@ -1,0 +1,218 @@
+"""The four software-defined assets; each runs its step from the registry of steps
+(`steps/registry.py`) and turns the result into a materialization with metadata.
+
+No `from __future__ import annotations` here: Dagster reads the parameter types
+(config, resources) at definition time."""
+
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from ..domain.broker_lists import UNIVERSE_COLUMNS
+from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
+from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environment
+from ..domain.stooq_tree import INDEX_COLUMNS
+from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
+from ..instance.runs import process_tags
+from ..instance.stale_status import current_data_version, inputs_changed, status_of
+from ..steps.common import StepResult
+from ..steps.registry import get_step, result_settings, step_code_version
+from .failures import failing_clearly
+from .metadata import counts_table, csv_preview
+from .resources import PipelineSettings
+from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
+
+__all__ = ["POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
+
+# Every asset is in this pool; the project's instance (dagster_home/dagster.yaml) limits
+# it to 1, so runs from the UI, sensors and the shell never write outputs at once.
+POOL = "portfolio_assets"
+
+
+def _path(path: Path) -> dg.MetadataValue:
+    return dg.MetadataValue.path(str(path))
+
+
+SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
+
+
+def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) -> bool:
+    """In a refresh run (tagged), an asset whose inputs did not change after all stays
+    unmaterialized, and Dagster skips what depends on it."""
+    if context.run.tags.get(SKIP_FRESH_TAG) != "true":
+        return False
+    key = context.asset_key
+    parents = [parent.to_user_string() for parent in context.assets_def.asset_deps[key]]
+    code_version = context.assets_def.code_versions_by_key[key]
+    if inputs_changed(key.to_user_string(), code_version, parents, context.instance):
+        return False
+    status = status_of(key.to_user_string(), code_version, parents, context.instance, resolved)
+    if status.status == "fresh":
+        context.log.info(f"{key.to_user_string()} is fresh: its inputs did not change; not materializing")
+    return status.status == "fresh"
+
+
+def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings,
+              **inputs: object) -> tuple[Settings, StepResult | None]:
+    """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
+    resolved = settings.resolve()
+    name = context.asset_key.to_user_string()
+    loaded_with = settings_from_environment()
+    if resolved != loaded_with or (
+            step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]):
+        # Code versions carry the settings the definitions were loaded with, and the
+        # sources are observed at the configured folders: a run with other values would
+        # record results under the wrong versions.
+        changed = {field: getattr(resolved, field) for field in SETTING_VARIABLES
+                   if getattr(resolved, field) != getattr(loaded_with, field)}
+        raise dg.Failure(description=(
+            f"the settings of this run ({changed or result_settings(name, resolved)}) differ from those the "
+            "code location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
+            "of overriding the settings resource in the launchpad"))
+    context.instance.add_run_tags(context.run.run_id, process_tags())
+    if _fresh_in_this_run(context, resolved):
+        return resolved, None
+    previous = previous_memo(context.instance, context.asset_key)
+    with failing_clearly():
+        result = get_step(name).build(resolved, previous, config.force, **inputs)
+    for warning in getattr(result, "warnings", []):
+        context.log.warning(warning)
+    if result.reused:
+        context.log.info("inputs, code and settings equal the last materialization's and its "
+                         "files are intact: reusing them without rewriting (force=true recomputes)")
+    return resolved, result
+
+
+def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -> dict[str, str]:
+    """Make the source version this asset actually read its recorded input version.
+
+    Dagster records the version last observed before the step started; if the input
+    changed in between, that describes other bytes than the ones read, and a later
+    revert of the input would look fresh. So the version read is observed (when new)
+    and returned as the materialization's input tag, which overrides Dagster's."""
+    if version != current_data_version(context.instance, source):
+        context.instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=dg.AssetKey(source), tags={"dagster/data_version": version}))
+    return {f"dagster/input_data_version/{source}": version}
+
+
+def _materialize_result(step: str, resolved: Settings, result: StepResult, metadata: dict,
+                        input_tags: dict[str, str] | None = None) -> dg.MaterializeResult:
+    chosen = result_settings(step, resolved)
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(result.data_version),
+        tags={**memo_tags(result.memo, chosen), **(input_tags or {})},
+        metadata={"reused": result.reused, **{f"setting_{k}": v for k, v in chosen.items()}, **metadata},
+    )
+
+
+def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The four assets, with code versions for the settings they were loaded with."""
+
+    @dg.asset(
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[stooq_files], kinds={"python", "csv"},
+        code_version=step_code_version("stooq_index", settings),
+        description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
+    )
+    def stooq_index(context: dg.AssetExecutionContext, config: StepConfig,
+                    settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+        scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
+        resolved, result = _run_step(context, config, settings, scan=scan)
+        if result is None:
+            return
+        read = _source_read(context, "stooq_files", result.source_version)
+        yield _materialize_result("stooq_index", resolved, result, input_tags=read, metadata={
+            "path": _path(resolved.index_path),
+            "row_count": len(result.entries),
+            "seconds": result.seconds,
+            "rows_by_region": counts_table("region", result.rows_by_region),
+            "preview": csv_preview(INDEX_COLUMNS, [e.as_row() for e in result.entries]),
+        })
+
+    @dg.asset(
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[tradeable_instruments], kinds={"python", "csv"},
+        code_version=step_code_version("tradeable_universe", settings),
+        description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
+    )
+    def tradeable_universe(context: dg.AssetExecutionContext, config: StepConfig,
+                           settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+        resolved, result = _run_step(context, config, settings)
+        if result is None:
+            return
+        read = _source_read(context, "tradeable_instruments", result.source_version)
+        yield _materialize_result("tradeable_universe", resolved, result, input_tags=read, metadata={
+            "path": _path(resolved.universe_path),
+            "row_count": len(result.instruments),
+            "seconds": result.seconds,
+            "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
+            "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
+            "preview": csv_preview(UNIVERSE_COLUMNS, [i.as_row() for i in result.instruments]),
+        })
+
+    @dg.asset(
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
+        code_version=step_code_version("match_report", settings),
+        description="Each instrument matched to a Stooq file with diagnostics and currency "
+        "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
+    )
+    def match_report(context: dg.AssetExecutionContext, config: StepConfig,
+                     settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+        resolved, result = _run_step(context, config, settings)
+        if result is None:
+            return
+        matches, unmatched = result.reports.matches, result.reports.unmatched
+
+        def count_by(column: str) -> Counter:
+            return Counter(row[column] for row in matches)
+
+        yield _materialize_result("match_report", resolved, result, {
+            "match_report_path": _path(resolved.match_report_path),
+            "unmatched_report_path": _path(resolved.unmatched_report_path),
+            "instrument_count": len(matches) + len(unmatched),
+            "report_hash": result.report_hash or "(reused)",
+            "matched_count": len(matches),
+            "unmatched_count": len(unmatched),
+            **result.stats,
+            "by_strategy": counts_table("strategy", count_by("strategy")),
+            "by_data_status": counts_table("data_status", count_by("data_status")),
+            "by_currency_status": counts_table("currency_status", count_by("currency_status")),
+            "unmatched_by_reason": counts_table("reason", Counter(row[-1] for row in unmatched)),
+            "match_preview": csv_preview(MATCH_COLUMNS, [row.cells for row in matches]),
+            "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, unmatched),
+        })
+
+    @dg.asset(
+        group_name=GROUP, pool=POOL, output_required=False,
+        deps=[match_report], kinds={"python", "csv"},
+        code_version=step_code_version("price_exports", settings),
+        description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
+    )
+    def price_exports(context: dg.AssetExecutionContext, config: StepConfig,
+                      settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+        resolved, result = _run_step(context, config, settings)
+        if result is None:
+            return
+        if result.strays:
+            context.log.warning(
+                f"{len(result.strays)} CSV file(s) in {resolved.prices_dir} were not written by the pipeline "
+                f"and are left alone: {', '.join(result.strays[:10])}")
+        yield _materialize_result("price_exports", resolved, result, {
+            "path": _path(resolved.prices_dir),
+            "files_not_written_by_the_pipeline": dg.MetadataValue.md(
+                "\n".join(f"- {name}" for name in result.strays[:50]) or "(none)"),
+            "export_count": len(result.exported),
+            "exports_written": len(result.written),
+            "exports_untouched": len(result.untouched) + len(result.unchanged),
+            "exports_removed": len(result.removed),
+            **result.stats,
+            "preview": dg.MetadataValue.md(
+                "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"),
+        })
+
+    return [stooq_index, tradeable_universe, match_report, price_exports]

@@ -1,0 +1,96 @@
+"""Sensors that watch the raw inputs and only observe them.
+
+Each tick a sensor fingerprints its input folder (waiting while a file is still
+being written) and records a runless observation when the fingerprint moved.
+What to materialize is decided by the assets' automation condition
+(`dagster_defs/automation.py`), which reacts to the new data version; no sensor requests runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from ..domain.errors import PortfolioInputError
+from ..domain.settings import Settings, sensor_intervals
+from ..incremental.watching import FolderState, broker_folder_state, stooq_tree_state
+from ..instance.location_settings import record_location_settings
+from .resources import PipelineSettings
+
+__all__ = ["build_sensors", "evaluate_tick"]
+
+
+def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
+    records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
+    return records[0].asset_observation.data_version if records else None
+
+
+def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, source: str,
+                  state_of: Callable[[], FolderState], folder: Path,
+                  confirm: bool = False) -> dg.SensorResult | dg.SkipReason:
+    """One tick of a source sensor: observe `source` when its fingerprint moved.
+
+    With `confirm`, a new fingerprint must be seen on two ticks in a row before it
+    counts: unzip gives extracted files the archive's old mtimes, so a tree being
+    unpacked can look settled between two files."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    try:
+        # What this code location runs with, so `refresh` can refuse settings these ticks would undo.
+        record_location_settings(Path(context.instance.root_directory), settings)
+    except (OSError, dg.DagsterInvariantViolationError) as error:  # never worth failing a tick over
+        context.log.warning(f"could not record this location's settings: {error}")
+    if not folder.is_dir():
+        return dg.SkipReason(f"{folder} does not exist; set the folder's PORTFOLIO_ASSETS_* variable")
+    try:
+        state = state_of()
+    except (PortfolioInputError, OSError) as error:
+        return dg.SkipReason(f"could not read {folder}: {error}; trying again next tick")
+    if state.unsettled:
+        shown = ", ".join(state.unsettled[:3]) + (" ..." if len(state.unsettled) > 3 else "")
+        return dg.SkipReason(f"waiting for files still being written: {shown}")
+    latest = _latest_observed(context.instance, source)
+    if confirm and state.fingerprint != latest and cursor.get("pending") != state.fingerprint:
+        return dg.SensorResult(cursor=json.dumps({**cursor, "pending": state.fingerprint}),
+                               skip_reason=f"{folder} changed; observing it if it is the same on the next tick")
+    new_cursor = json.dumps({"fingerprint": state.fingerprint})
+    if state.fingerprint == latest:
+        return dg.SensorResult(cursor=new_cursor, skip_reason=f"{folder} is as last observed")
+    context.log.info(f"{source} fingerprint {latest} -> {state.fingerprint}")
+    observation = dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": state.fingerprint},
+                                      metadata={"file_count": state.file_count})
+    return dg.SensorResult(asset_events=[observation], cursor=new_cursor)
+
+
+def build_sensors() -> list[dg.SensorDefinition]:
+    """The two observing sensors, the output files sensor and the automation condition sensor."""
+    from ..steps.registry import ASSET_KEYS
+    from .automation import build_automation_sensor
+    from .output_checks import build_output_files_sensor
+
+    intervals = sensor_intervals()
+
+    @dg.sensor(minimum_interval_seconds=intervals["tradeable_instruments_sensor"],
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Observes the broker folder (names and bytes of every list) when it changed.")
+    def tradeable_instruments_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+        resolved = settings.resolve()
+        return evaluate_tick(context, resolved, "tradeable_instruments",
+                             lambda: broker_folder_state(resolved.tradeable_dir, time.time()),
+                             resolved.tradeable_dir)
+
+    @dg.sensor(minimum_interval_seconds=intervals["stooq_files_sensor"],
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks.")
+    def stooq_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+        resolved = settings.resolve()
+        return evaluate_tick(context, resolved, "stooq_files",
+                             lambda: stooq_tree_state(resolved.stooq_dir, time.time()), resolved.stooq_dir,
+                             confirm=True)
+
+    return [tradeable_instruments_sensor, stooq_files_sensor,
+            build_output_files_sensor(intervals["output_files_sensor"]),
+            build_automation_sensor(ASSET_KEYS, intervals["portfolio_assets_automation"])]

@@ -1,0 +1,107 @@
+"""The errors the domain raises for bad input, each naming the file (and line),
+and the one-line wording of an OSError (which path, what went wrong) the user sees.
+
+Every error here survives pickling with its message and attributes: a worker
+process's error reaches the parent as itself, not as a TypeError about `__init__`.
+"""
+
+from __future__ import annotations
+
+import errno
+import shlex
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InputVanished", "InvalidSetting",
+           "FolderConflict", "describe_os_error"]
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """An error of `cls` with these args (the message) and attributes, made without `__init__`."""
+    error = cls.__new__(cls, *args)  # BaseException.__new__ sets .args
+    error.__dict__.update(state)
+    return error
+
+
+class PortfolioInputError(ValueError):
+    """Base class: input that the pipeline refuses to process."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default pickles `self.args` (the message) and calls `cls(*args)` when
+        # unpickling, which fails for every subclass whose __init__ takes other
+        # arguments. Rebuild from the message and attributes instead, without running
+        # __init__ again (it would also recompute things like the working directory).
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+class BrokerListError(PortfolioInputError):
+    """A broker list that cannot be read: not UTF-8, not CSV, or no symbol column."""
+
+    def __init__(self, path: Path, problem: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.line = line
+        where = f"{self.path}" if line is None else f"{self.path}, line {line}"
+        super().__init__(f"broker list {where}: {problem}")
+
+
+class MissingInputFolder(PortfolioInputError):
+    """An input folder (Stooq tree or broker folder) that does not exist."""
+
+    def __init__(self, path: Path, variable: str, what: str) -> None:
+        self.path = Path(path)
+        self.variable = variable
+        super().__init__(
+            f"{what} folder {self.path} does not exist (resolved from the working "
+            f"directory {Path.cwd()}); create it or set {variable} to the right path"
+        )
+
+
+class InputVanished(PortfolioInputError):
+    """An input that existed when the step started and disappeared while it ran."""
+
+    def __init__(self, path: Path, while_doing: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path} disappeared while {while_doing}; nothing was written. "
+                         "Run again once the input is back in place")
+
+
+class InvalidSetting(PortfolioInputError):
+    """A setting whose value is not one of the allowed values."""
+
+    def __init__(self, variable: str, value: str, allowed: tuple[str, ...]) -> None:
+        self.variable = variable
+        self.value = str(value)
+        self.allowed = tuple(allowed)
+        # Written as the user would type it in a shell: NAME=value, quoted only if needed.
+        super().__init__(f"{variable}={shlex.quote(self.value)} {self.problem}")
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, without the variable's name (the CLI names its flag instead)."""
+        return f"is not valid; expected one of: {', '.join(self.allowed)}"
+
+
+class FolderConflict(PortfolioInputError):
+    """Two folder settings that overlap, or an output folder that is not a folder.
+
+    The pipeline writes and removes files in its output folders, so a prices folder
+    that is also the broker folder (say) would cost the user their files."""
+
+
+# What to do about the OSErrors a user can fix; others are shown as they are.
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space on that disk and run again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run again",
+    errno.EACCES: "fix its permissions for this user, or point the folder's PORTFOLIO_ASSETS_* variable elsewhere",
+    errno.EPERM: "fix its permissions for this user, or point the folder's PORTFOLIO_ASSETS_* variable elsewhere",
+    errno.EROFS: "that file system is mounted read-only; point the folder's PORTFOLIO_ASSETS_* variable elsewhere",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an OSError: the path, what went wrong (`strerror`) and, when the
+    user can fix it, how."""
+    what = error.strerror or str(error) or type(error).__name__
+    where = f"{error.filename}: " if error.filename else ""
+    hint = _OS_ERROR_HINTS.get(error.errno) if error.errno is not None else None
+    return f"{where}{what}{f'; {hint}' if hint else ''}".replace("\n", " ")

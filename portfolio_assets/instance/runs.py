@@ -1,0 +1,233 @@
+"""Which runs are in flight and which died: the project's one liveness rule for Dagster runs.
+
+A run whose process was killed (SIGKILL, a killed `dagster dev`, a killed
+`portfolio-assets refresh`) stays STARTED in Dagster's records, holding its
+pool slot. This module names the process running a run and decides,
+failing closed, whether that process is dead. It is used by `refresh` (which
+marks dead runs failed and frees their slots), by the sensors (which do not
+wait for a dead run's assets) and by `portfolio_assets.instance.run_launcher` (through
+which the daemon's run monitoring marks dead runs failed).
+
+Where the process comes from, in order:
+- our tags `portfolio_assets/host|pid|pid_started`, set by `refresh` when it
+  launches a run and by every asset step when it starts (`process_tags`);
+  tags a retry copied from its parent run are not evidence about the retry;
+- else the latest engine event naming the run's process: "Started process for
+  run (pid: N)." that Dagster's code server records before a launched run turns
+  STARTED, or "Executing steps in process (pid: N)" / "... multiprocess executor:
+  parent process (pid: N)" that the executor records before its first step
+  (which covers runs executed in a CLI process too). These events name no host:
+  we take it to be this host unless the run's host tag or its code server
+  address says otherwise. That holds for this project's instance (local SQLite
+  storage; under `dagster dev` code servers and run workers are local
+  subprocesses), not for run workers in other containers or machines.
+
+A run is dead only when its process provably does not exist on this host (see
+`portfolio_assets.io.parallel.process_state`); no pid, another host, or a
+process table we cannot read all mean alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+
+import dagster as dg
+import psutil
+from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from ..io.parallel import process_identity, process_state
+
+__all__ = ["IN_FLIGHT", "Liveness", "RunProcess", "process_tags", "run_process", "run_liveness", "is_dead",
+           "in_flight_assets", "clear_dead_runs", "free_orphaned_slots", "ensure_pool_limit"]
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+_HOST, _PID, _STARTED = "portfolio_assets/host", "portfolio_assets/pid", "portfolio_assets/pid_started"
+# Engine events whose metadata `pid` is the process running the run (Dagster 1.13):
+# dagster/_grpc/impl.py `_run_in_subprocess`, dagster/_core/executor/in_process.py and
+# multiprocess.py, each with EngineEventData.in_process/multiprocess(pid) as data.
+RUN_PROCESS_EVENTS = ("Started process for run", "Executing steps in process",
+                      "Executing steps using multiprocess executor: parent process")
+_LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+
+
+@dataclass(frozen=True)
+class RunProcess:
+    """The process recorded as running a run, as far as the records tell."""
+
+    pid: int | None
+    started: float | None  # psutil create time; None when not recorded
+    local: bool  # on this host (False: another host, or we cannot tell)
+    source: str  # "tags", "engine event" or "nothing"
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether a run's process is provably gone, and in words why (or why not)."""
+
+    dead: bool
+    reason: str
+    pid: int | None = None
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process: refresh sets them at launch, every asset step when it starts
+    (so runs from the UI and sensors carry them too)."""
+    pid, started = process_identity()
+    return {_HOST: socket.gethostname(), _PID: str(pid), _STARTED: f"{started:.3f}"}
+
+
+def _started_time(value: str) -> float | None:
+    """A `pid_started` tag as a psutil create time (None when absent or unreadable)."""
+    if not value:
+        return None
+    if value.isdigit():
+        # Written by earlier versions: clock ticks since boot from /proc/<pid>/stat.
+        try:
+            return int(value) / os.sysconf("SC_CLK_TCK") + psutil.boot_time()
+        except (ValueError, OSError, AttributeError, psutil.Error):
+            return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _own_process_tags(instance: dg.DagsterInstance | None, run: dg.DagsterRun) -> bool:
+    """Whether the run carries process tags written for it, not copied from its parent run.
+
+    Dagster's automatic retries (and re-executions that keep the parent's tags) copy
+    our tags; until the new run's first step re-tags it they name the parent's
+    process, which is usually dead, while the retry is perfectly alive."""
+    if not run.tags.get(_PID, "").isdigit():
+        return False
+    if run.parent_run_id is None:
+        return True
+    parent = instance.get_run_by_id(run.parent_run_id) if instance is not None else None
+    if parent is None:
+        return False
+    return any(run.tags.get(tag) != parent.tags.get(tag) for tag in (_HOST, _PID, _STARTED))
+
+
+def _code_server_is_local(run: dg.DagsterRun) -> bool:
+    """Whether the code server that started the run's worker (if any) runs on this host."""
+    raw = run.tags.get(GRPC_INFO_TAG)
+    if raw is None:
+        return True
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return False
+    if not isinstance(info, dict):
+        return False
+    if info.get("socket"):
+        return True  # a Unix socket is on this host by nature
+    return info.get("host", "") in _LOCAL_ADDRESSES | {socket.gethostname()}
+
+
+def _engine_event_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
+    """The pid in the latest of the run's engine events that name its process."""
+    pid = None
+    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        if event is None or not (event.message or "").startswith(RUN_PROCESS_EVENTS):
+            continue
+        value = event.engine_event_data.metadata.get("pid")
+        text = str(getattr(value, "value", "") or "")
+        if text.isdigit():
+            pid = int(text)
+    return pid
+
+
+def run_process(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> RunProcess:
+    """The process recorded as running `run`: from our tags, else from its engine event
+    (which needs `instance`)."""
+    here = socket.gethostname()
+    host = run.tags.get(_HOST)
+    if _own_process_tags(instance, run):
+        return RunProcess(int(run.tags[_PID]), _started_time(run.tags.get(_STARTED, "")), host == here, "tags")
+    if instance is not None:
+        pid = _engine_event_pid(instance, run)
+        if pid is not None:
+            # The event names no host: local unless something says otherwise (see the docstring).
+            local = (host is None or host == here) and _code_server_is_local(run)
+            return RunProcess(pid, None, local, "engine event")
+    return RunProcess(None, None, False, "nothing")
+
+
+def run_liveness(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> Liveness:
+    """Whether `run` is dead: its recorded process provably no longer exists on this host."""
+    if run.status == dg.DagsterRunStatus.QUEUED:
+        # Waiting in the daemon's queue: no process of its own yet, whatever tags it carries.
+        return Liveness(False, "queued: no process yet")
+    process = run_process(run, instance)
+    if process.pid is None:
+        return Liveness(False, "no process recorded: assumed alive")
+    if not process.local:
+        return Liveness(False, f"process {process.pid} is not on this host (or we cannot tell): assumed alive",
+                        process.pid)
+    state = process_state(process.pid, process.started)
+    where = f"pid {process.pid} on {socket.gethostname()}, from the run's {process.source}"
+    if state == "dead":
+        return Liveness(True, f"its process ({where}) no longer exists", process.pid)
+    if state == "unknown":
+        return Liveness(False, f"cannot check its process ({where}): assumed alive", process.pid)
+    return Liveness(False, f"its process ({where}) is running", process.pid)
+
+
+def is_dead(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
+    """True for a run whose recorded process provably no longer exists on this host.
+
+    Without `instance` only our tags are looked at (runs killed before they tagged
+    themselves then count as alive)."""
+    return run_liveness(run, instance).dead
+
+
+def in_flight_assets(instance: dg.DagsterInstance) -> set[str]:
+    """Assets some live queued or running run is about to materialize."""
+    keys: set[str] = set()
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        if not is_dead(run, instance):
+            keys.update(key.to_user_string() for key in (run.asset_selection or ()))
+    return keys
+
+
+def clear_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark dead in-flight runs failed and free their pool slots; returns their ids."""
+    cleared = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        liveness = run_liveness(run, instance)
+        if liveness.dead:
+            instance.report_run_failed(run, message=f"{liveness.reason}; cleared by a later refresh")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            cleared.append(run.run_id)
+    return cleared
+
+
+def free_orphaned_slots(instance: dg.DagsterInstance, pool: str) -> list[str]:
+    """Free pool slots held by runs that finished or whose process died; returns their run ids.
+
+    A run killed while a step held a slot keeps it claimed; with a limit of 1 every
+    later step would wait for it forever."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    freed = []
+    for run_id in sorted({slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status not in IN_FLIGHT or is_dead(run, instance):
+            storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    return freed
+
+
+def ensure_pool_limit(instance: dg.DagsterInstance, pool: str) -> None:
+    """Limit the pool to one step at a time when the instance sets no limit for it."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    if pool not in storage.get_concurrency_keys() and instance.global_op_concurrency_default_limit is None:
+        storage.set_concurrency_slots(pool, 1)

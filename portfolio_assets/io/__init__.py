@@ -1,0 +1,3 @@
+"""Files and processes: atomic writes, worker processes, and the instance lock."""
+
+__all__: list[str] = []

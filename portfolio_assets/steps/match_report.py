@@ -1,0 +1,102 @@
+"""The match_report step: each instrument matched to a Stooq file with diagnostics and
+currency (tradeable_matches.csv), or why not (tradeable_unmatched.csv)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..domain.broker_lists import read_universe
+from ..domain.diagnostics import Diagnostics
+from ..domain.errors import InputVanished
+from ..domain.exports import plan_exports
+from ..domain.matching import Match, Unmatched
+from ..domain.price_scan import diagnose_path
+from ..domain.reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
+from ..domain.settings import Settings
+from ..incremental.diagnostics_cache import diagnose_with_cache
+from ..incremental.fingerprints import combine, text_fingerprint
+from ..incremental.match_cache import match_with_cache
+from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
+from .common import StepResult, bytes_hash, require_output
+from .registry import cache_version, step_code_version
+
+__all__ = ["ReportResult", "build_match_reports", "export_view_version"]
+
+
+@dataclass(frozen=True)
+class ReportResult(StepResult):
+    reports: Reports
+    stats: dict[str, float]
+    warnings: list[str]
+    report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
+
+
+def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> None:
+    """Fail when a matched file listed in the index is gone: the tree changed since the index
+    was built (or a folder was moved away for a moment), and reporting `missing_file` would
+    remove exports that are fine. The next refresh re-indexes first."""
+    if not settings.stooq_dir.is_dir():
+        raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
+    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == "missing_file"]
+    if gone:
+        more = f" (and {len(gone) - 1} more matched files)" if len(gone) > 1 else ""
+        raise InputVanished(settings.stooq_dir / gone[0],
+                            f"match_report was reading the matched Stooq files{more}; the Stooq tree "
+                            "changed since stooq_index was built")
+
+
+def build_match_reports(settings: Settings, previous: StepMemo | None = None,
+                        force: bool = False) -> ReportResult:
+    started = time.perf_counter()
+    index_bytes = require_output(settings.index_path, "stooq_index")
+    universe_bytes = require_output(settings.universe_path, "tradeable_universe")
+    instruments = read_universe(settings.universe_path)
+    index_hash = bytes_hash(index_bytes)
+    matched = match_with_cache(instruments, settings.index_path, combine(cache_version("matching"), index_hash),
+                               settings.match_cache_path, force=force)
+    outcomes = matched.outcomes
+    matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
+    # The matched files' stamps are part of the version so that price_exports, which
+    # copies their rows, goes stale when one changes without moving its diagnostics.
+    stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
+    fingerprint = combine(step_code_version("match_report", settings), index_hash,
+                          bytes_hash(universe_bytes), *stamps)
+    outputs = [settings.match_report_path, settings.unmatched_report_path]
+    stats = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
+    warnings = [w for w in (matched.warning,) if w]
+    if can_reuse(previous, fingerprint, outputs, force):
+        reports = Reports(read_match_report(settings.match_report_path),
+                          [instrument.as_row() + (outcome.reason,) for instrument, outcome
+                           in zip(instruments, outcomes) if isinstance(outcome, Unmatched)])
+        stats.update(stooq_files_read=0, diagnostics_reused=len(matched_paths),
+                     seconds=round(time.perf_counter() - started, 3))
+        return ReportResult(previous, True, reports, stats, warnings)
+    diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
+                                    cache_version("diagnostics"), diagnose_path, force=force)
+    warnings += [w for w in (diagnosed.warning,) if w]
+    _require_all_read(settings, diagnosed.by_path)
+    reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
+    match_text = render_match_report(reports.matches)
+    unmatched_text = render_unmatched_report(reports.unmatched)
+    remove_leftover_temp_files(settings.metadata_dir)
+    # Both reports are staged before either replaces its predecessor.
+    encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text))]
+    replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
+    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
+    stats.update(stooq_files_read=diagnosed.files_read, diagnostics_reused=diagnosed.reused,
+                 seconds=round(time.perf_counter() - started, 3))
+    return ReportResult(memo, False, reports, stats, warnings, text_fingerprint(match_text, unmatched_text))
+
+
+def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
+    """match_report's data version: what price_exports reads from it.
+
+    That is, for each distinct matched ticker (first match winning), its file, its
+    data_status and the file's size and mtime (the exports copy its rows). A report
+    change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
+    keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
+    view = plan_exports(reports.matches, include_empty=True)
+    return text_fingerprint(*(f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0"
+                              f"{stamps.get(item.stooq_path, '')}" for item in view))

@@ -1,0 +1,70 @@
+"""The price_exports step: one clean price CSV per matched ticker in the prices folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..domain.exports import PlannedExport, plan_exports
+from ..domain.reports import read_match_report
+from ..domain.settings import Settings, max_removed_share
+from ..incremental.export_folder import existing_export_names
+from ..incremental.export_sync import stray_exports, sync_exports
+from ..incremental.fingerprints import combine, text_fingerprint
+from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from .common import StepResult, require_folder, require_output
+from .registry import cache_version, step_code_version
+
+__all__ = ["ExportResult", "build_price_exports", "export_strays"]
+
+
+@dataclass(frozen=True)
+class ExportResult(StepResult):
+    exported: list[str]
+    written: list[str]
+    unchanged: list[str]  # re-rendered to the same bytes, file left alone
+    untouched: list[str]  # fingerprint unchanged, not even read
+    removed: list[str]
+    stats: dict[str, float]
+    warnings: list[str]
+    strays: list[str] = field(default_factory=list)  # files in the prices folder the pipeline did not write
+
+
+def build_price_exports(settings: Settings, previous: StepMemo | None = None,
+                        force: bool = False) -> ExportResult:
+    started = time.perf_counter()
+    require_output(settings.match_report_path, "match_report")
+    planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+    prices_dir = settings.prices_dir
+    # Only what the exports are made of counts: a report change elsewhere (currency
+    # cells, unmatched rows) reuses every export.
+    fingerprint = combine(step_code_version("price_exports", settings), *(
+        f"{item.file_name}:{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
+        for item in planned))
+    outputs = [prices_dir / item.file_name for item in planned]
+    exported = [item.file_name for item in planned]
+    unplanned = existing_export_names(prices_dir) - set(exported)
+    strays = export_strays(settings, planned) if unplanned else []
+    if can_reuse(previous, fingerprint, outputs, force) and not unplanned - set(strays):
+        stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
+        return ExportResult(previous, True, exported, [], [], exported, [], stats, [], strays)
+    require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
+    sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
+                        settings.exports_written_path, cache_version("exports"), force=force,
+                        max_removed_share=max_removed_share())
+    version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
+    memo = StepMemo(fingerprint, output_stamp(outputs), version)
+    stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}
+    return ExportResult(memo, False, exported, sync.written, sync.unchanged, sync.untouched, sync.removed,
+                        stats, sync.warnings, sync.strays)
+
+
+def export_strays(settings: Settings, planned: list[PlannedExport] | None = None) -> list[str]:
+    """CSV files in the prices folder that the report does not call for and that the
+    pipeline did not write: the user's own, reported and never removed."""
+    if planned is None:
+        if not settings.match_report_path.is_file():
+            return []
+        planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+    return stray_exports(settings.prices_dir, planned, settings.export_manifest_path,
+                         settings.exports_written_path, cache_version("exports"))

@@ -1,0 +1,171 @@
+"""The assets materialized in process: outputs, metadata, data versions and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.steps.registry import ASSET_KEYS
+
+from ..helpers import output_files, write_file
+
+
+def materialize(instance: dg.DagsterInstance, selection: list[str] | None = None,
+                raise_on_error: bool = True) -> dg.ExecuteInJobResult:
+    defs = build_definitions()
+    return dg.materialize(
+        runnable(defs), resources=defs.resources, instance=instance,
+        selection=selection or ["stooq_files", "tradeable_instruments", *ASSET_KEYS],
+        raise_on_error=raise_on_error,
+    )
+
+
+def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def data_version(instance: dg.DagsterInstance, key: str) -> str | None:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    return event.asset_materialization.tags.get("dagster/data_version")
+
+
+def test_materializes_all_four_outputs(world: Path, instance) -> None:
+    result = materialize(instance)
+    assert result.success
+    outputs = output_files(world)
+    assert set(outputs) == {
+        "data/metadata/stooq_index.csv", "data/metadata/tradeable_universe.csv",
+        "data/metadata/tradeable_matches.csv", "data/metadata/tradeable_unmatched.csv",
+        "data/processed/tradeable_prices/aapl.us.csv", "data/processed/tradeable_prices/iuhc.uk.csv",
+        "data/processed/tradeable_prices/kim.us.csv",
+    }
+    unmatched = outputs["data/metadata/tradeable_unmatched.csv"].decode()
+    assert unmatched.splitlines()[1:] == ["NOPE,US000,NSQ,Nothing,,broker_a.csv,manual_review"]
+
+
+def test_metadata_shows_counts_a_user_needs(world: Path, instance) -> None:
+    materialize(instance)
+    report = latest_metadata(instance, "match_report")
+    assert (report["instrument_count"], report["matched_count"], report["unmatched_count"]) == (5, 4, 1)
+    assert "| ticker | 2 |" in report["by_strategy"] and "| base_market | 2 |" in report["by_strategy"]
+    assert "| empty | 1 |" in report["by_data_status"]
+    assert "| override | 1 |" in report["by_currency_status"]
+    assert "| manual_review | 1 |" in report["unmatched_by_reason"]
+    assert report["match_report_path"].endswith("data/metadata/tradeable_matches.csv")
+    assert latest_metadata(instance, "stooq_index")["row_count"] == 4
+    assert latest_metadata(instance, "tradeable_universe")["row_count"] == 5
+    exports = latest_metadata(instance, "price_exports")
+    assert (exports["export_count"], exports["exports_written"]) == (3, 3)
+
+
+def test_data_versions_are_content_hashes(world: Path, instance) -> None:
+    materialize(instance)
+    first = {key: data_version(instance, key) for key in ASSET_KEYS}
+    (world / "tradeable_instruments" / "broker_a.csv").write_text(
+        "market,isin,symbol,name\n\n  NSQ , US0378331005 ,AAPL,Apple\nGPW,PLEXM,EXM,Exm\nNSQ,US000,NOPE,Nothing\n")
+    materialize(instance)
+    second = {key: data_version(instance, key) for key in ASSET_KEYS}
+    assert first == second
+    assert all(first.values())
+
+
+def test_include_empty_exports_header_only_file(world: Path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    materialize(instance)
+    export = world / "data/processed/tradeable_prices/exm.csv"
+    assert export.read_text() == "ticker,per,date,time,open,high,low,close,volume,openint\n"
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "false")
+    materialize(instance, ["price_exports"])
+    assert not export.exists()
+
+
+def test_non_utf8_broker_list_fails_and_keeps_outputs(world: Path, instance) -> None:
+    materialize(instance)
+    before = output_files(world)
+    write_file(world / "tradeable_instruments" / "broker_c.csv", b"market,isin,symbol,name\nNSQ,X,CAF\xe9,Caf\n")
+    result = materialize(instance, raise_on_error=False)
+    assert not result.success
+    message = _failure_message(result)
+    assert "broker_c.csv" in message and "line 2" in message and "UTF-8" in message
+    assert output_files(world) == before
+
+
+def test_broker_list_without_symbol_column_fails_naming_it(world: Path, instance) -> None:
+    materialize(instance)
+    before = output_files(world)
+    write_file(world / "tradeable_instruments" / "broker_c.csv", "market,isin,ticker,name\nNSQ,X,ABC,Abc\n")
+    result = materialize(instance, ["tradeable_instruments", "tradeable_universe"], raise_on_error=False)
+    assert "broker_c.csv" in _failure_message(result) and "no symbol column" in _failure_message(result)
+    assert output_files(world) == before
+
+
+@pytest.mark.parametrize(("folder", "variable"), [
+    ("data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"), ("tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
+])
+def test_missing_input_folder_names_path_and_variable(world: Path, instance, folder, variable) -> None:
+    materialize(instance)
+    before = output_files(world)
+    (world / folder).rename(world / "moved")
+    result = materialize(instance, raise_on_error=False)
+    message = _failure_message(result)
+    assert str(world / folder) in message and variable in message
+    assert output_files(world) == before
+
+
+def test_settings_from_environment_are_used(world: Path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_METADATA_DIR", "out/meta")
+    monkeypatch.setenv("PORTFOLIO_ASSETS_PRICES_DIR", str(world / "out" / "prices"))
+    materialize(instance)
+    assert (world / "out/meta/tradeable_matches.csv").is_file()
+    assert (world / "out/prices/aapl.us.csv").is_file()
+
+
+def _failure_message(result: dg.ExecuteInJobResult) -> str:
+    failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert failures, "the run did not fail"
+    # The headline (not only a chained cause) must carry our message.
+    return " ".join(event.step_failure_data.error.message for event in failures)
+
+
+def test_rerun_with_nothing_changed_reuses_outputs_without_rewriting(world: Path, instance) -> None:
+    materialize(instance)
+    before = {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")}
+    materialize(instance)
+    assert all(latest_metadata(instance, key)["reused"] for key in ASSET_KEYS)
+    assert {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")} == before
+
+
+def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance) -> None:
+    materialize(instance)
+    defs = build_definitions()
+    forced = dg.materialize(
+        runnable(defs), resources=defs.resources, instance=instance, selection=["match_report"],
+        run_config={"ops": {"match_report": {"config": {"force": True}}}},
+    )
+    assert forced.success and latest_metadata(instance, "match_report")["reused"] is False
+    report = world / "data/metadata/tradeable_unmatched.csv"
+    export = world / "data/processed/tradeable_prices/kim.us.csv"
+    expected = output_files(world)
+    report.unlink()
+    export.unlink()
+    materialize(instance)
+    assert latest_metadata(instance, "match_report")["reused"] is False
+    assert latest_metadata(instance, "price_exports")["exports_written"] == 1
+    assert output_files(world) == expected
+
+
+def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance) -> None:
+    defs = build_definitions()
+    result = dg.materialize(
+        runnable(defs), resources=defs.resources, instance=instance,
+        selection=["stooq_files", "tradeable_instruments", "stooq_index", "tradeable_universe", "match_report"],
+        run_config={"resources": {"settings": {"config": {"lse_currency_policy": "strict"}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "differ from those the code location was loaded with" in _failure_message(result)
+    assert not (world / "data/metadata/tradeable_matches.csv").exists()

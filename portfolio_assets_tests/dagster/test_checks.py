@@ -1,0 +1,63 @@
+"""Asset checks run with their assets and catch what a user would want caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.incremental.consistency import export_coverage, report_coverage
+from portfolio_assets.steps.registry import ASSET_KEYS
+
+
+def materialize_all(instance) -> dict[str, dg.AssetCheckEvaluation]:
+    defs = build_definitions()
+    result = dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
+                            selection=["stooq_files", "tradeable_instruments", *ASSET_KEYS])
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_all_checks_pass_on_a_consistent_run(world: Path, instance) -> None:
+    checks = materialize_all(instance)
+    assert set(checks) == {"stooq_index_not_empty", "every_instrument_reported_once",
+                           "unmatched_share_below_threshold", "exports_match_the_report", "outputs_intact"}
+    assert all(check.passed for check in checks.values())
+    assert checks["every_instrument_reported_once"].metadata["universe_rows"].value == 5
+
+
+def test_repeated_symbol_rows_are_counted_as_rows(world: Path, instance) -> None:
+    with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:
+        handle.write("NSQ,US0378331005,AAPL,Apple\nXETRA,DE1,AAPL,Apple DE\n")
+    checks = materialize_all(instance)
+    assert checks["every_instrument_reported_once"].passed
+    assert checks["every_instrument_reported_once"].metadata["reported_rows"].value == 7
+
+
+def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance) -> None:
+    materialize_all(instance)
+    meta = world / "data/metadata"
+    unmatched = meta / "tradeable_unmatched.csv"
+    lines = unmatched.read_text().splitlines()
+    unmatched.write_text("\n".join(lines[:1]) + "\n")
+    coverage = report_coverage(meta / "tradeable_universe.csv", meta / "tradeable_matches.csv", unmatched)
+    assert not coverage.passed and coverage.missing == ["NOPE (NSQ) from broker_a.csv"]
+    unmatched.write_text("\n".join(lines + [lines[1]]) + "\n")
+    coverage = report_coverage(meta / "tradeable_universe.csv", meta / "tradeable_matches.csv", unmatched)
+    assert coverage.extra == ["NOPE (NSQ) from broker_a.csv"]
+
+
+def test_export_coverage_finds_missing_and_unexpected_exports(world: Path, instance) -> None:
+    materialize_all(instance)
+    prices = world / "data/processed/tradeable_prices"
+    (prices / "kim.us.csv").unlink()
+    (prices / "stray.csv").write_text("x\n")
+    coverage = export_coverage(world / "data/metadata/tradeable_matches.csv", prices, include_empty=False)
+    assert coverage.missing == ["kim.us.csv"] and coverage.unexpected == ["stray.csv"]
+
+
+def test_unmatched_share_warns_above_the_threshold(world: Path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "0.1")
+    check = materialize_all(instance)["unmatched_share_below_threshold"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["unmatched_share"].value == 0.2

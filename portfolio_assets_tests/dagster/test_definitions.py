@@ -1,0 +1,78 @@
+"""The code location loads, with the keys, dependencies, executor and settings it promises."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.definitions import build_definitions
+from portfolio_assets.domain.errors import InvalidSetting
+from portfolio_assets.steps.registry import ASSET_KEYS
+
+
+def test_defs_load_with_the_four_assets_and_two_sources() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"stooq_files", "tradeable_instruments", *ASSET_KEYS}
+    parents = {key: {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys} for key in ASSET_KEYS}
+    assert parents == {
+        "stooq_index": {"stooq_files"},
+        "tradeable_universe": {"tradeable_instruments"},
+        "match_report": {"stooq_index", "tradeable_universe", "stooq_files"},
+        "price_exports": {"match_report"},
+    }
+    assert graph.get(dg.AssetKey("stooq_files")).is_observable
+
+
+def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
+    graph = build_definitions().resolve_asset_graph()
+    materializable = {key.to_user_string() for key in graph.materializable_asset_keys}
+    assert set(ASSET_KEYS) == materializable
+    for position, key in enumerate(ASSET_KEYS):
+        parents = {p.to_user_string() for p in graph.get(dg.AssetKey(key)).parent_keys}
+        assert parents & materializable <= set(ASSET_KEYS[:position]), key
+
+
+def test_package_exposes_defs_with_in_process_executor() -> None:
+    import portfolio_assets
+
+    assert isinstance(portfolio_assets.defs, dg.Definitions)
+    assert portfolio_assets.defs.executor is dg.in_process_executor
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
+    ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
+])
+def test_invalid_setting_names_the_variable(monkeypatch, variable, value) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidSetting, match=variable):
+        build_definitions()
+
+
+def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> None:
+    def versions() -> dict[str, str]:
+        graph = build_definitions().resolve_asset_graph()
+        return {key.to_user_string(): graph.get(key).code_version for key in graph.materializable_asset_keys}
+
+    base = versions()
+    monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
+    policy = versions()
+    assert {k for k in base if base[k] != policy[k]} == {"match_report"}
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    both = versions()
+    assert {k for k in policy if policy[k] != both[k]} == {"price_exports"}
+    assert versions() == both  # stable across loads: hashlib, not hash()
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("PORTFOLIO_ASSETS_WORKERS", "many"),
+    ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
+    ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
+    ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
+])
+def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidSetting, match=variable):
+        build_definitions()

@@ -1,0 +1,123 @@
+"""The sensors' ticks, evaluated directly with build_sensor_context."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.cli.refresh import refresh
+from portfolio_assets.definitions import build_definitions
+from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.incremental.watching import broker_folder_state, stooq_tree_state
+
+from ..helpers import PROJECT
+
+
+def settle(path: Path) -> None:
+    """Age a file past the settle time, as if written a minute ago."""
+    past = time.time() - 60
+    os.utime(path, (past, past))
+
+
+@pytest.fixture
+def settled(world: Path, instance) -> Path:
+    for path in world.rglob("*"):
+        if path.is_file():
+            settle(path)
+    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
+    return world
+
+
+def tick(instance, name: str, cursor: str | None = None):
+    defs = build_definitions()
+    sensor = defs.resolve_sensor_def(name)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                      resources=defs.resources, sensor_name=name)
+    result = sensor(context)
+    if isinstance(result, dg.SensorResult):
+        for event in result.asset_events or []:
+            instance.report_runless_asset_event(event)
+    return result
+
+
+def observed(result) -> list[str]:
+    events = result.asset_events if isinstance(result, dg.SensorResult) else []
+    return [event.asset_key.to_user_string() for event in events]
+
+
+def test_no_change_skips(settled, instance) -> None:
+    for name in ("tradeable_instruments_sensor", "stooq_files_sensor"):
+        result = tick(instance, name)
+        assert observed(result) == [] and not result.run_requests
+        assert "as last observed" in str(result.skip_reason)
+
+
+def test_a_changed_broker_list_is_observed_and_nothing_is_requested(settled, instance) -> None:
+    path = settled / "tradeable_instruments/broker_a.csv"
+    with open(path, "a") as handle:
+        handle.write("NSQ,US5949181045,KIM,Kimco again\n")
+    settle(path)
+    first = tick(instance, "tradeable_instruments_sensor")
+    assert observed(first) == ["tradeable_instruments"] and not first.run_requests
+    fingerprint = broker_folder_state(path.parent, time.time()).fingerprint
+    assert json.loads(first.cursor)["fingerprint"] == fingerprint
+    assert first.asset_events[0].tags["dagster/data_version"] == fingerprint
+    second = tick(instance, "tradeable_instruments_sensor", first.cursor)
+    assert observed(second) == [] and not second.run_requests
+
+
+def test_a_file_still_being_written_waits(settled, instance) -> None:
+    with open(settled / "tradeable_instruments/broker_b.csv", "a") as handle:
+        handle.write("NSQ,US1,HALF")
+    result = tick(instance, "tradeable_instruments_sensor")
+    assert isinstance(result, dg.SkipReason) and "broker_b.csv" in result.skip_message
+
+
+def test_stooq_sensor_sees_a_daily_update(settled, instance) -> None:
+    path = next((settled / "data/stooq").rglob("aapl.us.txt"))
+    with open(path, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    assert isinstance(tick(instance, "stooq_files_sensor"), dg.SkipReason)  # just written
+    settle(path)
+    first = tick(instance, "stooq_files_sensor")  # a new tree must look the same twice
+    assert observed(first) == [] and "next tick" in str(first.skip_reason)
+    result = tick(instance, "stooq_files_sensor", first.cursor)
+    assert observed(result) == ["stooq_files"] and not result.run_requests
+
+
+def test_a_missing_folder_is_a_clear_skip(settled, instance) -> None:
+    (settled / "tradeable_instruments").rename(settled / "gone")
+    result = tick(instance, "tradeable_instruments_sensor")
+    assert isinstance(result, dg.SkipReason) and "tradeable_instruments" in result.skip_message
+
+
+def test_folder_states_are_stat_and_content_fingerprints(settled) -> None:
+    now = time.time()
+    before = stooq_tree_state(settled / "data/stooq", now)
+    assert before.file_count == 4 and before.unsettled == ()
+    lists = broker_folder_state(settled / "tradeable_instruments", now)
+    settle(settled / "tradeable_instruments/broker_a.csv")  # touched only: same content
+    assert broker_folder_state(settled / "tradeable_instruments", now) == lists
+
+
+def test_invalid_sensor_interval_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS", "soon")
+    with pytest.raises(ValueError, match="PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS"):
+        build_definitions()
+
+
+def test_failed_automation_runs_are_retried_by_the_instance_a_bounded_number_of_times() -> None:
+    import yaml
+
+    from portfolio_assets.dagster_defs.automation import AUTOMATION_RUN_TAGS, RETRIES
+
+    config = yaml.safe_load((PROJECT / "dagster_home/dagster.yaml").read_text())
+    assert config["run_retries"]["enabled"] is True
+    assert AUTOMATION_RUN_TAGS["dagster/max_retries"] == str(RETRIES) and RETRIES >= 1
+    sensor = build_definitions().resolve_sensor_def("portfolio_assets_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

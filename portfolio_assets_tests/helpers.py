@@ -1,0 +1,179 @@
+"""Helpers the tests share, defined once: hand-written files, the outputs of a world,
+refreshes through Dagster, and a running `dagster dev` for the slow tests.
+
+The fixtures (`world`, `instance`) are in conftest.py. Whatever loads the code
+location is imported when called, so the domain tests never build the definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from portfolio_assets.domain.settings import Settings
+from portfolio_assets.steps import registry
+from portfolio_assets.steps.common import StepResult
+from portfolio_assets.steps.registry import ASSET_KEYS, get_step
+
+__all__ = ["BIN", "PROJECT", "ARTIFACTS", "STOOQ_HEADER", "AAPL", "stooq_rows", "write_file", "output_files",
+           "build_all", "run_refresh", "from_scratch", "set_logic_version", "free_port", "graphql", "wait_for",
+           "E2E_INTERVALS", "sample_world", "running_dagster_dev"]
+
+BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parents[1]
+ARTIFACTS = PROJECT / "test-artifacts"
+
+STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
+# The matched Stooq file of the `world` fixture's AAPL.
+AAPL = "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
+
+
+def stooq_rows(ticker: str, dates: list[str], close: str = "10.5", volume: str = "1000") -> str:
+    return STOOQ_HEADER + "".join(
+        f"{ticker},D,{day},000000,10,11,9,{close},{volume},0\n" for day in dates
+    )
+
+
+def write_file(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def output_files(root: Path) -> dict[str, bytes]:
+    """Every report and export (CSV) under data/metadata and data/processed, by relative path.
+
+    Caches and manifests are left out: they hold stamps that differ between copies."""
+    found = {}
+    for folder in (root / "data" / "metadata", root / "data" / "processed"):
+        if folder.exists():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and path.suffix == ".csv":
+                    found[str(path.relative_to(root))] = path.read_bytes()
+    return found
+
+
+def build_all(settings: Settings) -> dict[str, StepResult]:
+    """Every step of the registry, in order, called directly as a first run would (no memo)."""
+    return {key: get_step(key).build(settings) for key in ASSET_KEYS}
+
+
+def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
+    """`refresh` in process with the environment's settings; returns what it materialized."""
+    from portfolio_assets.cli.refresh import refresh
+    from portfolio_assets.definitions import build_definitions
+    from portfolio_assets.domain.settings import settings_from_environment
+
+    outcome = refresh(build_definitions(), instance, settings_from_environment(), force=force,
+                      report=lambda _: None)
+    assert outcome.success, outcome.error
+    return outcome.materialized
+
+
+def from_scratch(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Outputs of a first run on a copy of the current inputs, with a new instance."""
+    fresh = tmp_path_factory.mktemp("scratch")
+    for folder in ("data/stooq", "tradeable_instruments"):
+        shutil.copytree(world / folder, fresh / folder, symlinks=True)
+    here = Path.cwd()
+    os.chdir(fresh)
+    try:
+        with dg.instance_for_test() as scratch_instance:
+            assert run_refresh(scratch_instance) == list(ASSET_KEYS)
+        return output_files(fresh)
+    finally:
+        os.chdir(here)
+
+
+def set_logic_version(monkeypatch: pytest.MonkeyPatch, key: str, version: str) -> None:
+    """Bump step `key`'s logic version in the registry for the rest of the test."""
+    monkeypatch.setattr(registry, "STEPS", tuple(
+        replace(step, logic_version=version) if step.key == key else step for step in registry.STEPS))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+E2E_INTERVALS = {"PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS": "5",
+                 "PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_AUTOMATION_SECONDS": "2"}
+
+
+def sample_world(root: Path) -> Path:
+    """A settled sample in `root` and a DAGSTER_HOME with the project's dagster.yaml; returns the home."""
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
+    for path in root.rglob("*"):  # the sample is settled, not being written
+        if path.is_file():
+            os.utime(path, (time.time() - 60, time.time() - 60))
+    return home
+
+
+def _answers(port: int) -> bool:
+    try:
+        return bool(graphql(port, "{ version }"))
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log",
+                        **settings: str) -> Iterator[int]:
+    """`dagster dev` from `root` with short sensor intervals (and `settings` as variables); yields its port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
+    env.update(DAGSTER_HOME=str(home), **E2E_INTERVALS, **settings)
+    port = free_port()
+    log = open(root / log_name, "w")
+    process = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _answers(port), 120, "the webserver to answer GraphQL")
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(root / log_name, ARTIFACTS / log_name)

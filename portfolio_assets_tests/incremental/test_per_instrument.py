@@ -1,0 +1,129 @@
+"""Per-instrument work (issue 4): caches and the export manifest touch only what changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.io import parallel
+from portfolio_assets.steps.stooq_index import build_stooq_index
+
+from ..helpers import AAPL, build_all, output_files, stooq_rows, write_file
+
+
+def run_steps(settings=None):
+    """Every step, as a run would; returns the match_report and price_exports results."""
+    results = build_all(settings or settings_from_environment())
+    return results["match_report"], results["price_exports"]
+
+
+def export_identity(world: Path) -> dict[str, tuple[int, int]]:
+    folder = world / "data/processed/tradeable_prices"
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+@pytest.fixture
+def built(world: Path) -> Path:
+    run_steps()
+    return world
+
+
+def test_second_run_reads_no_stooq_file(built) -> None:
+    report, exports = run_steps()
+    assert report.stats["stooq_files_read"] == 0 and report.stats["instruments_rematched"] == 0
+    assert exports.stats["stooq_files_read"] == 0 and exports.written == []
+
+
+def test_daily_update_rewrites_exactly_that_export(built) -> None:
+    before = export_identity(built)
+    with open(built / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    report, exports = run_steps()
+    assert report.stats["stooq_files_read"] == 1
+    assert exports.written == ["aapl.us.csv"] and exports.stats["stooq_files_read"] == 1
+    after = export_identity(built)
+    assert {name for name in before if before[name] != after[name]} == {"aapl.us.csv"}
+
+
+def test_lse_policy_change_rewrites_no_export(built, monkeypatch) -> None:
+    before = export_identity(built)
+    monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "strict")
+    report, exports = run_steps()
+    assert "error:lse_currency_override" in (built / "data/metadata/tradeable_matches.csv").read_text()
+    assert report.stats["stooq_files_read"] == 0
+    assert exports.written == [] and export_identity(built) == before
+
+
+def test_one_appended_instrument_reads_only_its_own_file(built) -> None:
+    write_file(built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
+               stooq_rows("MSFT.US", ["20240102", "20240103"]))
+    build_stooq_index(settings_from_environment())
+    run_steps()  # the index changed: everything rematched once
+    before = export_identity(built)
+    with open(built / "tradeable_instruments/broker_a.csv", "a") as handle:
+        handle.write("NSQ,US5949181045,MSFT,Microsoft\n")
+    report, exports = run_steps()
+    assert report.stats["instruments_rematched"] == 1 and report.stats["instruments_reused"] == 5
+    assert report.stats["stooq_files_read"] == 1  # its own file, newly matched
+    assert exports.written == ["msft.us.csv"] and exports.stats["stooq_files_read"] == 1
+    after = export_identity(built)
+    assert {name: after[name] for name in before} == before
+
+
+def test_changed_index_rematches_everything(built) -> None:
+    write_file(built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/new.us.txt", stooq_rows("NEW.US", ["20240102"]))
+    report, _ = run_steps()
+    assert report.stats["instruments_rematched"] == 5 and report.stats["instruments_reused"] == 0
+
+
+def test_deleted_export_is_rebuilt_alone(built) -> None:
+    (built / "data/processed/tradeable_prices/kim.us.csv").unlink()
+    before = export_identity(built)
+    _, exports = run_steps()
+    assert exports.written == ["kim.us.csv"] and exports.stats["stooq_files_read"] == 1
+    after = export_identity(built)
+    assert {name: after[name] for name in before} == before
+
+
+def test_export_no_longer_matched_is_removed(built) -> None:
+    lists = built / "tradeable_instruments/broker_b.csv"
+    lists.write_text(lists.read_text().replace("KIM:US", "KIMX:US"))
+    _, exports = run_steps()
+    assert exports.removed == ["kim.us.csv"]
+    assert not (built / "data/processed/tradeable_prices/kim.us.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["match_cache.json", "diagnostics_cache.json", "export_manifest.json"])
+@pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe", b'{"kind": "x", "entries": []}', b""])
+def test_corrupt_cache_is_discarded_with_a_warning_and_rebuilt(built, name, damage) -> None:
+    expected = output_files(built)
+    (built / "data/metadata" / name).write_bytes(damage)
+    report, exports = run_steps()
+    assert output_files(built) == expected
+    assert any(name in warning for warning in report.warnings + exports.warnings)
+    report, exports = run_steps()
+    assert report.warnings == [] and exports.warnings == []
+
+
+def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
+    path = built / AAPL
+    text = path.read_text().replace("10.5,1000", "10.5,0000")  # same size, new content
+    path.write_text(text)
+    report, _ = run_steps()
+    assert report.stats["stooq_files_read"] == 1
+    assert "zero_volume=3" in (built / "data/metadata/tradeable_matches.csv").read_text()
+
+
+def test_worker_processes_give_the_same_outputs(world, monkeypatch) -> None:
+    run_steps()
+    sequential = output_files(world)
+    for folder in ("data/metadata", "data/processed"):
+        shutil.rmtree(world / folder)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
+    report, exports = run_steps()
+    assert report.stats["stooq_files_read"] == 4 and len(exports.written) == 3
+    assert output_files(world) == sequential

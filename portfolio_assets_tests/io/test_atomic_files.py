@@ -1,0 +1,164 @@
+"""Atomic writes: a reader sees the old file or the new one, never half a file or a leftover."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from portfolio_assets.io import atomic_files
+from portfolio_assets.io.atomic_files import (
+    TEMP_PREFIX,
+    remove_leftover_temp_files,
+    write_bytes_atomic,
+    write_text_atomic,
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (None, "ticker,stem\n"),
+        ("old text\n", "new text\n"),
+        ("a longer old text than the new one\n" * 100, "short\n"),
+        (None, ""),
+        (None, "caf\u00e9 \u20ac\n"),
+    ],
+)
+def test_write_replaces_content_and_leaves_nothing_else(tmp_path: Path, old: str | None, new: str) -> None:
+    target = tmp_path / "reports" / "tradeable_matches.csv"
+    if old is not None:
+        target.parent.mkdir()
+        target.write_text(old, encoding="utf-8")
+    write_text_atomic(target, new)
+    assert target.read_bytes() == new.encode("utf-8")
+    assert sorted(os.listdir(target.parent)) == ["tradeable_matches.csv"]
+
+
+def test_write_creates_missing_folders(tmp_path: Path) -> None:
+    target = tmp_path / "data" / "processed" / "tradeable_prices" / "abc.us.csv"
+    write_bytes_atomic(target, b"ticker\n")
+    assert target.read_bytes() == b"ticker\n"
+
+
+class _FailingHandle:
+    def __init__(self, handle):
+        self._handle = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._handle.close()
+        return False
+
+    def write(self, data):
+        self._handle.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "stooq_index.csv"
+    target.write_text("old index\n", encoding="utf-8")
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(atomic_files.os, "fdopen", lambda fd, *a, **k: _FailingHandle(real_fdopen(fd, *a, **k)))
+    with pytest.raises(OSError):
+        write_text_atomic(target, "new index that will not fit\n" * 1000)
+    monkeypatch.undo()
+    assert target.read_text(encoding="utf-8") == "old index\n"
+    assert os.listdir(tmp_path) == ["stooq_index.csv"]
+
+
+def _only_recognisable_leftovers(folder: Path, keep: str) -> None:
+    """Anything but `keep` is a temporary file that the next run's clean-up removes."""
+    others = [name for name in os.listdir(folder) if name != keep]
+    assert all(name.startswith(TEMP_PREFIX) for name in others)
+    assert remove_leftover_temp_files(folder) == len(others)
+    assert os.listdir(folder) == [keep]
+
+
+def test_failed_replace_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "tradeable_matches.csv"
+    target.write_text("old report\n", encoding="utf-8")
+
+    def failing_replace(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_text_atomic(target, "new report\n")
+    monkeypatch.undo()
+    assert target.read_text(encoding="utf-8") == "old report\n"
+    _only_recognisable_leftovers(tmp_path, "tradeable_matches.csv")
+
+
+def test_target_that_is_a_folder_is_an_error(tmp_path: Path) -> None:
+    target = tmp_path / "abc.us.csv"
+    target.mkdir()
+    with pytest.raises(OSError):
+        write_text_atomic(target, "ticker\n")
+    assert target.is_dir()
+    _only_recognisable_leftovers(tmp_path, "abc.us.csv")
+
+
+def test_text_that_cannot_be_encoded_keeps_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "tradeable_unmatched.csv"
+    target.write_text("old\n", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_text_atomic(target, "bad \ud800 surrogate\n")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert os.listdir(tmp_path) == ["tradeable_unmatched.csv"]
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / f"{TEMP_PREFIX}abc.part").write_bytes(b"half")
+    (tmp_path / f"{TEMP_PREFIX}def.part").write_bytes(b"")
+    (tmp_path / "abc.us.csv").write_text("ticker\n")
+    (tmp_path / ".hidden.csv").write_text("x\n")
+    assert remove_leftover_temp_files(tmp_path) == 2
+    assert sorted(os.listdir(tmp_path)) == [".hidden.csv", "abc.us.csv"]
+    assert remove_leftover_temp_files(tmp_path / "missing") == 0
+
+
+def test_a_full_disk_names_the_target_not_the_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "tradeable_universe.csv"
+    target.write_text("old\n", encoding="utf-8")
+
+    def full(fd, data):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write(2) names no file
+
+    monkeypatch.setattr(atomic_files, "_write_all", full)
+    with pytest.raises(OSError) as raised:
+        write_text_atomic(target, "new\n")
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(target))
+    assert raised.value.strerror == os.strerror(errno.ENOSPC)
+    assert target.read_text(encoding="utf-8") == "old\n" and os.listdir(tmp_path) == [target.name]
+
+
+def test_a_read_only_folder_names_the_target_and_keeps_the_error_type(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "stooq_index.csv"
+
+    def read_only(folder):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / f"{TEMP_PREFIX}abc.part"))
+
+    monkeypatch.setattr(atomic_files, "_create_temp", read_only)
+    with pytest.raises(PermissionError) as raised:
+        write_text_atomic(target, "ticker\n")
+    assert raised.value.filename == str(target) and raised.value.errno == errno.EACCES
+
+
+def test_a_failed_replace_names_the_target(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "abc.us.csv"
+
+    def failing_replace(source, destination):
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source), str(destination))
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    with pytest.raises(OSError) as raised:
+        write_text_atomic(target, "ticker\n")
+    monkeypatch.undo()
+    assert raised.value.filename == str(target)
+    assert os.listdir(tmp_path) == []

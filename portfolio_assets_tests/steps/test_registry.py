@@ -1,0 +1,59 @@
+"""The registry of steps: every step resolves to its function, and the code and cache
+versions are exactly those recorded by earlier materializations (a changed string would
+make every asset look stale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portfolio_assets.domain.settings import SETTING_DEFAULTS, settings_from_values
+from portfolio_assets.steps import registry
+from portfolio_assets.steps.common import StepResult
+from portfolio_assets.steps.registry import ASSET_KEYS, STEPS, cache_version, get_step, output_paths, step_code_version
+
+from ..helpers import build_all, set_logic_version
+
+
+def test_every_step_names_a_function_of_its_own_module() -> None:
+    assert ASSET_KEYS == tuple(step.key for step in STEPS)
+    assert len(set(ASSET_KEYS)) == len(ASSET_KEYS)
+    for step in STEPS:
+        assert callable(step.build) and step.build.__module__ == f"portfolio_assets.steps.{step.key}"
+        assert step.build.__name__ == step.function
+
+
+@pytest.mark.parametrize(("policy", "include_empty", "match_report", "price_exports"), [
+    ("broker", "false", "v1-00cbb85e4cc7", "v1-6cd6189ce2ac"),
+    ("broker", "true", "v1-00cbb85e4cc7", "v1-854b6c960439"),
+    ("stooq", "false", "v1-4fcac89bd035", "v1-6cd6189ce2ac"),
+    ("strict", "true", "v1-44b54e973f7e", "v1-854b6c960439"),
+])
+def test_code_versions_are_the_recorded_ones(policy, include_empty, match_report, price_exports) -> None:
+    settings = settings_from_values({**SETTING_DEFAULTS, "lse_currency_policy": policy,
+                                     "include_empty": include_empty})
+    assert {key: step_code_version(key, settings) for key in ASSET_KEYS} == {
+        "stooq_index": "v1", "tradeable_universe": "v1", "match_report": match_report,
+        "price_exports": price_exports}
+
+
+def test_cache_versions_carry_their_steps_logic_version(monkeypatch) -> None:
+    assert {cache: cache_version(cache) for cache in ("matching", "diagnostics", "exports")} == dict.fromkeys(
+        ("matching", "diagnostics", "exports"), "1.1")
+    set_logic_version(monkeypatch, "match_report", "2")
+    assert (cache_version("matching"), cache_version("exports")) == ("1.2", "1.1")
+    assert step_code_version("match_report", settings_from_values(SETTING_DEFAULTS)).startswith("v2-")
+    with pytest.raises(KeyError):
+        get_step("no_such_asset")
+
+
+def test_output_paths_are_the_files_each_step_wrote(world: Path) -> None:
+    settings = settings_from_values({})
+    assert output_paths("price_exports", settings) == []  # no report yet: nothing planned
+    results = build_all(settings)
+    assert all(isinstance(result, StepResult) and not result.reused for result in results.values())
+    written = {path for folder in (settings.metadata_dir, settings.prices_dir) for path in folder.rglob("*.csv")}
+    assert {path for key in ASSET_KEYS for path in output_paths(key, settings)} == written
+    assert output_paths("match_report", settings) == [settings.match_report_path, settings.unmatched_report_path]
+    assert registry.get_step("price_exports").result_settings == ("include_empty",)
