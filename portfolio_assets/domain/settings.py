@@ -148,27 +148,8 @@ def worker_setting(environ: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
-def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
-    """The share of unmatched instruments above which the match report check warns."""
-    environ = _environment(environ)
-    variable, default = UNMATCHED_SHARE_VARIABLE
-    raw = environ.get(variable) or str(default)
-    try:
-        share = float(raw)
-    except ValueError:
-        share = -1.0
-    if not 0 <= share <= 1:
-        raise InvalidSetting(variable, raw, ("a number from 0 to 1",))
-    return share
-
-
-REMOVED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", 0.5)
-
-
-def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
-    """The share of existing exports one run may remove without --force (an empty or
-    half-unpacked Stooq tree, a wrong broker folder would otherwise wipe them)."""
-    variable, default = REMOVED_SHARE_VARIABLE
+def _share(environ: Mapping[str, str] | None, variable: str, default: float) -> float:
+    """A setting that is a number from 0 to 1."""
     raw = _environment(environ).get(variable) or str(default)
     try:
         share = float(raw)
@@ -177,6 +158,20 @@ def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
     if not 0 <= share <= 1:
         raise InvalidSetting(variable, raw, ("a number from 0 to 1",))
     return share
+
+
+def max_unmatched_share(environ: Mapping[str, str] | None = None) -> float:
+    """The share of unmatched instruments above which the match report check warns."""
+    return _share(environ, *UNMATCHED_SHARE_VARIABLE)
+
+
+REMOVED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", 0.5)
+
+
+def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
+    """The share of existing exports one run may remove without --force (an empty or
+    half-unpacked Stooq tree, a wrong broker folder would otherwise wipe them)."""
+    return _share(environ, *REMOVED_SHARE_VARIABLE)
 
 
 _FOLDERS = ("stooq_dir", "tradeable_dir", "metadata_dir", "prices_dir")

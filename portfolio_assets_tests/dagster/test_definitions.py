@@ -71,6 +71,7 @@ def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> 
     ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
     ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
     ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
+    ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "half"),
 ])
 def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
     monkeypatch.setenv(variable, value)
