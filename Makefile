@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := sample
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-fast dev env instance clean-sample
+.PHONY: demo test test-fast lint dev env instance clean-sample
 
 $(BIN)/portfolio-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ dev: instance
 	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
 test: env
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test-fast: env
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
+
+# Static checks, run by CI before the tests: lint, format, types, and the definitions load.
+lint: env
+	$(BIN)/ruff check portfolio_assets portfolio_assets_tests
+	$(BIN)/ruff format --check portfolio_assets portfolio_assets_tests
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs

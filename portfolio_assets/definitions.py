@@ -13,7 +13,7 @@ from .dagster_defs.sensors import build_sensors
 from .dagster_defs.sources import stooq_files, tradeable_instruments
 from .domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 
-__all__ = ["build_definitions", "runnable", "defs"]
+__all__ = ["build_definitions", "defs", "runnable"]
 
 
 def build_definitions() -> dg.Definitions:
@@ -22,8 +22,10 @@ def build_definitions() -> dg.Definitions:
     for validate in (refresh_log_level, worker_setting, max_removed_share):
         validate()  # a bad value fails when the definitions load, naming its variable
     condition = stale_condition()
-    assets = [asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition))
-              for asset in build_pipeline_assets(settings)]
+    assets = [
+        asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition))
+        for asset in build_pipeline_assets(settings)
+    ]
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *assets],
         asset_checks=[*build_checks(), *build_output_checks()],

@@ -26,11 +26,16 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_file(stooq / "d_uk_txt/data/daily/uk/lse etfs/1/iuhc.uk.txt", stooq_rows("IUHC.UK", days))
     write_file(stooq / "d_pl_txt/data/daily/pl/wse stocks/exm.txt", STOOQ_HEADER)
     brokers = tmp_path / "tradeable_instruments"
-    write_file(brokers / "broker_a.csv", "market,isin,symbol,name\nNSQ,US0378331005,AAPL,Apple\n"
-               "GPW,PLEXM,EXM,Exm\nNSQ,US000,NOPE,Nothing\n")
-    write_file(brokers / "broker_b.csv", "Market,ISIN,Symbol,Name,Currency,AUM\n"
-               "GBR-LSE,IE00B43HR379,IUHC:LN,ISHARES HEALTH,USD,\n"
-               "NEW YORK STOCK EXCHANGE (USD) USA-NYSE KIMCO,US49446R1095,KIM:US,REALTY,USD,\n")
+    write_file(
+        brokers / "broker_a.csv",
+        "market,isin,symbol,name\nNSQ,US0378331005,AAPL,Apple\nGPW,PLEXM,EXM,Exm\nNSQ,US000,NOPE,Nothing\n",
+    )
+    write_file(
+        brokers / "broker_b.csv",
+        "Market,ISIN,Symbol,Name,Currency,AUM\n"
+        "GBR-LSE,IE00B43HR379,IUHC:LN,ISHARES HEALTH,USD,\n"
+        "NEW YORK STOCK EXCHANGE (USD) USA-NYSE KIMCO,US49446R1095,KIM:US,REALTY,USD,\n",
+    )
     return tmp_path
 
 

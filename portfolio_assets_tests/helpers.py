@@ -29,9 +29,26 @@ from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_step
 
-__all__ = ["BIN", "PROJECT", "ARTIFACTS", "STOOQ_HEADER", "AAPL", "stooq_rows", "write_file", "output_files",
-           "build_all", "run_refresh", "from_scratch", "set_logic_version", "free_port", "graphql", "wait_for",
-           "E2E_INTERVALS", "sample_world", "running_dagster_dev"]
+__all__ = [
+    "AAPL",
+    "ARTIFACTS",
+    "BIN",
+    "E2E_INTERVALS",
+    "PROJECT",
+    "STOOQ_HEADER",
+    "build_all",
+    "free_port",
+    "from_scratch",
+    "graphql",
+    "output_files",
+    "run_refresh",
+    "running_dagster_dev",
+    "sample_world",
+    "set_logic_version",
+    "stooq_rows",
+    "wait_for",
+    "write_file",
+]
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[1]
@@ -43,9 +60,7 @@ AAPL = "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
 
 
 def stooq_rows(ticker: str, dates: list[str], close: str = "10.5", volume: str = "1000") -> str:
-    return STOOQ_HEADER + "".join(
-        f"{ticker},D,{day},000000,10,11,9,{close},{volume},0\n" for day in dates
-    )
+    return STOOQ_HEADER + "".join(f"{ticker},D,{day},000000,10,11,9,{close},{volume},0\n" for day in dates)
 
 
 def write_file(path: Path, text: str | bytes) -> Path:
@@ -81,8 +96,7 @@ def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
     from portfolio_assets.definitions import build_definitions
     from portfolio_assets.domain.settings import settings_from_environment
 
-    outcome = refresh(build_definitions(), instance, settings_from_environment(), force=force,
-                      report=lambda _: None)
+    outcome = refresh(build_definitions(), instance, settings_from_environment(), force=force, report=lambda _: None)
     assert outcome.success, outcome.error
     return outcome.materialized
 
@@ -104,8 +118,11 @@ def from_scratch(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 def set_logic_version(monkeypatch: pytest.MonkeyPatch, key: str, version: str) -> None:
     """Bump step `key`'s logic version in the registry for the rest of the test."""
-    monkeypatch.setattr(registry, "STEPS", tuple(
-        replace(step, logic_version=version) if step.key == key else step for step in registry.STEPS))
+    monkeypatch.setattr(
+        registry,
+        "STEPS",
+        tuple(replace(step, logic_version=version) if step.key == key else step for step in registry.STEPS),
+    )
 
 
 def free_port() -> int:
@@ -115,8 +132,11 @@ def free_port() -> int:
 
 
 def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["data"]
 
@@ -131,8 +151,12 @@ def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-E2E_INTERVALS = {"PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS": "5",
-                 "PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS": "2", "PORTFOLIO_ASSETS_AUTOMATION_SECONDS": "2"}
+E2E_INTERVALS = {
+    "PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS": "2",
+    "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS": "5",
+    "PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS": "2",
+    "PORTFOLIO_ASSETS_AUTOMATION_SECONDS": "2",
+}
 
 
 def sample_world(root: Path) -> Path:
@@ -155,16 +179,20 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log",
-                        **settings: str) -> Iterator[int]:
+def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log", **settings: str) -> Iterator[int]:
     """`dagster dev` from `root` with short sensor intervals (and `settings` as variables); yields its port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
     env.update(DAGSTER_HOME=str(home), **E2E_INTERVALS, **settings)
     port = free_port()
-    log = open(root / log_name, "w")
+    log = open(root / log_name, "w")  # noqa: SIM115 - closed in the finally below, after the process
     process = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: _answers(port), 120, "the webserver to answer GraphQL")
         yield port

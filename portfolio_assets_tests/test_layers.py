@@ -44,8 +44,9 @@ def _imported_layers(path: Path) -> set[str]:
             else:
                 continue
         elif isinstance(node, ast.Import):
-            names = [tuple(alias.name.split(".")) for alias in node.names
-                     if alias.name.split(".")[0] == "portfolio_assets"]
+            names = [
+                tuple(alias.name.split(".")) for alias in node.names if alias.name.split(".")[0] == "portfolio_assets"
+            ]
         else:
             continue
         found.update(name[1] for name in names if len(name) > 1)
@@ -60,8 +61,10 @@ def test_a_layer_imports_only_the_layers_below_it(layer: str) -> None:
 
 
 def test_the_fast_path_imports_neither_dagster_nor_the_price_reader() -> None:
-    code = ("import sys\nimport portfolio_assets.cli.main, portfolio_assets.cli.fast_path, "
-            "portfolio_assets.steps.registry, portfolio_assets.domain.stooq_tree, portfolio_assets.io.locking\n"
-            "print(sorted(name for name in ('dagster', 'pyarrow', 'numpy') if name in sys.modules))")
+    code = (
+        "import sys\nimport portfolio_assets.cli.main, portfolio_assets.cli.fast_path, "
+        "portfolio_assets.steps.registry, portfolio_assets.domain.stooq_tree, portfolio_assets.io.locking\n"
+        "print(sorted(name for name in ('dagster', 'pyarrow', 'numpy') if name in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr

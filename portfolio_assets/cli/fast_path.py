@@ -28,8 +28,16 @@ from ..incremental.memo import output_stamp
 from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
 from ..steps.registry import ASSET_KEYS, output_paths, step_code_version
 
-__all__ = ["FRESH_STATE_FILE", "LEFTOVER_AGE_SECONDS", "instance_marker", "observed_state", "record_fresh_state",
-           "known_fresh", "remove_leftovers", "recorded_notes"]
+__all__ = [
+    "FRESH_STATE_FILE",
+    "LEFTOVER_AGE_SECONDS",
+    "instance_marker",
+    "known_fresh",
+    "observed_state",
+    "record_fresh_state",
+    "recorded_notes",
+    "remove_leftovers",
+]
 
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
 # Temporary files live for one write (milliseconds); older ones belong to no live writer.
@@ -54,9 +62,12 @@ def instance_marker(dagster_home: Path) -> str | None:
     return digest.hexdigest()
 
 
-def observed_state(settings: Settings, sources: dict[str, str] | None = None,
-                   stooq_scan: list[StooqFile] | None = None,
-                   output_stamps: dict[str, str] | None = None) -> dict[str, object]:
+def observed_state(
+    settings: Settings,
+    sources: dict[str, str] | None = None,
+    stooq_scan: list[StooqFile] | None = None,
+    output_stamps: dict[str, str] | None = None,
+) -> dict[str, object]:
     """What the answer depends on, besides the instance.
 
     `sources` are the versions already observed; `output_stamps` the stamps the last
@@ -75,16 +86,19 @@ def observed_state(settings: Settings, sources: dict[str, str] | None = None,
         # reports about files the pipeline did not write.
         "export_folder": text_fingerprint(*sorted(existing_export_names(settings.prices_dir))),
         "code_versions": {key: step_code_version(key, settings) for key in ASSET_KEYS},
-        "outputs": dict(output_stamps) if output_stamps is not None else {
-            key: output_stamp(output_paths(key, settings)) for key in ASSET_KEYS},
+        "outputs": dict(output_stamps)
+        if output_stamps is not None
+        else {key: output_stamp(output_paths(key, settings)) for key in ASSET_KEYS},
     }
 
 
-def record_fresh_state(dagster_home: Path, marker: str, state: dict[str, object],
-                       notes: dict[str, list[str]] | None = None) -> None:
+def record_fresh_state(
+    dagster_home: Path, marker: str, state: dict[str, object], notes: dict[str, list[str]] | None = None
+) -> None:
     """Record the state Dagster found fresh, with the notes `status` showed for it."""
-    write_text_atomic(dagster_home / FRESH_STATE_FILE,
-                      json.dumps({"marker": marker, "state": state, "notes": notes or {}}))
+    write_text_atomic(
+        dagster_home / FRESH_STATE_FILE, json.dumps({"marker": marker, "state": state, "notes": notes or {}})
+    )
 
 
 def recorded_notes(dagster_home: Path) -> dict[str, list[str]]:
@@ -111,8 +125,7 @@ def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFi
         return False
 
 
-def remove_leftovers(dagster_home: Path, settings: Settings,
-                     older_than_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
+def remove_leftovers(dagster_home: Path, settings: Settings, older_than_seconds: float = LEFTOVER_AGE_SECONDS) -> int:
     """Remove temporary files that killed runs left in the output folders and DAGSTER_HOME,
     as `refresh` does before its runs; return how many.
 

@@ -51,8 +51,9 @@ def _sample(args: argparse.Namespace) -> int:
     from ..dev.sample import write_sample
 
     try:
-        world = write_sample(Path(args.directory), stooq_files=args.stooq_files,
-                             instruments=args.instruments, seed=args.seed)
+        world = write_sample(
+            Path(args.directory), stooq_files=args.stooq_files, instruments=args.instruments, seed=args.seed
+        )
     except (FileExistsError, ValueError) as error:
         print(f"portfolio-assets sample: {error}", file=sys.stderr)
         return 2
@@ -74,8 +75,10 @@ def _apply_setting_flags(args: argparse.Namespace) -> None:
 
 def _dagster_home() -> Path:
     if not os.environ.get("DAGSTER_HOME"):
-        raise SystemExit("portfolio-assets: set DAGSTER_HOME to the Dagster instance folder "
-                         "(the README's `make demo` uses dagster_home/ in the project)")
+        raise SystemExit(
+            "portfolio-assets: set DAGSTER_HOME to the Dagster instance folder "
+            "(the README's `make demo` uses dagster_home/ in the project)"
+        )
     return Path(os.environ["DAGSTER_HOME"])
 
 
@@ -183,15 +186,17 @@ def _status(args: argparse.Namespace) -> int:
     conflict = _location_conflict(settings, home)
     if conflict:
         # Status only reports: stderr, so that --json output stays parseable.
-        print(f"portfolio-assets: note: {conflict}; this status is for the settings given here, and "
-              "`refresh` with them would be refused", file=sys.stderr)
+        print(
+            f"portfolio-assets: note: {conflict}; this status is for the settings given here, and "
+            "`refresh` with them would be refused",
+            file=sys.stderr,
+        )
     if _known_fresh(args, settings, home):
         from ..steps.registry import ASSET_KEYS
         from .fast_path import recorded_notes
 
         notes = recorded_notes(home)
-        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])}
-                    for key in ASSET_KEYS]
+        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])} for key in ASSET_KEYS]
         _print_statuses(statuses, args.json)
         return 0
     import dagster as dg
@@ -225,9 +230,12 @@ def _refresh(args: argparse.Namespace) -> int:
     settings, home = _prepared(args)
     conflict = _location_conflict(settings, home)
     if conflict:
-        print(f"portfolio-assets: refresh refused: {conflict}; its sensors would undo this refresh within a "
-              "minute. Run refresh with its settings, or stop `dagster dev` (or restart it with these "
-              "settings) and run refresh again", file=sys.stderr)
+        print(
+            f"portfolio-assets: refresh refused: {conflict}; its sensors would undo this refresh within a "
+            "minute. Run refresh with its settings, or stop `dagster dev` (or restart it with these "
+            "settings) and run refresh again",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     if not args.force and _known_fresh(args, settings, home):
         print("nothing is stale: no run launched (nothing changed since the last check)")
@@ -240,8 +248,7 @@ def _refresh(args: argparse.Namespace) -> int:
         if waited > 0.5:
             print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
         try:
-            outcome = refresh(defs, instance, settings, force=args.force,
-                              stooq_scan=getattr(args, "stooq_scan", None))
+            outcome = refresh(defs, instance, settings, force=args.force, stooq_scan=getattr(args, "stooq_scan", None))
         except (dg.Failure, PortfolioInputError) as error:
             return _input_problem(error, exit_code=1)
     if not outcome.success:
@@ -285,19 +292,26 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (override PORTFOLIO_ASSETS_* variables)")
     for field, flag in _SETTING_FLAGS.items():
         if field == "include_empty":
-            group.add_argument(flag, dest=field, nargs="?", const="true", default=None,
-                               type=_flag_type(parse_include_empty),
-                               metavar="true|false", help="export empty, missing and unreadable files too")
+            group.add_argument(
+                flag,
+                dest=field,
+                nargs="?",
+                const="true",
+                default=None,
+                type=_flag_type(parse_include_empty),
+                metavar="true|false",
+                help="export empty, missing and unreadable files too",
+            )
         elif field == "lse_currency_policy":
-            group.add_argument(flag, dest=field, type=_flag_type(parse_policy),
-                               metavar="|".join(LSE_CURRENCY_POLICIES))
+            group.add_argument(flag, dest=field, type=_flag_type(parse_policy), metavar="|".join(LSE_CURRENCY_POLICIES))
         else:
             group.add_argument(flag, dest=field, metavar="PATH")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="portfolio-assets", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _OneLineParser(
+        prog="portfolio-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     sample = commands.add_parser("sample", help="write a small generated Stooq tree and broker lists")
     sample.add_argument("directory", help="folder to write data/stooq and tradeable_instruments into")
@@ -305,8 +319,9 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--instruments", type=int, default=60)
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
-    init = commands.add_parser("init", help="create the Dagster instance in DAGSTER_HOME (before starting "
-                               "several dagster commands at once)")
+    init = commands.add_parser(
+        "init", help="create the Dagster instance in DAGSTER_HOME (before starting several dagster commands at once)"
+    )
     init.set_defaults(run=_init)
     status = commands.add_parser("status", help="observe the sources and say which assets are stale")
     status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes"}]}')

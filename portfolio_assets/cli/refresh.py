@@ -48,8 +48,9 @@ class RefreshOutcome:
     error: str = ""
 
 
-def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str],
-         force: bool = False) -> dg.ExecuteInJobResult:
+def _run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str], force: bool = False
+) -> dg.ExecuteInJobResult:
     run_config: dict = {}
     if force:
         run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
@@ -59,9 +60,15 @@ def _run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str
     tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
-    return materialize_with_one_line_log(runnable(defs), resources=defs.resources, instance=instance,
-                                         selection=selection, run_config=run_config, raise_on_error=False,
-                                         tags=tags)
+    return materialize_with_one_line_log(
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+        tags=tags,
+    )
 
 
 def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
@@ -79,8 +86,7 @@ def _failure(result: dg.ExecuteInJobResult) -> str:
     return "\n".join(failure_lines(result.all_events)) or "the run failed"
 
 
-def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
-                           settings: Settings) -> list[AssetStatus]:
+def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings) -> list[AssetStatus]:
     """Asset statuses; when all are fresh, record that for the Dagster-free fast check.
 
     The record holds exactly what the statuses compared against: the sources'
@@ -101,8 +107,14 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance,
     return statuses
 
 
-def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, force: bool = False,
-            report: Callable[[str], None] = print, stooq_scan: list[StooqFile] | None = None) -> RefreshOutcome:
+def refresh(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    force: bool = False,
+    report: Callable[[str], None] = print,
+    stooq_scan: list[StooqFile] | None = None,
+) -> RefreshOutcome:
     for run_id in clear_dead_runs(instance):
         report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
     if not in_flight_assets(instance):

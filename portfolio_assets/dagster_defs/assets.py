@@ -4,7 +4,6 @@
 No `from __future__ import annotations` here: Dagster reads the parameter types
 (config, resources) at definition time."""
 
-
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..instance.stale_status import current_data_version, inputs_changed, status
 from ..steps.common import StepResult
 from ..steps.registry import get_step, result_settings, step_code_version
 from .failures import failing_clearly
-from .metadata import counts_table, csv_preview
+from .metadata import counts_table, csv_preview, report_shape
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
@@ -55,23 +54,31 @@ def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) ->
     return status.status == "fresh"
 
 
-def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings,
-              **inputs: object) -> tuple[Settings, StepResult | None]:
+def _run_step(
+    context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings, **inputs: object
+) -> tuple[Settings, StepResult | None]:
     """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
     loaded_with = settings_from_environment()
     if resolved != loaded_with or (
-            step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]):
+        step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]
+    ):
         # Code versions carry the settings the definitions were loaded with, and the
         # sources are observed at the configured folders: a run with other values would
         # record results under the wrong versions.
-        changed = {field: getattr(resolved, field) for field in SETTING_VARIABLES
-                   if getattr(resolved, field) != getattr(loaded_with, field)}
-        raise dg.Failure(description=(
-            f"the settings of this run ({changed or result_settings(name, resolved)}) differ from those the "
-            "code location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
-            "of overriding the settings resource in the launchpad"))
+        changed = {
+            field: getattr(resolved, field)
+            for field in SETTING_VARIABLES
+            if getattr(resolved, field) != getattr(loaded_with, field)
+        }
+        raise dg.Failure(
+            description=(
+                f"the settings of this run ({changed or result_settings(name, resolved)}) differ from those the "
+                "code location was loaded with; change the PORTFOLIO_ASSETS_* variables and reload instead "
+                "of overriding the settings resource in the launchpad"
+            )
+        )
     context.instance.add_run_tags(context.run.run_id, process_tags())
     if _fresh_in_this_run(context, resolved):
         return resolved, None
@@ -81,8 +88,10 @@ def _run_step(context: dg.AssetExecutionContext, config: StepConfig, settings: P
     for warning in getattr(result, "warnings", []):
         context.log.warning(warning)
     if result.reused:
-        context.log.info("inputs, code and settings equal the last materialization's and its "
-                         "files are intact: reusing them without rewriting (force=true recomputes)")
+        context.log.info(
+            "inputs, code and settings equal the last materialization's and its "
+            "files are intact: reusing them without rewriting (force=true recomputes)"
+        )
     return resolved, result
 
 
@@ -94,13 +103,15 @@ def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -
     revert of the input would look fresh. So the version read is observed (when new)
     and returned as the materialization's input tag, which overrides Dagster's."""
     if version != current_data_version(context.instance, source):
-        context.instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key=dg.AssetKey(source), tags={"dagster/data_version": version}))
+        context.instance.report_runless_asset_event(
+            dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": version})
+        )
     return {f"dagster/input_data_version/{source}": version}
 
 
-def _materialize_result(step: str, resolved: Settings, result: StepResult, metadata: dict,
-                        input_tags: dict[str, str] | None = None) -> dg.MaterializeResult:
+def _materialize_result(
+    step: str, resolved: Settings, result: StepResult, metadata: dict, input_tags: dict[str, str] | None = None
+) -> dg.MaterializeResult:
     chosen = result_settings(step, resolved)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(result.data_version),
@@ -113,56 +124,80 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     """The four assets, with code versions for the settings they were loaded with."""
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False,
-        deps=[stooq_files], kinds={"python", "csv"},
+        group_name=GROUP,
+        pool=POOL,
+        output_required=False,
+        deps=[stooq_files],
+        kinds={"python", "csv"},
         code_version=step_code_version("stooq_index", settings),
         description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
     )
-    def stooq_index(context: dg.AssetExecutionContext, config: StepConfig,
-                    settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+    def stooq_index(
+        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+    ) -> Iterator[dg.MaterializeResult]:
         scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
         resolved, result = _run_step(context, config, settings, scan=scan)
         if result is None:
             return
         read = _source_read(context, "stooq_files", result.source_version)
-        yield _materialize_result("stooq_index", resolved, result, input_tags=read, metadata={
-            "path": _path(resolved.index_path),
-            "row_count": len(result.entries),
-            "seconds": result.seconds,
-            "rows_by_region": counts_table("region", result.rows_by_region),
-            "preview": csv_preview(INDEX_COLUMNS, [e.as_row() for e in result.entries]),
-        })
+        yield _materialize_result(
+            "stooq_index",
+            resolved,
+            result,
+            input_tags=read,
+            metadata={
+                "path": _path(resolved.index_path),
+                **report_shape(INDEX_COLUMNS, len(result.entries)),
+                "seconds": result.seconds,
+                "rows_by_region": counts_table("region", result.rows_by_region),
+                "preview": csv_preview(INDEX_COLUMNS, [e.as_row() for e in result.entries]),
+            },
+        )
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False,
-        deps=[tradeable_instruments], kinds={"python", "csv"},
+        group_name=GROUP,
+        pool=POOL,
+        output_required=False,
+        deps=[tradeable_instruments],
+        kinds={"python", "csv"},
         code_version=step_code_version("tradeable_universe", settings),
         description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
     )
-    def tradeable_universe(context: dg.AssetExecutionContext, config: StepConfig,
-                           settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+    def tradeable_universe(
+        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+    ) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings)
         if result is None:
             return
         read = _source_read(context, "tradeable_instruments", result.source_version)
-        yield _materialize_result("tradeable_universe", resolved, result, input_tags=read, metadata={
-            "path": _path(resolved.universe_path),
-            "row_count": len(result.instruments),
-            "seconds": result.seconds,
-            "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
-            "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
-            "preview": csv_preview(UNIVERSE_COLUMNS, [i.as_row() for i in result.instruments]),
-        })
+        yield _materialize_result(
+            "tradeable_universe",
+            resolved,
+            result,
+            input_tags=read,
+            metadata={
+                "path": _path(resolved.universe_path),
+                **report_shape(UNIVERSE_COLUMNS, len(result.instruments)),
+                "seconds": result.seconds,
+                "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
+                "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
+                "preview": csv_preview(UNIVERSE_COLUMNS, [i.as_row() for i in result.instruments]),
+            },
+        )
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False,
-        deps=[stooq_index, tradeable_universe, stooq_files], kinds={"python", "csv"},
+        group_name=GROUP,
+        pool=POOL,
+        output_required=False,
+        deps=[stooq_index, tradeable_universe, stooq_files],
+        kinds={"python", "csv"},
         code_version=step_code_version("match_report", settings),
         description="Each instrument matched to a Stooq file with diagnostics and currency "
         "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
     )
-    def match_report(context: dg.AssetExecutionContext, config: StepConfig,
-                     settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+    def match_report(
+        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+    ) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings)
         if result is None:
             return
@@ -171,48 +206,66 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         def count_by(column: str) -> Counter:
             return Counter(row[column] for row in matches)
 
-        yield _materialize_result("match_report", resolved, result, {
-            "match_report_path": _path(resolved.match_report_path),
-            "unmatched_report_path": _path(resolved.unmatched_report_path),
-            "instrument_count": len(matches) + len(unmatched),
-            "report_hash": result.report_hash or "(reused)",
-            "matched_count": len(matches),
-            "unmatched_count": len(unmatched),
-            **result.stats,
-            "by_strategy": counts_table("strategy", count_by("strategy")),
-            "by_data_status": counts_table("data_status", count_by("data_status")),
-            "by_currency_status": counts_table("currency_status", count_by("currency_status")),
-            "unmatched_by_reason": counts_table("reason", Counter(row[-1] for row in unmatched)),
-            "match_preview": csv_preview(MATCH_COLUMNS, [row.cells for row in matches]),
-            "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, unmatched),
-        })
+        yield _materialize_result(
+            "match_report",
+            resolved,
+            result,
+            {
+                "match_report_path": _path(resolved.match_report_path),
+                "unmatched_report_path": _path(resolved.unmatched_report_path),
+                "instrument_count": len(matches) + len(unmatched),
+                "report_hash": result.report_hash or "(reused)",
+                "matched_count": len(matches),
+                **report_shape(MATCH_COLUMNS, len(matches)),
+                "unmatched_count": len(unmatched),
+                **result.stats,
+                "by_strategy": counts_table("strategy", count_by("strategy")),
+                "by_data_status": counts_table("data_status", count_by("data_status")),
+                "by_currency_status": counts_table("currency_status", count_by("currency_status")),
+                "unmatched_by_reason": counts_table("reason", Counter(row[-1] for row in unmatched)),
+                "match_preview": csv_preview(MATCH_COLUMNS, [row.cells for row in matches]),
+                "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, unmatched),
+            },
+        )
 
     @dg.asset(
-        group_name=GROUP, pool=POOL, output_required=False,
-        deps=[match_report], kinds={"python", "csv"},
+        group_name=GROUP,
+        pool=POOL,
+        output_required=False,
+        deps=[match_report],
+        kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )
-    def price_exports(context: dg.AssetExecutionContext, config: StepConfig,
-                      settings: PipelineSettings) -> Iterator[dg.MaterializeResult]:
+    def price_exports(
+        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+    ) -> Iterator[dg.MaterializeResult]:
         resolved, result = _run_step(context, config, settings)
         if result is None:
             return
         if result.strays:
             context.log.warning(
                 f"{len(result.strays)} CSV file(s) in {resolved.prices_dir} were not written by the pipeline "
-                f"and are left alone: {', '.join(result.strays[:10])}")
-        yield _materialize_result("price_exports", resolved, result, {
-            "path": _path(resolved.prices_dir),
-            "files_not_written_by_the_pipeline": dg.MetadataValue.md(
-                "\n".join(f"- {name}" for name in result.strays[:50]) or "(none)"),
-            "export_count": len(result.exported),
-            "exports_written": len(result.written),
-            "exports_untouched": len(result.untouched) + len(result.unchanged),
-            "exports_removed": len(result.removed),
-            **result.stats,
-            "preview": dg.MetadataValue.md(
-                "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"),
-        })
+                f"and are left alone: {', '.join(result.strays[:10])}"
+            )
+        yield _materialize_result(
+            "price_exports",
+            resolved,
+            result,
+            {
+                "path": _path(resolved.prices_dir),
+                "files_not_written_by_the_pipeline": dg.MetadataValue.md(
+                    "\n".join(f"- {name}" for name in result.strays[:50]) or "(none)"
+                ),
+                "export_count": len(result.exported),
+                "exports_written": len(result.written),
+                "exports_untouched": len(result.untouched) + len(result.unchanged),
+                "exports_removed": len(result.removed),
+                **result.stats,
+                "preview": dg.MetadataValue.md(
+                    "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"
+                ),
+            },
+        )
 
     return [stooq_index, tradeable_universe, match_report, price_exports]

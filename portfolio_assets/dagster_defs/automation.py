@@ -23,7 +23,7 @@ import dagster as dg
 
 from .assets import SKIP_FRESH_TAG
 
-__all__ = ["AUTOMATION_RUN_TAGS", "stale_condition", "build_automation_sensor"]
+__all__ = ["AUTOMATION_RUN_TAGS", "build_automation_sensor", "stale_condition"]
 
 # Retries of a failed automation run (a folder briefly unmounted, a file mid-write).
 RETRIES = 2
@@ -55,7 +55,9 @@ def stale_condition() -> dg.AutomationCondition:
     ).with_label("stale or missing")
 
 
-def build_automation_sensor(asset_keys: tuple[str, ...], interval_seconds: int) -> dg.AutomationConditionSensorDefinition:
+def build_automation_sensor(
+    asset_keys: tuple[str, ...], interval_seconds: int
+) -> dg.AutomationConditionSensorDefinition:
     return dg.AutomationConditionSensorDefinition(
         "portfolio_assets_automation",
         target=dg.AssetSelection.assets(*asset_keys),

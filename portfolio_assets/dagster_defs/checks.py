@@ -22,43 +22,57 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
     threshold = max_unmatched_share()
 
     # Blocking: an index of nothing would unmatch every instrument and remove every export.
-    @dg.asset_check(asset="stooq_index", blocking=True,
-                    description="The Stooq index lists at least one file; when it fails nothing after "
-                    "stooq_index runs in that run.")
+    @dg.asset_check(
+        asset="stooq_index",
+        blocking=True,
+        description="The Stooq index lists at least one file; when it fails nothing after "
+        "stooq_index runs in that run.",
+    )
     def stooq_index_not_empty(settings: PipelineSettings) -> dg.AssetCheckResult:
         rows = count_index_rows(settings.resolve().index_path)
         return dg.AssetCheckResult(passed=rows > 0, metadata={"row_count": rows, "expected_minimum": 1})
 
-    @dg.asset_check(asset="match_report",
-                    description="Every instrument row of the universe is in the match or the unmatched "
-                    "report exactly once (rows are counted, not symbols).")
+    @dg.asset_check(
+        asset="match_report",
+        description="Every instrument row of the universe is in the match or the unmatched "
+        "report exactly once (rows are counted, not symbols).",
+    )
     def every_instrument_reported_once(settings: PipelineSettings) -> dg.AssetCheckResult:
         resolved = settings.resolve()
-        coverage = report_coverage(resolved.universe_path, resolved.match_report_path,
-                                   resolved.unmatched_report_path)
-        return dg.AssetCheckResult(passed=coverage.passed, metadata={
-            "universe_rows": coverage.universe_rows,
-            "reported_rows": coverage.matched_rows + coverage.unmatched_rows,
-            "missing": dg.MetadataValue.md(_listing(coverage.missing)),
-            "extra": dg.MetadataValue.md(_listing(coverage.extra)),
-        })
-
-    @dg.asset_check(asset="match_report",
-                    description=f"The share of unmatched instruments stays under a threshold "
-                    f"(PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE, now {threshold}); a warning.")
-    def unmatched_share_below_threshold(settings: PipelineSettings) -> dg.AssetCheckResult:
-        resolved = settings.resolve()
-        coverage = report_coverage(resolved.universe_path, resolved.match_report_path,
-                                   resolved.unmatched_report_path)
+        coverage = report_coverage(resolved.universe_path, resolved.match_report_path, resolved.unmatched_report_path)
         return dg.AssetCheckResult(
-            passed=coverage.unmatched_share <= threshold, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"unmatched_share": round(coverage.unmatched_share, 4), "threshold": threshold,
-                      "unmatched_rows": coverage.unmatched_rows},
+            passed=coverage.passed,
+            metadata={
+                "universe_rows": coverage.universe_rows,
+                "reported_rows": coverage.matched_rows + coverage.unmatched_rows,
+                "missing": dg.MetadataValue.md(_listing(coverage.missing)),
+                "extra": dg.MetadataValue.md(_listing(coverage.extra)),
+            },
         )
 
-    @dg.asset_check(asset="price_exports",
-                    description="An export for every exportable matched ticker and none for anything else; "
-                    "CSV files the pipeline did not write are reported as a warning and left alone.")
+    @dg.asset_check(
+        asset="match_report",
+        description=f"The share of unmatched instruments stays under a threshold "
+        f"(PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE, now {threshold}); a warning.",
+    )
+    def unmatched_share_below_threshold(settings: PipelineSettings) -> dg.AssetCheckResult:
+        resolved = settings.resolve()
+        coverage = report_coverage(resolved.universe_path, resolved.match_report_path, resolved.unmatched_report_path)
+        return dg.AssetCheckResult(
+            passed=coverage.unmatched_share <= threshold,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "unmatched_share": round(coverage.unmatched_share, 4),
+                "threshold": threshold,
+                "unmatched_rows": coverage.unmatched_rows,
+            },
+        )
+
+    @dg.asset_check(
+        asset="price_exports",
+        description="An export for every exportable matched ticker and none for anything else; "
+        "CSV files the pipeline did not write are reported as a warning and left alone.",
+    )
     def exports_match_the_report(settings: PipelineSettings) -> dg.AssetCheckResult:
         resolved = settings.resolve()
         coverage = export_coverage(resolved.match_report_path, resolved.prices_dir, resolved.include_empty)
@@ -74,7 +88,12 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
                 "missing": dg.MetadataValue.md(_listing(coverage.missing)),
                 "unexpected": dg.MetadataValue.md(_listing(unexpected)),
                 "not_written_by_the_pipeline": dg.MetadataValue.md(_listing(sorted(strays))),
-            })
+            },
+        )
 
-    return [stooq_index_not_empty, every_instrument_reported_once, unmatched_share_below_threshold,
-            exports_match_the_report]
+    return [
+        stooq_index_not_empty,
+        every_instrument_reported_once,
+        unmatched_share_below_threshold,
+        exports_match_the_report,
+    ]

@@ -20,7 +20,7 @@ import dagster as dg
 
 from ..domain.errors import PortfolioInputError, describe_os_error
 
-__all__ = ["failing_clearly", "one_line_console_logger", "materialize_with_one_line_log", "failure_lines"]
+__all__ = ["failing_clearly", "failure_lines", "materialize_with_one_line_log", "one_line_console_logger"]
 
 
 @contextmanager
@@ -64,19 +64,24 @@ class _OneLineHandler(logging.Handler):
             first = message.splitlines()[0] if message else ""
             # sys.stderr looked up now, not when the handler was made: it may be replaced.
             sys.stderr.write(f"{record.levelname.lower()}{f' {step}' if step else ''}: {first}\n")
-        except Exception:  # a log line must never fail the run
+        except Exception:  # noqa: BLE001 - a log line must never fail the run
             self.handleError(record)
 
 
 @dg.logger(
-    config_schema={"log_level": dg.Field(str, is_required=False, default_value="WARNING",
-                                         description="Records below this level are not printed.")},
+    config_schema={
+        "log_level": dg.Field(
+            str, is_required=False, default_value="WARNING", description="Records below this level are not printed."
+        )
+    },
     description="One line per record on stderr; step and run failures are left to the caller's summary.",
 )
 def one_line_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     level = logging.getLevelName(str(init_context.logger_config["log_level"]).upper())
     # A logger of its own, outside the logging tree: nothing propagates to the root logger.
-    run_logger = logging.Logger("portfolio_assets.refresh", level=level if isinstance(level, int) else "WARNING")
+    run_logger = logging.Logger(  # noqa: LOG001 - kept out of the logging tree on purpose
+        "portfolio_assets.refresh", level=level if isinstance(level, int) else "WARNING"
+    )
     run_logger.addHandler(_OneLineHandler())
     return run_logger
 
@@ -85,21 +90,29 @@ def one_line_console_logger(init_context: dg.InitLoggerContext) -> logging.Logge
 _JOB_NAME = "__ephemeral_asset_job__"
 
 
-def materialize_with_one_line_log(assets: Sequence[Any], run_config: Any = None,
-                                  instance: dg.DagsterInstance | None = None,
-                                  resources: Mapping[str, object] | None = None, raise_on_error: bool = True,
-                                  tags: Mapping[str, str] | None = None,
-                                  selection: Any = None) -> dg.ExecuteInProcessResult:
+def materialize_with_one_line_log(
+    assets: Sequence[Any],
+    run_config: Any = None,
+    instance: dg.DagsterInstance | None = None,
+    resources: Mapping[str, object] | None = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, str] | None = None,
+    selection: Any = None,
+) -> dg.ExecuteInProcessResult:
     """`dg.materialize` with `one_line_console_logger` as the "console" logger.
 
     dg.materialize always uses Dagster's colored console logger, which prints each
     step failure's stack before the caller can say anything; so the same job is
     built here with our logger. `run_config["loggers"]["console"]` configures it."""
-    definitions = dg.Definitions(assets=list(assets), resources=resources,
-                                 jobs=[dg.define_asset_job(_JOB_NAME, selection=selection)],
-                                 loggers={"console": one_line_console_logger})
+    definitions = dg.Definitions(
+        assets=list(assets),
+        resources=resources,
+        jobs=[dg.define_asset_job(_JOB_NAME, selection=selection)],
+        loggers={"console": one_line_console_logger},
+    )
     return definitions.resolve_job_def(_JOB_NAME).execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=raise_on_error, tags=tags)
+        run_config=run_config, instance=instance, raise_on_error=raise_on_error, tags=tags
+    )
 
 
 def _headline(error: Any) -> str:

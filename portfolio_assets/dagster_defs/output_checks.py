@@ -27,8 +27,13 @@ from ..steps.registry import ASSET_KEYS, output_paths
 from .assets import POOL
 from .resources import PipelineSettings
 
-__all__ = ["OUTPUTS_INTACT", "outputs_problem", "build_output_checks", "evaluate_outputs_tick",
-           "build_output_files_sensor"]
+__all__ = [
+    "OUTPUTS_INTACT",
+    "build_output_checks",
+    "build_output_files_sensor",
+    "evaluate_outputs_tick",
+    "outputs_problem",
+]
 
 OUTPUTS_INTACT = "outputs_intact"
 
@@ -59,9 +64,14 @@ def _recorded_stamp(record: dg.EventLogRecord | None) -> str | None:
 
 
 def _output_check(key: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=key, name=OUTPUTS_INTACT, blocking=True, pool=POOL,
-                    description="Every file the last materialization wrote is on disk, unchanged. A sensor "
-                    "reports a failure when one is deleted or edited, and the asset is rebuilt.")
+    @dg.asset_check(
+        asset=key,
+        name=OUTPUTS_INTACT,
+        blocking=True,
+        pool=POOL,
+        description="Every file the last materialization wrote is on disk, unchanged. A sensor "
+        "reports a failure when one is deleted or edited, and the asset is rebuilt.",
+    )
     def outputs_intact(context: dg.AssetCheckExecutionContext, settings: PipelineSettings) -> dg.AssetCheckResult:
         problem = outputs_problem(key, settings.resolve(), _recorded_stamp(_latest(context.instance, key)))
         return dg.AssetCheckResult(passed=problem is None, metadata={"problem": problem or "none"})
@@ -75,13 +85,20 @@ def build_output_checks() -> list[dg.AssetChecksDefinition]:
 
 def _failed(key: str, record: dg.EventLogRecord, problem: str) -> dg.AssetCheckEvaluation:
     target = AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
-    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(key), check_name=OUTPUTS_INTACT, passed=False,
-                                   metadata={"problem": problem}, target_materialization_data=target)
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(key),
+        check_name=OUTPUTS_INTACT,
+        passed=False,
+        metadata={"problem": problem},
+        target_materialization_data=target,
+    )
 
 
-def evaluate_outputs_tick(instance: dg.DagsterInstance, settings: Settings,
-                          cursor: str | None) -> tuple[list[dg.AssetCheckEvaluation], str]:
+def evaluate_outputs_tick(
+    instance: dg.DagsterInstance, settings: Settings, cursor: str | None
+) -> tuple[list[dg.AssetCheckEvaluation], str]:
     """Failed `outputs_intact` evaluations to report, and the new cursor (for each asset, the
     materialization already reported)."""
     reported: dict[str, int] = json.loads(cursor) if cursor else {}
@@ -99,15 +116,17 @@ def evaluate_outputs_tick(instance: dg.DagsterInstance, settings: Settings,
 
 
 def build_output_files_sensor(interval_seconds: int) -> dg.SensorDefinition:
-    @dg.sensor(minimum_interval_seconds=interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Reports an asset's outputs_intact check as failed when a file it wrote was "
-               "deleted or changed on disk; the automation condition then rebuilds that asset.")
+    @dg.sensor(
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reports an asset's outputs_intact check as failed when a file it wrote was "
+        "deleted or changed on disk; the automation condition then rebuilds that asset.",
+    )
     def output_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
         events, cursor = evaluate_outputs_tick(context.instance, settings.resolve(), context.cursor)
         if not events:
             return dg.SensorResult(cursor=cursor, skip_reason="every output file is as written")
-        context.log.info("; ".join(f"{e.asset_key.to_user_string()}: {e.metadata['problem'].value}"
-                                   for e in events))
+        context.log.info("; ".join(f"{e.asset_key.to_user_string()}: {e.metadata['problem'].value}" for e in events))
         return dg.SensorResult(asset_events=events, cursor=cursor)
 
     return output_files_sensor

@@ -33,6 +33,5 @@ class PipelineSettings(dg.ConfigurableResource):
 def settings_resource_from_environment(environ: Mapping[str, str] | None = None) -> PipelineSettings:
     """The resource with every set variable bound through `dg.EnvVar`, others at their default."""
     environ = os.environ if environ is None else environ
-    bound = {field: dg.EnvVar(variable) for field, variable in SETTING_VARIABLES.items()
-             if environ.get(variable)}
+    bound = {field: dg.EnvVar(variable) for field, variable in SETTING_VARIABLES.items() if environ.get(variable)}
     return PipelineSettings(**bound)

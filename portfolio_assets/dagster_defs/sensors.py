@@ -29,9 +29,14 @@ def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
     return records[0].asset_observation.data_version if records else None
 
 
-def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, source: str,
-                  state_of: Callable[[], FolderState], folder: Path,
-                  confirm: bool = False) -> dg.SensorResult | dg.SkipReason:
+def evaluate_tick(
+    context: dg.SensorEvaluationContext,
+    settings: Settings,
+    source: str,
+    state_of: Callable[[], FolderState],
+    folder: Path,
+    confirm: bool = False,
+) -> dg.SensorResult | dg.SkipReason:
     """One tick of a source sensor: observe `source` when its fingerprint moved.
 
     With `confirm`, a new fingerprint must be seen on two ticks in a row before it
@@ -54,14 +59,19 @@ def evaluate_tick(context: dg.SensorEvaluationContext, settings: Settings, sourc
         return dg.SkipReason(f"waiting for files still being written: {shown}")
     latest = _latest_observed(context.instance, source)
     if confirm and state.fingerprint != latest and cursor.get("pending") != state.fingerprint:
-        return dg.SensorResult(cursor=json.dumps({**cursor, "pending": state.fingerprint}),
-                               skip_reason=f"{folder} changed; observing it if it is the same on the next tick")
+        return dg.SensorResult(
+            cursor=json.dumps({**cursor, "pending": state.fingerprint}),
+            skip_reason=f"{folder} changed; observing it if it is the same on the next tick",
+        )
     new_cursor = json.dumps({"fingerprint": state.fingerprint})
     if state.fingerprint == latest:
         return dg.SensorResult(cursor=new_cursor, skip_reason=f"{folder} is as last observed")
     context.log.info(f"{source} fingerprint {latest} -> {state.fingerprint}")
-    observation = dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": state.fingerprint},
-                                      metadata={"file_count": state.file_count})
+    observation = dg.AssetObservation(
+        asset_key=dg.AssetKey(source),
+        tags={"dagster/data_version": state.fingerprint},
+        metadata={"file_count": state.file_count},
+    )
     return dg.SensorResult(asset_events=[observation], cursor=new_cursor)
 
 
@@ -73,24 +83,40 @@ def build_sensors() -> list[dg.SensorDefinition]:
 
     intervals = sensor_intervals()
 
-    @dg.sensor(minimum_interval_seconds=intervals["tradeable_instruments_sensor"],
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Observes the broker folder (names and bytes of every list) when it changed.")
+    @dg.sensor(
+        minimum_interval_seconds=intervals["tradeable_instruments_sensor"],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Observes the broker folder (names and bytes of every list) when it changed.",
+    )
     def tradeable_instruments_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
         resolved = settings.resolve()
-        return evaluate_tick(context, resolved, "tradeable_instruments",
-                             lambda: broker_folder_state(resolved.tradeable_dir, time.time()),
-                             resolved.tradeable_dir)
+        return evaluate_tick(
+            context,
+            resolved,
+            "tradeable_instruments",
+            lambda: broker_folder_state(resolved.tradeable_dir, time.time()),
+            resolved.tradeable_dir,
+        )
 
-    @dg.sensor(minimum_interval_seconds=intervals["stooq_files_sensor"],
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks.")
+    @dg.sensor(
+        minimum_interval_seconds=intervals["stooq_files_sensor"],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks.",
+    )
     def stooq_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
         resolved = settings.resolve()
-        return evaluate_tick(context, resolved, "stooq_files",
-                             lambda: stooq_tree_state(resolved.stooq_dir, time.time()), resolved.stooq_dir,
-                             confirm=True)
+        return evaluate_tick(
+            context,
+            resolved,
+            "stooq_files",
+            lambda: stooq_tree_state(resolved.stooq_dir, time.time()),
+            resolved.stooq_dir,
+            confirm=True,
+        )
 
-    return [tradeable_instruments_sensor, stooq_files_sensor,
-            build_output_files_sensor(intervals["output_files_sensor"]),
-            build_automation_sensor(ASSET_KEYS, intervals["portfolio_assets_automation"])]
+    return [
+        tradeable_instruments_sensor,
+        stooq_files_sensor,
+        build_output_files_sensor(intervals["output_files_sensor"]),
+        build_automation_sensor(ASSET_KEYS, intervals["portfolio_assets_automation"]),
+    ]

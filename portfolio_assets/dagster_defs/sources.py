@@ -19,8 +19,15 @@ from ..steps.common import require_folder
 from .failures import failing_clearly
 from .resources import PipelineSettings
 
-__all__ = ["GROUP", "stooq_files", "tradeable_instruments", "observe_stooq_files", "observed_scan",
-           "observe_tradeable_instruments", "record_observations"]
+__all__ = [
+    "GROUP",
+    "observe_stooq_files",
+    "observe_tradeable_instruments",
+    "observed_scan",
+    "record_observations",
+    "stooq_files",
+    "tradeable_instruments",
+]
 
 GROUP = "portfolio"
 
@@ -33,6 +40,7 @@ def observed_scan(settings: Settings, version: str | None) -> list[StooqFile] | 
     """The scan this process took for `version` of the Stooq tree, if it has it."""
     cached = _LAST_SCAN.get(str(settings.stooq_dir))
     return cached[1] if cached is not None and version is not None and cached[0] == version else None
+
 
 # observable_source_asset is marked beta in 1.13; users need not see that on every load.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*observable_source_asset.*")
@@ -96,17 +104,24 @@ def _latest_observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> 
     return None
 
 
-def record_observations(instance: dg.DagsterInstance, settings: Settings,
-                        stooq_scan: list[StooqFile] | None = None) -> dict[str, str]:
+def record_observations(
+    instance: dg.DagsterInstance, settings: Settings, stooq_scan: list[StooqFile] | None = None
+) -> dict[str, str]:
     """Observe both sources without a run and return their data versions; an observation
     is recorded only when its version differs from the last one."""
     versions = {}
-    for key, result in (("stooq_files", observe_stooq_files(settings, stooq_scan)),
-                        ("tradeable_instruments", observe_tradeable_instruments(settings))):
+    for key, result in (
+        ("stooq_files", observe_stooq_files(settings, stooq_scan)),
+        ("tradeable_instruments", observe_tradeable_instruments(settings)),
+    ):
         asset_key = dg.AssetKey(key)
         versions[key] = result.data_version.value
         if versions[key] != _latest_observed_version(instance, asset_key):
-            instance.report_runless_asset_event(dg.AssetObservation(
-                asset_key=asset_key, metadata=result.metadata, tags={"dagster/data_version": versions[key]},
-            ))
+            instance.report_runless_asset_event(
+                dg.AssetObservation(
+                    asset_key=asset_key,
+                    metadata=result.metadata,
+                    tags={"dagster/data_version": versions[key]},
+                )
+            )
     return versions

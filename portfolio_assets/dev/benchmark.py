@@ -53,8 +53,11 @@ def _unmatched_us_tickers(world: Path) -> list[str]:
     with open(world / "data/metadata/tradeable_matches.csv", newline="", encoding="utf-8") as handle:
         matched = {row["matched_ticker"] for row in csv.DictReader(handle)}
     with open(world / "data/metadata/stooq_index.csv", newline="", encoding="utf-8") as handle:
-        return [row["ticker"] for row in csv.DictReader(handle)
-                if row["ticker"].endswith(".US") and row["ticker"] not in matched]
+        return [
+            row["ticker"]
+            for row in csv.DictReader(handle)
+            if row["ticker"].endswith(".US") and row["ticker"] not in matched
+        ]
 
 
 def _append_daily_row(paths: list[Path], day: str) -> None:
@@ -75,11 +78,13 @@ def run(files: int, instruments: int, runs: int, rows: tuple[int, int], workdir:
         shutil.rmtree(world)
     started = time.perf_counter()
     sample = write_sample(world, stooq_files=files, instruments=instruments, matched_rows=rows)
-    print(f"generated {sample.stooq_files} Stooq files, {sample.instruments} instruments, "
-          f"{sample.price_rows} price rows in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"generated {sample.stooq_files} Stooq files, {sample.instruments} instruments, "
+        f"{sample.price_rows} price rows in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    results: dict[str, list] = {"cold": [], "nothing changed": [], "one instrument appended": [],
-                                "daily update": []}
+    results: dict[str, list] = {"cold": [], "nothing changed": [], "one instrument appended": [], "daily update": []}
     lists = sorted((world / "tradeable_instruments").glob("*.csv"))
     for number in range(runs):
         home = workdir / f"dagster_home_{number}"
@@ -96,8 +101,7 @@ def run(files: int, instruments: int, runs: int, rows: tuple[int, int], workdir:
         results["one instrument appended"].append(_timed(REFRESH, world, env))
         _append_daily_row(_matched_files(world), f"2026{(number % 9) + 1:02d}15")
         results["daily update"].append(_timed(REFRESH, world, env))
-        print(f"run {number + 1}/{runs}: " + ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in results.items()),
-              flush=True)
+        print(f"run {number + 1}/{runs}: " + ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in results.items()), flush=True)
     return results
 
 
@@ -114,8 +118,11 @@ def _machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portfolio_assets.dev.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m portfolio_assets.dev.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--files", type=int, default=70000)
     parser.add_argument("--instruments", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
@@ -129,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for name, samples in results.items():
         seconds = [s for s, _ in samples]
-        print(f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {max(seconds):.2f} "
-              f"| {max(m for _, m in samples):.0f} |")
+        print(
+            f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {max(seconds):.2f} "
+            f"| {max(m for _, m in samples):.0f} |"
+        )
     return 0
 
 

@@ -143,17 +143,53 @@ _SPECIAL_A: tuple[tuple[str, ...], ...] = (
 )
 _SPECIAL_B: tuple[tuple[str, ...], ...] = (
     ("GBR-LSE", "IE00B43HR379", "IUHC:LN", "ISHARES S&P 500 HEALTH CARE (IUHC LN ETF)", "USD", "", "", "", ""),
-    ("GBR-LSE", "IE00B3RBWM25", "VWRL:LN", "VANGUARD FTSE ALL-WORLD UCITS ETF, USD DIS (VWRL LN ETF)", "GBP",
-     "12006.4", "Physical", "0.22", "Distributing"),
-    ("GBR-LSE", "IE00B5BMR087", "CSPX:LN", "ISHARES CORE S&P 500 (CSPX LN ETF)", "USD", "98001.2", "Physical",
-     "0.07", "Accumulating"),
+    (
+        "GBR-LSE",
+        "IE00B3RBWM25",
+        "VWRL:LN",
+        "VANGUARD FTSE ALL-WORLD UCITS ETF, USD DIS (VWRL LN ETF)",
+        "GBP",
+        "12006.4",
+        "Physical",
+        "0.22",
+        "Distributing",
+    ),
+    (
+        "GBR-LSE",
+        "IE00B5BMR087",
+        "CSPX:LN",
+        "ISHARES CORE S&P 500 (CSPX LN ETF)",
+        "USD",
+        "98001.2",
+        "Physical",
+        "0.07",
+        "Accumulating",
+    ),
     ("GBR-LSE", "IE00B3XXRP09", "VUSA:LN", "VANGUARD S&P 500 (VUSA LN ETF)", "GBX", "", "Physical", "0.07", ""),
-    ("GBR-LSE", "IE:", "ZVOL:LN", "XTRACKERS MSCI ZAMBIA VOLATILITY (ZVOL LN ETF)", "GBP", "3.1", "Synthetic",
-     "0.65", "Accumulating"),
+    (
+        "GBR-LSE",
+        "IE:",
+        "ZVOL:LN",
+        "XTRACKERS MSCI ZAMBIA VOLATILITY (ZVOL LN ETF)",
+        "GBP",
+        "3.1",
+        "Synthetic",
+        "0.65",
+        "Accumulating",
+    ),
     ("GBR-LSE", "IE:", "LOWV:LN", "INVESCO LOW VOLATILITY EUROPE (LOWV LN ETF)", "GBP", "", "", "0.25", ""),
     ("GBR-LSE", "IE:", "EMPT:LN", "AMUNDI EMERGING PACIFIC TECH (EMPT LN ETF)", "USD", "", "", "", ""),
-    ("DEU-XETRA", "DE0005933931", "EXS1:GR", "ISHARES CORE DAX (EXS1 GY ETF)", "EUR", "8102.0", "Physical",
-     "0.16", "Accumulating"),
+    (
+        "DEU-XETRA",
+        "DE0005933931",
+        "EXS1:GR",
+        "ISHARES CORE DAX (EXS1 GY ETF)",
+        "EUR",
+        "8102.0",
+        "Physical",
+        "0.16",
+        "Accumulating",
+    ),
     ("USA-NYSE ARCA", "US78462F1030", "SPY:US", "SPDR S&P 500 ETF TRUST (SPY US ETF)", "USD", "", "", "", ""),
     ("USA-NASDAQ", "US46090E1038", "QQQ:US", "INVESCO QQQ TRUST (QQQ US ETF)", "USD", "", "", "0.20", ""),
     ("HKG-HKEX", "HK:", "2800:HK", "TRACKER FUND OF HONG KONG (2800 HK ETF)", "HKD", "", "", "", ""),
@@ -173,9 +209,49 @@ _SPECIAL_C: tuple[tuple[str, ...], ...] = (
 )
 _UNMATCHED_SYMBOLS = ("NWCOX", "RIO", "2800:HK", "1306:JP", "BRK.B:US")
 # Bases the random generator must not produce, so the special cast keeps its outcome.
-_RESERVED = ("AAPL VNDA META FB MSFT GOOG KIM IBM SAP GE TRPA LTRPA TWTR FRC BDAT NNCL NPCL MVOL DUPD SPRS "
-             "CRLF WIDE BOMX SPY QQQ VWRL IUHC CSPX VUSA ZVOL LOWV EMPT VOD RIO PKN EXM CDR LTS EXS1 NWCOX "
-             "BRK").split()
+_RESERVED = [
+    "AAPL",
+    "VNDA",
+    "META",
+    "FB",
+    "MSFT",
+    "GOOG",
+    "KIM",
+    "IBM",
+    "SAP",
+    "GE",
+    "TRPA",
+    "LTRPA",
+    "TWTR",
+    "FRC",
+    "BDAT",
+    "NNCL",
+    "NPCL",
+    "MVOL",
+    "DUPD",
+    "SPRS",
+    "CRLF",
+    "WIDE",
+    "BOMX",
+    "SPY",
+    "QQQ",
+    "VWRL",
+    "IUHC",
+    "CSPX",
+    "VUSA",
+    "ZVOL",
+    "LOWV",
+    "EMPT",
+    "VOD",
+    "RIO",
+    "PKN",
+    "EXM",
+    "CDR",
+    "LTS",
+    "EXS1",
+    "NWCOX",
+    "BRK",
+]
 
 # --- the random rest -------------------------------------------------------------------------
 # (region, category, numbered buckets, share of random files, instrument pool or "")
@@ -193,21 +269,97 @@ _CATEGORIES: tuple[tuple[str, str, bool, float, str], ...] = (
 )
 _POOL_WEIGHTS = (("us_stock", 0.50), ("us_etf", 0.12), ("uk_etf", 0.18), ("pl", 0.08), ("de", 0.12))
 _SUFFIX = {"us": ".us", "uk": ".uk", "pl": "", "de": ".de"}
-_BASE_LENGTHS = {"us": (2, 3, 3, 4, 4, 4, 4, 4, 5, 5), "uk": (2, 3, 3, 4, 4, 4), "pl": (3, 3, 3, 3, 4),
-                 "de": (3, 3, 4, 4, 5)}
+_BASE_LENGTHS = {
+    "us": (2, 3, 3, 4, 4, 4, 4, 4, 5, 5),
+    "uk": (2, 3, 3, 4, 4, 4),
+    "pl": (3, 3, 3, 3, 4),
+    "de": (3, 3, 4, 4, 5),
+}
 _LETTERS, _DIGITS = "abcdefghijklmnopqrstuvwxyz", "0123456789"
 _ISIN_CHARS = _DIGITS * 3 + "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_NAME_A = ("Atlas Northern Pacific Vertex Summit Harbor Bright Cedar Global United First Blue Iron Silver "
-           "Golden Quantum Nova Apex Delta Pioneer Liberty Granite Meridian Sterling Crescent Evergreen "
-           "Horizon Keystone Orion Falcon Redwood Sequoia Aurora Beacon Cobalt Lakeshore Prairie").split()
-_NAME_B = ("Pharmaceuticals Realty Energy Bancorp Holdings Technologies Systems Therapeutics Industries "
-           "Resources Foods Semiconductor Networks Capital Logistics Minerals Biosciences Software Motors "
-           "Insurance Retail Utilities Media Chemicals").split()
+_NAME_A = [
+    "Atlas",
+    "Northern",
+    "Pacific",
+    "Vertex",
+    "Summit",
+    "Harbor",
+    "Bright",
+    "Cedar",
+    "Global",
+    "United",
+    "First",
+    "Blue",
+    "Iron",
+    "Silver",
+    "Golden",
+    "Quantum",
+    "Nova",
+    "Apex",
+    "Delta",
+    "Pioneer",
+    "Liberty",
+    "Granite",
+    "Meridian",
+    "Sterling",
+    "Crescent",
+    "Evergreen",
+    "Horizon",
+    "Keystone",
+    "Orion",
+    "Falcon",
+    "Redwood",
+    "Sequoia",
+    "Aurora",
+    "Beacon",
+    "Cobalt",
+    "Lakeshore",
+    "Prairie",
+]
+_NAME_B = [
+    "Pharmaceuticals",
+    "Realty",
+    "Energy",
+    "Bancorp",
+    "Holdings",
+    "Technologies",
+    "Systems",
+    "Therapeutics",
+    "Industries",
+    "Resources",
+    "Foods",
+    "Semiconductor",
+    "Networks",
+    "Capital",
+    "Logistics",
+    "Minerals",
+    "Biosciences",
+    "Software",
+    "Motors",
+    "Insurance",
+    "Retail",
+    "Utilities",
+    "Media",
+    "Chemicals",
+]
 _LEGAL = {"us": ("Inc", "Corp", "Co", "Ltd", ""), "pl": ("S.A.", "SA", "Spółka Akcyjna"), "de": ("AG", "SE", "GmbH")}
 _ISSUERS = ("ISHARES", "VANGUARD", "XTRACKERS", "INVESCO", "SPDR", "AMUNDI", "HSBC", "LYXOR", "WISDOMTREE")
-_INDEXES = ("S&P 500", "MSCI WORLD", "FTSE 100", "MSCI EM", "CORE MSCI EUROPE", "GLOBAL CLEAN ENERGY",
-            "NASDAQ 100", "MSCI USA QUALITY", "EURO STOXX 50", "USD TREASURY 1-3Y", "PHYSICAL GOLD",
-            "FTSE ALL-WORLD HIGH DIVIDEND", "MSCI JAPAN", "CORE UK GILTS")
+_INDEXES = (
+    "S&P 500",
+    "MSCI WORLD",
+    "FTSE 100",
+    "MSCI EM",
+    "CORE MSCI EUROPE",
+    "GLOBAL CLEAN ENERGY",
+    "NASDAQ 100",
+    "MSCI USA QUALITY",
+    "EURO STOXX 50",
+    "USD TREASURY 1-3Y",
+    "PHYSICAL GOLD",
+    "FTSE ALL-WORLD HIGH DIVIDEND",
+    "MSCI JAPAN",
+    "CORE UK GILTS",
+)
 
 
 @dataclass(slots=True)
@@ -253,10 +405,16 @@ def write_sample(
         (tradeable_dir / name).write_bytes(data)
         counts.append((name, count))
     return SampleWorld(
-        root=target, stooq_dir=stooq_dir, tradeable_dir=tradeable_dir, stooq_files=len(all_files),
-        ignored_files=len(_IGNORED_FILES), matched_files=sum(item.matched for item in all_files),
-        price_rows=rows, instruments=sum(count for _, count in counts),
-        unmatched_instruments=len(_UNMATCHED_SYMBOLS), broker_lists=tuple(counts),
+        root=target,
+        stooq_dir=stooq_dir,
+        tradeable_dir=tradeable_dir,
+        stooq_files=len(all_files),
+        ignored_files=len(_IGNORED_FILES),
+        matched_files=sum(item.matched for item in all_files),
+        price_rows=rows,
+        instruments=sum(count for _, count in counts),
+        unmatched_instruments=len(_UNMATCHED_SYMBOLS),
+        broker_lists=tuple(counts),
     )
 
 
@@ -273,6 +431,7 @@ def _ticker_of(relative_path: str) -> str:
 
 # --- the Stooq tree --------------------------------------------------------------------------
 
+
 def _new_base(rng: random.Random, used: set[str], region: str) -> str:
     """A fresh lower-case ticker base, unique over all regions (so no accidental ambiguity)."""
     length = rng.choice(_BASE_LENGTHS[region])
@@ -281,7 +440,7 @@ def _new_base(rng: random.Random, used: set[str], region: str) -> str:
             base = "".join(rng.choices(_LETTERS, k=length))
             if region in ("pl", "de") and rng.random() < 0.08:  # 11b.txt, vow3.de.txt
                 at = rng.randrange(length)
-                base = base[:at] + rng.choice(_DIGITS) + base[at + 1:]
+                base = base[:at] + rng.choice(_DIGITS) + base[at + 1 :]
             if base.upper() not in used:
                 used.add(base.upper())
                 return base
@@ -296,7 +455,7 @@ def _random_files(rng: random.Random, count: int) -> tuple[list[_File], dict[str
         shares[at % len(shares)] += 1
     files: list[_File] = []
     pools: dict[str, list[_File]] = {pool: [] for pool, _ in _POOL_WEIGHTS}
-    for (region, category, bucketed, _, pool), size in zip(_CATEGORIES, shares):
+    for (region, category, bucketed, _, pool), size in zip(_CATEGORIES, shares, strict=False):
         names = sorted(_new_base(rng, used, region) + _SUFFIX[region] for _ in range(size))
         buckets = max(min(3, size), math.ceil(size / _BUCKET_SIZE)) if bucketed else 1
         per_bucket = math.ceil(size / buckets) if size else 1
@@ -336,7 +495,7 @@ def _price_rows(rng: random.Random, ticker: str, count: int) -> list[str]:
     rand = rng.random
     rows = []
     append = rows.append
-    for day in days[end - count:end]:
+    for day in days[end - count : end]:
         opened = price * (1.0 + swing * (rand() - 0.5) * 0.5)
         price *= 1.0 + swing * (rand() - 0.5) * 2.0
         if price < floor:
@@ -384,20 +543,24 @@ def _messy_text(rng: random.Random, item: _File, count: int) -> tuple[bytes, int
         rows[2], rows[3] = rows[3], rows[2]  # two days swapped
     text = STOOQ_HEADER + "\n" + "\n".join(rows) + "\n"
     if kind == "crlf_blank_lines":
-        text = STOOQ_HEADER + "\r\n" + "\r\n".join(rows[:middle] + [""] + rows[middle:]) + "\r\n\r\n\r\n"
+        text = STOOQ_HEADER + "\r\n" + "\r\n".join([*rows[:middle], "", *rows[middle:]]) + "\r\n\r\n\r\n"
     elif kind == "bom":
         text = "\ufeff" + text
     return text.encode("utf-16" if kind == "utf16" else "utf-8"), len(rows)  # utf16: re-saved on Windows
 
 
 def _write_stooq_tree(
-    rng: random.Random, root: Path, files: list[_File], matched_rows: tuple[int, int],
+    rng: random.Random,
+    root: Path,
+    files: list[_File],
+    matched_rows: tuple[int, int],
     unmatched_rows: tuple[int, int],
 ) -> int:
     """Write every file (and the ignored ones); return the number of data rows written."""
     base = str(root)
-    folders = sorted({item.path.rsplit("/", 1)[0] for item in files}
-                     | {path.rsplit("/", 1)[0] for path, _ in _IGNORED_FILES})
+    folders = sorted(
+        {item.path.rsplit("/", 1)[0] for item in files} | {path.rsplit("/", 1)[0] for path, _ in _IGNORED_FILES}
+    )
     for folder in folders:
         os.makedirs(os.path.join(base, folder), exist_ok=True)
     total = 0
@@ -420,6 +583,7 @@ def _write_stooq_tree(
 
 
 # --- the broker lists ------------------------------------------------------------------------
+
 
 def _isin(rng: random.Random, country: str) -> str:
     """A random ISIN of `country` with a valid check digit."""
@@ -459,33 +623,62 @@ def _regular_row(rng: random.Random, pool: str, item: _File) -> tuple[str, list[
             name = f"{first} {second} {legal} USD" if legal else f"{first} {second} USD"
             return "a", ["NYSE" if nyse else "NSQ", _isin(rng, "US"), symbol, name]
         exchange = _NYSE_C if nyse else _NASDAQ_C
-        return "c", [f"{exchange} {first.upper()} {second.upper()}", _isin(rng, "US"), f"{symbol}:US",
-                     second.upper(), "USD"]
+        return "c", [
+            f"{exchange} {first.upper()} {second.upper()}",
+            _isin(rng, "US"),
+            f"{symbol}:US",
+            second.upper(),
+            "USD",
+        ]
     if pool == "us_etf":
         fund = _fund(rng)
         if rng.random() < 0.6:
-            return "b", ["USA-NYSE ARCA" if nyse else "USA-NASDAQ", _isin(rng, "US"), f"{symbol}:US",
-                         f"{fund} ({symbol} US ETF)", "USD", *_fund_extras(rng)]
+            return "b", [
+                "USA-NYSE ARCA" if nyse else "USA-NASDAQ",
+                _isin(rng, "US"),
+                f"{symbol}:US",
+                f"{fund} ({symbol} US ETF)",
+                "USD",
+                *_fund_extras(rng),
+            ]
         return "c", [f"NYSE ARCA (USD) USA-NYSE {fund} ETF", _isin(rng, "US"), f"{symbol}:US", "ETF", "USD"]
     if pool == "uk_etf":
         currency = rng.choices(("GBP", "USD", "GBX"), (60, 33, 7))[0]
-        return "b", ["GBR-LSE", _isin(rng, "IE"), f"{symbol}:LN", f"{_fund(rng)} ({symbol} LN ETF)", currency,
-                     *_fund_extras(rng)]
+        return "b", [
+            "GBR-LSE",
+            _isin(rng, "IE"),
+            f"{symbol}:LN",
+            f"{_fund(rng)} ({symbol} LN ETF)",
+            currency,
+            *_fund_extras(rng),
+        ]
     if pool == "pl":
         first, second = _company(rng)
-        return "a", [rng.choice(("GPW", "GPW", "WSE")), _isin(rng, "PL"), symbol,
-                     f"{first} {second} {rng.choice(_LEGAL['pl'])} PLN"]
+        return "a", [
+            rng.choice(("GPW", "GPW", "WSE")),
+            _isin(rng, "PL"),
+            symbol,
+            f"{first} {second} {rng.choice(_LEGAL['pl'])} PLN",
+        ]
     if rng.random() < 0.6:
         first, second = _company(rng)
         return "a", ["XETRA", _isin(rng, "DE"), symbol, f"{first} {second} {rng.choice(_LEGAL['de'])} EUR"]
-    return "b", ["DEU-XETRA", _isin(rng, "DE"), f"{symbol}:GR", f"{_fund(rng)} ({symbol} GY ETF)", "EUR",
-                 *_fund_extras(rng)]
+    return "b", [
+        "DEU-XETRA",
+        _isin(rng, "DE"),
+        f"{symbol}:GR",
+        f"{_fund(rng)} ({symbol} GY ETF)",
+        "EUR",
+        *_fund_extras(rng),
+    ]
 
 
 def _special_rows(rng: random.Random, rows: tuple[tuple[str, ...], ...]) -> list[list[str]]:
     """The special rows with each `CC:` ISIN placeholder replaced by a generated ISIN."""
-    return [[_isin(rng, value[:2]) if at == 1 and value.endswith(":") else value for at, value in enumerate(row)]
-            for row in rows]
+    return [
+        [_isin(rng, value[:2]) if at == 1 and value.endswith(":") else value for at, value in enumerate(row)]
+        for row in rows
+    ]
 
 
 def _render(header: tuple[str, ...], rows: list[list[str]], line_end: str, blank_line_at: int | None) -> str:
@@ -499,11 +692,13 @@ def _render(header: tuple[str, ...], rows: list[list[str]], line_end: str, blank
     return buffer.getvalue()
 
 
-def _broker_lists(rng: random.Random, pools: dict[str, list[_File]], instruments: int
-                  ) -> dict[str, tuple[bytes, int]]:
+def _broker_lists(rng: random.Random, pools: dict[str, list[_File]], instruments: int) -> dict[str, tuple[bytes, int]]:
     """The three lists by file name: their bytes and their number of instruments."""
-    rows = {"a": _special_rows(rng, _SPECIAL_A), "b": _special_rows(rng, _SPECIAL_B),
-            "c": _special_rows(rng, _SPECIAL_C)}
+    rows = {
+        "a": _special_rows(rng, _SPECIAL_A),
+        "b": _special_rows(rng, _SPECIAL_B),
+        "c": _special_rows(rng, _SPECIAL_C),
+    }
     special = sum(1 for group in rows.values() for row in group if row[2])
     for _ in range(max(0, instruments - special)):
         open_pools = [(pool, weight) for pool, weight in _POOL_WEIGHTS if pools[pool]]

@@ -22,10 +22,10 @@ __all__ = [
     "Instrument",
     "broker_list_paths",
     "parse_broker_list",
-    "read_broker_list",
     "read_broker_folder",
-    "render_universe",
+    "read_broker_list",
     "read_universe",
+    "render_universe",
 ]
 
 INSTRUMENT_COLUMNS = ("symbol", "isin", "market", "name", "currency")
@@ -51,8 +51,11 @@ def broker_list_paths(folder: Path) -> list[Path]:
     A list whose name is not valid UTF-8 is an error naming it: its name is each of
     its instruments' `source_file`, which the UTF-8 reports could not hold."""
     paths = sorted(
-        (path for path in folder.iterdir()
-         if path.suffix.lower() == ".csv" and not path.name.startswith(".") and path.is_file()),
+        (
+            path
+            for path in folder.iterdir()
+            if path.suffix.lower() == ".csv" and not path.name.startswith(".") and path.is_file()
+        ),
         key=lambda path: path.name,
     )
     for path in paths:

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["render_csv", "read_csv_dicts"]
+__all__ = ["read_csv_dicts", "render_csv"]
 
 
 def render_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LSE_CURRENCY_POLICIES", "REGION_CURRENCIES", "CurrencyResolution", "is_lse_listing",
-           "resolve_currency"]
+__all__ = ["LSE_CURRENCY_POLICIES", "REGION_CURRENCIES", "CurrencyResolution", "is_lse_listing", "resolve_currency"]
 
 LSE_CURRENCY_POLICIES = ("broker", "stooq", "strict")
 
 REGION_CURRENCIES = {
-    "us": "USD", "world": "USD", "uk": "GBP", "pl": "PLN", "hk": "HKD", "jp": "JPY", "hu": "HUF",
+    "us": "USD",
+    "world": "USD",
+    "uk": "GBP",
+    "pl": "PLN",
+    "hk": "HKD",
+    "jp": "JPY",
+    "hu": "HUF",
 }
 
 _LSE_SYMBOL_ENDINGS = (":LN", ":L", ".LN", ".L")

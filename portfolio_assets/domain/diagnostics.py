@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .price_files import MissingPriceFile, PriceLines, UnreadablePriceFile
 
-__all__ = ["STOOQ_COLUMNS", "Diagnostics", "diagnose", "summarise_counts", "iso_date", "parse_number"]
+__all__ = ["STOOQ_COLUMNS", "Diagnostics", "diagnose", "iso_date", "parse_number", "summarise_counts"]
 
 STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close", "volume", "openint")
 _DATE, _CLOSE, _VOLUME = 2, 7, 8
@@ -59,7 +59,7 @@ def _severity(ratio: float) -> str:
 
 def _is_header(fields: list[str]) -> bool:
     return len(fields) >= len(STOOQ_COLUMNS) and all(
-        field.lower() == name for field, name in zip(fields, STOOQ_COLUMNS)
+        field.lower() == name for field, name in zip(fields, STOOQ_COLUMNS, strict=False)
     )
 
 
@@ -103,22 +103,46 @@ def diagnose(source: PriceLines | MissingPriceFile | UnreadablePriceFile) -> Dia
         elif volume == 0:
             zero_volume += 1
     return summarise_counts(
-        rows=rows, invalid=invalid, first=first, last=last, non_numeric=non_numeric,
-        non_positive=non_positive, missing_volume=missing_volume, zero_volume=zero_volume,
-        duplicates=duplicates, non_monotonic=non_monotonic,
+        rows=rows,
+        invalid=invalid,
+        first=first,
+        last=last,
+        non_numeric=non_numeric,
+        non_positive=non_positive,
+        missing_volume=missing_volume,
+        zero_volume=zero_volume,
+        duplicates=duplicates,
+        non_monotonic=non_monotonic,
     )
 
 
-def summarise_counts(*, rows: int, invalid: int, first: str, last: str, non_numeric: int, non_positive: int,
-                     missing_volume: int, zero_volume: int, duplicates: bool, non_monotonic: bool) -> Diagnostics:
+def summarise_counts(
+    *,
+    rows: int,
+    invalid: int,
+    first: str,
+    last: str,
+    non_numeric: int,
+    non_positive: int,
+    missing_volume: int,
+    zero_volume: int,
+    duplicates: bool,
+    non_monotonic: bool,
+) -> Diagnostics:
     """data_status and data_flags from the counts over a file's rows (`first`/`last` as YYYYMMDD)."""
     if rows == 0:
         return Diagnostics("", "", 0, "empty", "")
-    flags = [f"{name}={count}" for name, count in (
-        ("invalid_rows", invalid), ("non_numeric_prices", non_numeric),
-        ("non_positive_close", non_positive), ("missing_volume", missing_volume),
-        ("zero_volume", zero_volume),
-    ) if count]
+    flags = [
+        f"{name}={count}"
+        for name, count in (
+            ("invalid_rows", invalid),
+            ("non_numeric_prices", non_numeric),
+            ("non_positive_close", non_positive),
+            ("missing_volume", missing_volume),
+            ("zero_volume", zero_volume),
+        )
+        if count
+    ]
     if zero_volume:
         ratio = zero_volume / rows
         flags += [f"zero_volume_ratio={ratio:.4f}", f"zero_volume_severity={_severity(ratio)}"]

@@ -12,8 +12,15 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PortfolioInputError", "BrokerListError", "MissingInputFolder", "InputVanished", "InvalidSetting",
-           "FolderConflict", "describe_os_error"]
+__all__ = [
+    "BrokerListError",
+    "FolderConflict",
+    "InputVanished",
+    "InvalidSetting",
+    "MissingInputFolder",
+    "PortfolioInputError",
+    "describe_os_error",
+]
 
 
 def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
@@ -61,8 +68,10 @@ class InputVanished(PortfolioInputError):
 
     def __init__(self, path: Path, while_doing: str) -> None:
         self.path = Path(path)
-        super().__init__(f"{self.path} disappeared while {while_doing}; nothing was written. "
-                         "Run again once the input is back in place")
+        super().__init__(
+            f"{self.path} disappeared while {while_doing}; nothing was written. "
+            "Run again once the input is back in place"
+        )
 
 
 class InvalidSetting(PortfolioInputError):

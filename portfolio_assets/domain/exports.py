@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from .price_files import PriceLines
 from .reports import MatchRow
 
-__all__ = ["EXPORT_HEADER", "PlannedExport", "export_file_name", "is_exportable", "plan_exports",
-           "render_export"]
+__all__ = ["EXPORT_HEADER", "PlannedExport", "export_file_name", "is_exportable", "plan_exports", "render_export"]
 
 EXPORT_HEADER = "ticker,per,date,time,open,high,low,close,volume,openint"
 
@@ -44,9 +43,7 @@ def plan_exports(matches: list[MatchRow], include_empty: bool) -> list[PlannedEx
         ticker = row["matched_ticker"]
         if ticker in planned:
             continue
-        planned[ticker] = PlannedExport(
-            export_file_name(ticker), ticker, row["stooq_path"], row["data_status"]
-        )
+        planned[ticker] = PlannedExport(export_file_name(ticker), ticker, row["stooq_path"], row["data_status"])
     return [item for item in planned.values() if is_exportable(item.data_status, include_empty)]
 
 
@@ -54,6 +51,5 @@ def render_export(source: PriceLines | None) -> str:
     """The export text; `None` (a missing or unreadable source) gives the header alone."""
     lines = [EXPORT_HEADER]
     if source is not None:
-        lines += [line for line in source.lines if not line[:6].lower() == "ticker"]
+        lines += [line for line in source.lines if line[:6].lower() != "ticker"]
     return "\n".join(lines) + "\n"
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,19 +11,19 @@ from dataclasses import dataclass
 from .stooq_tree import IndexEntry
 
 __all__ = [
-    "SUFFIX_EXTENSIONS",
-    "MARKET_PATTERNS",
     "ALIASES",
-    "NormalisedSymbol",
+    "MARKET_PATTERNS",
+    "SUFFIX_EXTENSIONS",
     "Match",
-    "Unmatched",
+    "NormalisedSymbol",
     "StooqLookup",
-    "normalise_symbol",
-    "market_extensions",
-    "wanted_extensions",
-    "candidate_tickers",
-    "match_instrument",
+    "Unmatched",
     "bases_to_look_up",
+    "candidate_tickers",
+    "market_extensions",
+    "match_instrument",
+    "normalise_symbol",
+    "wanted_extensions",
 ]
 
 _SUFFIX_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -68,8 +69,13 @@ MARKET_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 ALIASES: dict[tuple[str, str], str] = {
     (old, ".US"): new
     for old, new in (
-        ("FB", "META.US"), ("BRKS", "AZTA.US"), ("PKI", "RVTY.US"), ("FISV", "FI.US"),
-        ("FBHS", "FBIN.US"), ("NRZ", "RITM.US"), ("DWAV", "QBTS.US"),
+        ("FB", "META.US"),
+        ("BRKS", "AZTA.US"),
+        ("PKI", "RVTY.US"),
+        ("FISV", "FI.US"),
+        ("FBHS", "FBIN.US"),
+        ("NRZ", "RITM.US"),
+        ("DWAV", "QBTS.US"),
     )
 }
 
@@ -141,7 +147,7 @@ class StooqLookup:
     def __init__(self, entries: Iterable[IndexEntry], extensions: set[str] | None = None) -> None:
         """`extensions`: every extension of the whole index, when `entries` is only part of it."""
         ordered = list(entries)
-        if any(a.relative_path > b.relative_path for a, b in zip(ordered, ordered[1:])):
+        if any(a.relative_path > b.relative_path for a, b in itertools.pairwise(ordered)):
             ordered.sort(key=lambda item: item.relative_path)
         self.by_ticker: dict[str, IndexEntry] = {}
         self.by_base: dict[str, list[IndexEntry]] = defaultdict(list)

@@ -12,8 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LINE_BREAK", "PriceLines", "MissingPriceFile", "UnreadablePriceFile", "price_lines_from_bytes",
-           "read_price_lines"]
+__all__ = [
+    "LINE_BREAK",
+    "MissingPriceFile",
+    "PriceLines",
+    "UnreadablePriceFile",
+    "price_lines_from_bytes",
+    "read_price_lines",
+]
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 

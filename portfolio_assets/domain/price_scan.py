@@ -24,7 +24,7 @@ from .diagnostics import STOOQ_COLUMNS, Diagnostics, diagnose, summarise_counts
 from .exports import EXPORT_HEADER, render_export
 from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, price_lines_from_bytes
 
-__all__ = ["clean_body", "diagnose_bytes", "export_from_bytes", "diagnose_path", "export_from_path"]
+__all__ = ["clean_body", "diagnose_bytes", "diagnose_path", "export_from_bytes", "export_from_path"]
 
 # Characters the row-by-row reading treats specially (strip, quotes); plain `in`
 # scans are far faster than one regex with alternatives.
@@ -35,7 +35,8 @@ _READ = pacsv.ReadOptions(column_names=list(STOOQ_COLUMNS), use_threads=False)
 _PARSE = pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
 _CONVERT = pacsv.ConvertOptions(
     column_types={name: pa.string() for name in STOOQ_COLUMNS},
-    include_columns=["date", "close", "volume"], strings_can_be_null=False,
+    include_columns=["date", "close", "volume"],
+    strings_can_be_null=False,
 )
 _DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
@@ -49,7 +50,7 @@ def clean_body(text: str) -> str | None:
     """The data rows of a regular file (`\\n`-separated), or None when it needs the exact path."""
     if text.startswith("<"):
         end_of_header = LINE_BREAK.search(text)
-        text = "" if end_of_header is None else text[end_of_header.end():]
+        text = "" if end_of_header is None else text[end_of_header.end() :]
     if "\r" in text:
         if text.count("\r") != text.count("\r\n"):
             return None

@@ -13,13 +13,33 @@ from .currency import resolve_currency
 from .diagnostics import Diagnostics
 from .matching import Match, Unmatched
 
-__all__ = ["MATCH_COLUMNS", "UNMATCHED_COLUMNS", "MatchRow", "Reports", "build_reports",
-           "render_match_report", "render_unmatched_report", "read_match_report"]
+__all__ = [
+    "MATCH_COLUMNS",
+    "UNMATCHED_COLUMNS",
+    "MatchRow",
+    "Reports",
+    "build_reports",
+    "read_match_report",
+    "render_match_report",
+    "render_unmatched_report",
+]
 
 MATCH_COLUMNS = (
-    *INSTRUMENT_COLUMNS, "matched_ticker", "stooq_path", "region", "category", "strategy",
-    "source_file", "price_start", "price_end", "price_rows", "inferred_currency",
-    "resolved_currency", "currency_status", "data_status", "data_flags",
+    *INSTRUMENT_COLUMNS,
+    "matched_ticker",
+    "stooq_path",
+    "region",
+    "category",
+    "strategy",
+    "source_file",
+    "price_start",
+    "price_end",
+    "price_rows",
+    "inferred_currency",
+    "resolved_currency",
+    "currency_status",
+    "data_status",
+    "data_flags",
 )
 UNMATCHED_COLUMNS = (*INSTRUMENT_COLUMNS, "source_file", "reason")
 
@@ -60,12 +80,27 @@ def build_reports(
         currency = resolve_currency(
             entry.region, instrument.market, instrument.symbol, instrument.currency, lse_currency_policy
         )
-        matches.append(MatchRow((
-            *broker_cells, entry.ticker.upper(), entry.relative_path, entry.region, entry.category,
-            outcome.strategy, instrument.source_file, summary.price_start, summary.price_end,
-            str(summary.price_rows), currency.inferred, currency.resolved, currency.status,
-            summary.data_status, summary.data_flags,
-        )))
+        matches.append(
+            MatchRow(
+                (
+                    *broker_cells,
+                    entry.ticker.upper(),
+                    entry.relative_path,
+                    entry.region,
+                    entry.category,
+                    outcome.strategy,
+                    instrument.source_file,
+                    summary.price_start,
+                    summary.price_end,
+                    str(summary.price_rows),
+                    currency.inferred,
+                    currency.resolved,
+                    currency.status,
+                    summary.data_status,
+                    summary.data_flags,
+                )
+            )
+        )
     return Reports(matches, unmatched)
 
 

@@ -10,12 +10,22 @@ from pathlib import Path
 from .currency import LSE_CURRENCY_POLICIES
 from .errors import FolderConflict, InvalidSetting
 
-__all__ = ["SETTING_VARIABLES", "SETTING_DEFAULTS", "Settings", "parse_policy", "parse_include_empty",
-           "settings_from_values",
-           "settings_from_environment",
-           "sensor_intervals", "max_unmatched_share",
-           "refresh_log_level", "worker_setting", "max_removed_share", "check_folders",
-           "FOLDER_FLAGS"]
+__all__ = [
+    "FOLDER_FLAGS",
+    "SETTING_DEFAULTS",
+    "SETTING_VARIABLES",
+    "Settings",
+    "check_folders",
+    "max_removed_share",
+    "max_unmatched_share",
+    "parse_include_empty",
+    "parse_policy",
+    "refresh_log_level",
+    "sensor_intervals",
+    "settings_from_environment",
+    "settings_from_values",
+    "worker_setting",
+]
 
 SETTING_VARIABLES = {
     "stooq_dir": "PORTFOLIO_ASSETS_STOOQ_DIR",
@@ -176,8 +186,12 @@ def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
 
 _FOLDERS = ("stooq_dir", "tradeable_dir", "metadata_dir", "prices_dir")
 _OUTPUT_FOLDERS = ("metadata_dir", "prices_dir")
-FOLDER_FLAGS = {"stooq_dir": "--stooq-dir", "tradeable_dir": "--tradeable-dir",
-                "metadata_dir": "--metadata-dir", "prices_dir": "--prices-dir"}
+FOLDER_FLAGS = {
+    "stooq_dir": "--stooq-dir",
+    "tradeable_dir": "--tradeable-dir",
+    "metadata_dir": "--metadata-dir",
+    "prices_dir": "--prices-dir",
+}
 
 
 def _named(field: str, path: Path) -> str:
@@ -195,7 +209,7 @@ def check_folders(settings: Settings) -> None:
     # Output folders come last, and each pair names the later one first: the folder
     # the user most likely mistyped.
     for position, second in enumerate(_FOLDERS):
-        for first in reversed(_FOLDERS[position + 1:]):
+        for first in reversed(_FOLDERS[position + 1 :]):
             a, b = real[first], real[second]
             if a == b:
                 relation = "is the same folder as"
@@ -208,12 +222,14 @@ def check_folders(settings: Settings) -> None:
             raise FolderConflict(
                 f"{_named(first, getattr(settings, first))} {relation} {_named(second, getattr(settings, second))}; "
                 "the four folders must be separate (none may equal, contain or lie inside another), "
-                "so that no run can overwrite or remove files it did not write")
+                "so that no run can overwrite or remove files it did not write"
+            )
     for field in _OUTPUT_FOLDERS:
         path = getattr(settings, field)
         if path.exists() and not path.is_dir():
-            raise FolderConflict(f"{_named(field, path)} is a file, not a folder; "
-                                 f"set {SETTING_VARIABLES[field]} to a folder")
+            raise FolderConflict(
+                f"{_named(field, path)} is a file, not a folder; set {SETTING_VARIABLES[field]} to a folder"
+            )
 
 
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:

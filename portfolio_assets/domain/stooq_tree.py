@@ -17,18 +17,18 @@ from .errors import InputVanished, PortfolioInputError
 
 __all__ = [
     "INDEX_COLUMNS",
-    "StooqFile",
     "IndexEntry",
-    "scan_stooq_tree",
-    "scan_stooq_paths",
-    "index_entry",
-    "build_index",
-    "render_index",
-    "read_index",
-    "count_index_rows",
-    "remember_index",
-    "read_index_for_bases",
+    "StooqFile",
     "UndecodableFileName",
+    "build_index",
+    "count_index_rows",
+    "index_entry",
+    "read_index",
+    "read_index_for_bases",
+    "remember_index",
+    "render_index",
+    "scan_stooq_paths",
+    "scan_stooq_tree",
 ]
 
 INDEX_COLUMNS = ("ticker", "stem", "relative_path", "region", "category")
@@ -118,7 +118,8 @@ def _require_utf8(root: Path, relative: str) -> None:
         shown = os.fsencode(os.path.join(root, relative)).decode("utf-8", "backslashreplace")
         raise UndecodableFileName(
             f"Stooq file {shown}: its name is not valid UTF-8, so it cannot be listed in the index; "
-            "rename it (or remove it) and run again") from None
+            "rename it (or remove it) and run again"
+        ) from None
 
 
 def index_entry(relative_path: str) -> IndexEntry:

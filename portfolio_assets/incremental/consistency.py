@@ -13,7 +13,7 @@ from ..domain.reports import read_match_report
 from .export_folder import existing_export_names
 from .memo import file_stamp
 
-__all__ = ["ReportCoverage", "ExportCoverage", "report_coverage", "export_coverage"]
+__all__ = ["ExportCoverage", "ReportCoverage", "export_coverage", "report_coverage"]
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ def report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path)
 
 def _report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path) -> ReportCoverage:
     universe = Counter(item.as_row() for item in read_universe(universe_path))
-    matched = [row.cells[:5] + (row["source_file"],) for row in read_match_report(match_path)]
-    unmatched = [tuple(row[c] for c in ("symbol", "isin", "market", "name", "currency", "source_file"))
-                 for row in read_csv_dicts(unmatched_path)]
+    matched = [(*row.cells[:5], row["source_file"]) for row in read_match_report(match_path)]
+    unmatched = [
+        tuple(row[c] for c in ("symbol", "isin", "market", "name", "currency", "source_file"))
+        for row in read_csv_dicts(unmatched_path)
+    ]
     reported = Counter(matched) + Counter(unmatched)
     missing = sorted(_describe(row) for row in (universe - reported).elements())
     extra = sorted(_describe(row) for row in (reported - universe).elements())

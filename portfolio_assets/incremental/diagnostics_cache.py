@@ -38,8 +38,14 @@ def _was_read(diagnostics: Diagnostics) -> bool:
     return status != "missing_file" and not (status.startswith("error:") and status != "error:UnicodeDecodeError")
 
 
-def diagnose_with_cache(stooq_dir: Path, relative_paths: Iterable[str], cache_path: Path, version: str,
-                        diagnose_file: Callable[[Path], Diagnostics], force: bool = False) -> DiagnosedFiles:
+def diagnose_with_cache(
+    stooq_dir: Path,
+    relative_paths: Iterable[str],
+    cache_path: Path,
+    version: str,
+    diagnose_file: Callable[[Path], Diagnostics],
+    force: bool = False,
+) -> DiagnosedFiles:
     """Diagnostics of every path, reading only files whose stamp moved (all with `force`)."""
     loaded = load_json_cache(cache_path, KIND, version)
     result = DiagnosedFiles(warning=loaded.warning)
@@ -52,19 +58,21 @@ def diagnose_with_cache(stooq_dir: Path, relative_paths: Iterable[str], cache_pa
         if isinstance(cached, list) and len(cached) == 6 and cached[0] == stamp and stamp != "missing":
             try:
                 result.by_path[relative_path] = Diagnostics(
-                    str(cached[1]), str(cached[2]), int(cached[3]), str(cached[4]), str(cached[5]))
+                    str(cached[1]), str(cached[2]), int(cached[3]), str(cached[4]), str(cached[5])
+                )
                 result.reused += 1
                 continue
             except (TypeError, ValueError):
                 pass
         to_read.append(relative_path)
     summaries = map_files(diagnose_file, [stooq_dir / path for path in to_read])
-    result.by_path.update(zip(to_read, summaries))
+    result.by_path.update(zip(to_read, summaries, strict=False))
     result.files_read = len(to_read)
     result.by_path = {path: result.by_path[path] for path in result.stamps}
     entries = {
         path: [result.stamps[path], s.price_start, s.price_end, s.price_rows, s.data_status, s.data_flags]
-        for path, s in result.by_path.items() if _was_read(s)
+        for path, s in result.by_path.items()
+        if _was_read(s)
     }
     if entries != loaded.entries or loaded.warning:
         save_json_cache(cache_path, KIND, version, entries)

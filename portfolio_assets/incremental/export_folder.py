@@ -20,7 +20,9 @@ def existing_export_names(prices_dir: Path) -> set[str]:
     if not prices_dir.is_dir():
         return set()
     return {
-        entry.name for entry in os.scandir(prices_dir)
-        if entry.name.lower().endswith(".csv") and not entry.name.startswith((TEMP_PREFIX, "."))
+        entry.name
+        for entry in os.scandir(prices_dir)
+        if entry.name.lower().endswith(".csv")
+        and not entry.name.startswith((TEMP_PREFIX, "."))
         and entry.is_file(follow_symlinks=False)
     }

@@ -32,7 +32,7 @@ from .fingerprints import text_fingerprint
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import file_stamp
 
-__all__ = ["ExportSync", "UnsafeExportChange", "sync_exports", "stray_exports"]
+__all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
 KIND = "export_manifest"
 WRITTEN_KIND = "exports_written"
@@ -84,8 +84,9 @@ def _owned(written: LoadedCache, manifest: LoadedCache) -> set[str]:
     return set(written.entries) | set(manifest.entries)
 
 
-def stray_exports(prices_dir: Path, planned: list[PlannedExport], manifest_path: Path, written_path: Path,
-                  version: str) -> list[str]:
+def stray_exports(
+    prices_dir: Path, planned: list[PlannedExport], manifest_path: Path, written_path: Path, version: str
+) -> list[str]:
     """CSV files in the prices folder that the report does not call for and the pipeline
     did not write: they are the user's, reported and never removed."""
     owned = _owned(_load_written(written_path, prices_dir), load_json_cache(manifest_path, KIND, version))
@@ -101,8 +102,14 @@ def _is_export(path: Path) -> bool:
         return False
 
 
-def _refuse_unsafe(prices_dir: Path, planned: list[PlannedExport], present: set[str], owned: set[str],
-                   removable: list[str], max_removed_share: float) -> None:
+def _refuse_unsafe(
+    prices_dir: Path,
+    planned: list[PlannedExport],
+    present: set[str],
+    owned: set[str],
+    removable: list[str],
+    max_removed_share: float,
+) -> None:
     existing = len(present & owned)
     if removable and len(removable) > max_removed_share * existing:
         shown = ", ".join(removable[:5]) + (" ..." if len(removable) > 5 else "")
@@ -111,20 +118,33 @@ def _refuse_unsafe(prices_dir: Path, planned: list[PlannedExport], present: set[
             f"({shown}), more than PORTFOLIO_ASSETS_MAX_REMOVED_SHARE={max_removed_share:g} of them; "
             "nothing was written or removed. Check the Stooq folder and the broker lists (an unmounted "
             "share, an unpacking in progress?); if the change is intended, run `portfolio-assets refresh "
-            "--force` or raise PORTFOLIO_ASSETS_MAX_REMOVED_SHARE")
-    foreign = [item.file_name for item in planned if item.file_name in present and item.file_name not in owned
-               and not _is_export(prices_dir / item.file_name)]
+            "--force` or raise PORTFOLIO_ASSETS_MAX_REMOVED_SHARE"
+        )
+    foreign = [
+        item.file_name
+        for item in planned
+        if item.file_name in present and item.file_name not in owned and not _is_export(prices_dir / item.file_name)
+    ]
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
         raise UnsafeExportChange(
             f"{prices_dir / foreign[0]}{more} would be overwritten by an export, but the pipeline did not "
             "write it and it is not a price export; nothing was written or removed. Move it out of the "
-            "prices folder (PORTFOLIO_ASSETS_PRICES_DIR)")
+            "prices folder (PORTFOLIO_ASSETS_PRICES_DIR)"
+        )
 
 
-def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport], manifest_path: Path,
-                 written_path: Path, version: str, *, force: bool = False,
-                 max_removed_share: float = 0.5) -> ExportSync:
+def sync_exports(
+    stooq_dir: Path,
+    prices_dir: Path,
+    planned: list[PlannedExport],
+    manifest_path: Path,
+    written_path: Path,
+    version: str,
+    *,
+    force: bool = False,
+    max_removed_share: float = 0.5,
+) -> ExportSync:
     """Bring the export folder in line with `planned`, touching only what changed.
 
     `force` re-renders every export from its source, trusting no manifest, and allows
@@ -146,8 +166,12 @@ def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport]
     for item in planned:
         source = f"{item.stooq_path}:{file_stamp(stooq_dir / item.stooq_path)}"
         known = trusted.get(item.file_name)
-        if (isinstance(known, dict) and known.get("source") == source
-                and known.get("output") == file_stamp(prices_dir / item.file_name) and "content" in known):
+        if (
+            isinstance(known, dict)
+            and known.get("source") == source
+            and known.get("output") == file_stamp(prices_dir / item.file_name)
+            and "content" in known
+        ):
             sync.untouched.append(item.file_name)
             entries[item.file_name] = known
             sync.content_hashes[item.file_name] = str(known["content"])
@@ -156,10 +180,14 @@ def sync_exports(stooq_dir: Path, prices_dir: Path, planned: list[PlannedExport]
     now_owned = owned | {item.file_name for item, _ in to_write}
     if now_owned != owned:
         save_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir), dict.fromkeys(now_owned, 1))
-    outcomes = map_files(write_export, [
-        (stooq_dir / item.stooq_path, prices_dir / item.file_name, item.data_status == "missing_file")
-        for item, _ in to_write])
-    for (item, source), (written, digest, output) in zip(to_write, outcomes):
+    outcomes = map_files(
+        write_export,
+        [
+            (stooq_dir / item.stooq_path, prices_dir / item.file_name, item.data_status == "missing_file")
+            for item, _ in to_write
+        ],
+    )
+    for (item, source), (written, digest, output) in zip(to_write, outcomes, strict=False):
         (sync.written if written else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = digest
         entries[item.file_name] = {"source": source, "output": output, "content": digest}

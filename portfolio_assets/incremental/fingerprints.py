@@ -13,11 +13,17 @@ from pathlib import Path
 from ..domain.broker_lists import broker_list_paths
 from ..domain.stooq_tree import StooqFile
 
-__all__ = ["text_fingerprint", "tradeable_fingerprint", "read_broker_bytes", "lists_fingerprint",
-           "stooq_fingerprint", "combine"]
+__all__ = [
+    "combine",
+    "lists_fingerprint",
+    "read_broker_bytes",
+    "stooq_fingerprint",
+    "text_fingerprint",
+    "tradeable_fingerprint",
+]
 
 
-def _short(digest: "hashlib._Hash") -> str:
+def _short(digest: hashlib._Hash) -> str:
     return digest.hexdigest()[:24]
 
 
@@ -63,5 +69,5 @@ def stooq_fingerprint(files: Iterable[StooqFile]) -> str:
     """Relative path, size and mtime of every counted Stooq file; reads no content."""
     digest = hashlib.sha256()
     for item in files:
-        digest.update(f"{item.relative_path}\0{item.size}\0{item.mtime_ns}\n".encode("utf-8"))
+        digest.update(f"{item.relative_path}\0{item.size}\0{item.mtime_ns}\n".encode())
     return _short(digest)

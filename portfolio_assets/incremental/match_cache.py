@@ -49,8 +49,9 @@ def _decode(value: list[str]) -> Match | Unmatched:
 _PARTIAL_LOOKUP_LIMIT = 200
 
 
-def match_with_cache(instruments: list[Instrument], index_path: Path, index_version: str,
-                     cache_path: Path, force: bool = False) -> MatchOutcomes:
+def match_with_cache(
+    instruments: list[Instrument], index_path: Path, index_version: str, cache_path: Path, force: bool = False
+) -> MatchOutcomes:
     """Outcomes for every instrument; the index is read only if some instrument is new
     (every instrument is matched afresh with `force`)."""
     loaded = load_json_cache(cache_path, KIND, index_version)
@@ -63,7 +64,7 @@ def match_with_cache(instruments: list[Instrument], index_path: Path, index_vers
         except (ValueError, IndexError, TypeError):
             outcomes.warning = f"{cache_path} had a malformed entry; rematching it"
     keys = [f"{item.symbol}\x1f{item.market}" for item in instruments]
-    new = {key: item for key, item in zip(keys, instruments) if key not in known}
+    new = {key: item for key, item in zip(keys, instruments, strict=False) if key not in known}
     if new:
         lookup = _lookup_for(list(new.values()), index_path)
         for key, item in new.items():

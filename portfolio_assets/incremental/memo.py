@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StepMemo", "output_stamp", "file_stamp", "can_reuse"]
+__all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ def file_stamp(path: Path) -> str:
 def output_stamp(paths: Iterable[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(f"{path}\0{file_stamp(path)}\n".encode("utf-8"))
+        digest.update(f"{path}\0{file_stamp(path)}\n".encode())
     return digest.hexdigest()[:24]
 
 

@@ -25,8 +25,15 @@ from ..domain.errors import PortfolioInputError
 from ..domain.settings import SETTING_VARIABLES, Settings, sensor_intervals
 from ..io.atomic_files import write_text_atomic
 
-__all__ = ["LOCATION_SETTINGS_FILE", "REWRITE_AFTER_SECONDS", "RECENT_INTERVALS", "setting_values",
-           "record_location_settings", "read_location_settings", "running_location_conflict"]
+__all__ = [
+    "LOCATION_SETTINGS_FILE",
+    "RECENT_INTERVALS",
+    "REWRITE_AFTER_SECONDS",
+    "read_location_settings",
+    "record_location_settings",
+    "running_location_conflict",
+    "setting_values",
+]
 
 LOCATION_SETTINGS_FILE = "portfolio_assets_location_settings.json"
 # Sensors tick every few seconds; rewriting the record each time would be wasted I/O.
@@ -73,11 +80,20 @@ def record_location_settings(dagster_home: Path, settings: Settings, now: float 
     now = time.time() if now is None else now
     values = setting_values(settings)
     previous = read_location_settings(dagster_home)
-    if (previous is not None and previous["settings"] == values and previous.get("pid") == os.getpid()
-            and 0 <= now - float(previous.get("recorded_at", 0)) < REWRITE_AFTER_SECONDS):
+    if (
+        previous is not None
+        and previous["settings"] == values
+        and previous.get("pid") == os.getpid()
+        and 0 <= now - float(previous.get("recorded_at", 0)) < REWRITE_AFTER_SECONDS
+    ):
         return False
-    record = {"settings": values, "recorded_at": now, "pid": os.getpid(), "host": socket.gethostname(),
-              "slowest_sensor_seconds": _slowest_sensor_seconds()}
+    record = {
+        "settings": values,
+        "recorded_at": now,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "slowest_sensor_seconds": _slowest_sensor_seconds(),
+    }
     write_text_atomic(dagster_home / LOCATION_SETTINGS_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return True
 
@@ -118,6 +134,10 @@ def running_location_conflict(dagster_home: Path, settings: Settings, now: float
         return None
     described = "; ".join(
         f"{SETTING_VARIABLES.get(name, name)} (--{name.replace('_', '-')}) is {_normal(theirs[name])} there, "
-        f"{ours[name]} here" for name in differing)
-    return (f"a running code location (process {record.get('pid')} on {record.get('host')}, settings recorded "
-            f"by its sensors {max(age, 0):.0f} s ago) uses other settings: {described}")
+        f"{ours[name]} here"
+        for name in differing
+    )
+    return (
+        f"a running code location (process {record.get('pid')} on {record.get('host')}, settings recorded "
+        f"by its sensors {max(age, 0):.0f} s ago) uses other settings: {described}"
+    )

@@ -11,8 +11,15 @@ import dagster as dg
 
 from ..incremental.memo import StepMemo
 
-__all__ = ["INPUT_FINGERPRINT_TAG", "OUTPUT_STAMP_TAG", "DATA_VERSION_TAG", "SETTING_TAG_PREFIX",
-           "StepConfig", "previous_memo", "memo_tags"]
+__all__ = [
+    "DATA_VERSION_TAG",
+    "INPUT_FINGERPRINT_TAG",
+    "OUTPUT_STAMP_TAG",
+    "SETTING_TAG_PREFIX",
+    "StepConfig",
+    "memo_tags",
+    "previous_memo",
+]
 
 INPUT_FINGERPRINT_TAG = "portfolio_assets/input_fingerprint"
 OUTPUT_STAMP_TAG = "portfolio_assets/output_stamp"

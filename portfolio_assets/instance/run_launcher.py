@@ -58,8 +58,10 @@ class LivenessCheckingRunLauncher(dg.DefaultRunLauncher):
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         liveness = run_liveness(run, self._instance if self.has_instance else None)
         if liveness.dead:
-            return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker gone: {liveness.reason}",
-                                        run_worker_id=str(liveness.pid))
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, f"run worker gone: {liveness.reason}", run_worker_id=str(liveness.pid)
+            )
         # UNKNOWN would fail the run too: anything short of proof of death is RUNNING.
-        return CheckRunHealthResult(WorkerStatus.RUNNING, liveness.reason,
-                                    run_worker_id=None if liveness.pid is None else str(liveness.pid))
+        return CheckRunHealthResult(
+            WorkerStatus.RUNNING, liveness.reason, run_worker_id=None if liveness.pid is None else str(liveness.pid)
+        )

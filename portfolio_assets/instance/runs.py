@@ -40,17 +40,35 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from ..io.parallel import process_identity, process_state
 
-__all__ = ["IN_FLIGHT", "Liveness", "RunProcess", "process_tags", "run_process", "run_liveness", "is_dead",
-           "in_flight_assets", "clear_dead_runs", "free_orphaned_slots", "ensure_pool_limit"]
+__all__ = [
+    "IN_FLIGHT",
+    "Liveness",
+    "RunProcess",
+    "clear_dead_runs",
+    "ensure_pool_limit",
+    "free_orphaned_slots",
+    "in_flight_assets",
+    "is_dead",
+    "process_tags",
+    "run_liveness",
+    "run_process",
+]
 
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 _HOST, _PID, _STARTED = "portfolio_assets/host", "portfolio_assets/pid", "portfolio_assets/pid_started"
 # Engine events whose metadata `pid` is the process running the run (Dagster 1.13):
 # dagster/_grpc/impl.py `_run_in_subprocess`, dagster/_core/executor/in_process.py and
 # multiprocess.py, each with EngineEventData.in_process/multiprocess(pid) as data.
-RUN_PROCESS_EVENTS = ("Started process for run", "Executing steps in process",
-                      "Executing steps using multiprocess executor: parent process")
+RUN_PROCESS_EVENTS = (
+    "Started process for run",
+    "Executing steps in process",
+    "Executing steps using multiprocess executor: parent process",
+)
 _LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
 
@@ -167,8 +185,9 @@ def run_liveness(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None)
     if process.pid is None:
         return Liveness(False, "no process recorded: assumed alive")
     if not process.local:
-        return Liveness(False, f"process {process.pid} is not on this host (or we cannot tell): assumed alive",
-                        process.pid)
+        return Liveness(
+            False, f"process {process.pid} is not on this host (or we cannot tell): assumed alive", process.pid
+        )
     state = process_state(process.pid, process.started)
     where = f"pid {process.pid} on {socket.gethostname()}, from the run's {process.source}"
     if state == "dead":

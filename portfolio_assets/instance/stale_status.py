@@ -23,8 +23,16 @@ from ..steps.registry import output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
 from .memo_tags import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
-__all__ = ["SOURCE_KEYS", "AssetStatus", "asset_statuses", "status_of", "inputs_changed", "recorded_output_stamps",
-           "current_data_version", "describe_path"]
+__all__ = [
+    "SOURCE_KEYS",
+    "AssetStatus",
+    "asset_statuses",
+    "current_data_version",
+    "describe_path",
+    "inputs_changed",
+    "recorded_output_stamps",
+    "status_of",
+]
 
 SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
 
@@ -48,8 +56,9 @@ def describe_path(path: Path) -> str:
         return str(path)
 
 
-def current_data_version(instance: dg.DagsterInstance, key: str,
-                         overrides: Mapping[str, str] | None = None) -> str | None:
+def current_data_version(
+    instance: dg.DagsterInstance, key: str, overrides: Mapping[str, str] | None = None
+) -> str | None:
     """What Dagster records as the input version of `key`: its latest materialization,
     else its latest observation; `overrides` gives versions observed but not yet recorded."""
     if overrides and key in overrides:
@@ -76,8 +85,11 @@ def _changed_broker_lists(instance: dg.DagsterInstance, settings: Settings) -> l
     current = broker_list_hashes(settings.tradeable_dir) if settings.tradeable_dir.is_dir() else {}
     causes = [f"broker list {name} added" for name in sorted(set(current) - set(recorded))]
     causes += [f"broker list {name} removed" for name in sorted(set(recorded) - set(current))]
-    causes += [f"broker list {name} changed" for name in sorted(set(current) & set(recorded))
-               if current[name] != recorded[name]]
+    causes += [
+        f"broker list {name} changed"
+        for name in sorted(set(current) & set(recorded))
+        if current[name] != recorded[name]
+    ]
     return causes or ["broker lists changed"]
 
 
@@ -89,8 +101,14 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
     return [f"upstream {parent} has new data"]
 
 
-def status_of(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance,
-              settings: Settings, overrides: Mapping[str, str] | None = None) -> AssetStatus:
+def status_of(
+    key: str,
+    code_version: str | None,
+    parents: list[str],
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    overrides: Mapping[str, str] | None = None,
+) -> AssetStatus:
     """The status of one asset given its current code version and its parents' keys."""
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     if event is None or event.asset_materialization is None:
@@ -113,8 +131,7 @@ def status_of(key: str, code_version: str | None, parents: list[str], instance: 
             if recorded is not None and recorded != value:
                 causes.append(f"setting {name} changed from {recorded} to {value}")
         if not causes:
-            causes.append(f"code of {key} changed (version {tags.get('dagster/code_version')} "
-                          f"to {code_version})")
+            causes.append(f"code of {key} changed (version {tags.get('dagster/code_version')} to {code_version})")
     for parent in sorted(parents):
         recorded = tags.get(f"dagster/input_data_version/{parent}")
         if recorded != current_data_version(instance, parent, overrides):
@@ -136,8 +153,10 @@ def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
     if not strays:
         return []
     shown = ", ".join(strays[:5]) + (f" and {len(strays) - 5} more" if len(strays) > 5 else "")
-    return [f"{len(strays)} file(s) in {describe_path(settings.prices_dir)} were not written by the pipeline "
-            f"and are left alone: {shown}"]
+    return [
+        f"{len(strays)} file(s) in {describe_path(settings.prices_dir)} were not written by the pipeline "
+        f"and are left alone: {shown}"
+    ]
 
 
 def inputs_changed(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance) -> bool:
@@ -149,8 +168,9 @@ def inputs_changed(key: str, code_version: str | None, parents: list[str], insta
     tags = event.asset_materialization.tags or {}
     if tags.get("dagster/code_version") != code_version:
         return True
-    return any(tags.get(f"dagster/input_data_version/{parent}") != current_data_version(instance, parent)
-               for parent in parents)
+    return any(
+        tags.get(f"dagster/input_data_version/{parent}") != current_data_version(instance, parent) for parent in parents
+    )
 
 
 def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
@@ -163,8 +183,13 @@ def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) 
     return stamps
 
 
-def asset_statuses(defs_or_graph, instance: dg.DagsterInstance, settings: Settings, keys: tuple[str, ...],
-                   overrides: Mapping[str, str] | None = None) -> list[AssetStatus]:
+def asset_statuses(
+    defs_or_graph,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    keys: tuple[str, ...],
+    overrides: Mapping[str, str] | None = None,
+) -> list[AssetStatus]:
     """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
     repository's asset graph (as a sensor has it)."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph

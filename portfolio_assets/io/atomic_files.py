@@ -17,8 +17,17 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["TEMP_PREFIX", "FILE_MODE", "write_bytes_atomic", "write_text_atomic", "write_text_if_changed",
-           "file_holds", "replace_all", "stage_bytes", "remove_leftover_temp_files"]
+__all__ = [
+    "FILE_MODE",
+    "TEMP_PREFIX",
+    "file_holds",
+    "remove_leftover_temp_files",
+    "replace_all",
+    "stage_bytes",
+    "write_bytes_atomic",
+    "write_text_atomic",
+    "write_text_if_changed",
+]
 
 TEMP_PREFIX = ".portfolio-assets-tmp-"
 # Created with this mode, the kernel takes the umask off as for any file the user makes:
@@ -66,13 +75,13 @@ def stage_bytes(path: Path, data: bytes) -> Path:
     try:
         fd, temp_path = _create_temp(path.parent)
     except OSError as error:
-        raise _naming(error, path)  # _naming sets the cause
+        raise _naming(error, path)  # noqa: B904 - _naming sets the cause
     try:
         _write_all(fd, data)
     except BaseException as error:
         temp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise _naming(error, path)
+            raise _naming(error, path)  # noqa: B904 - _naming sets the cause
         raise
     return temp_path
 
@@ -86,7 +95,7 @@ def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
             try:
                 os.replace(temp_path, target)
             except OSError as error:
-                raise _naming(error, target)
+                raise _naming(error, target)  # noqa: B904 - _naming sets the cause
             pending.pop(0)
     finally:
         for temp_path, _ in pending:

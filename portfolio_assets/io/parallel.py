@@ -107,8 +107,9 @@ def _exit_when_gone(owner_pid: int, owner_started: float) -> None:
 
 def _watch_owner(owner_pid: int, owner_started: float) -> None:
     """Pool initializer: run `_exit_when_gone` beside the worker's task loop."""
-    threading.Thread(target=_exit_when_gone, args=(owner_pid, owner_started), name="watch-pool-owner",
-                     daemon=True).start()
+    threading.Thread(
+        target=_exit_when_gone, args=(owner_pid, owner_started), name="watch-pool-owner", daemon=True
+    ).start()
 
 
 def map_files(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
@@ -120,6 +121,7 @@ def map_files(function: Callable[[Item], Result], items: Sequence[Item]) -> list
     # Preloading this module too saves each worker importing psutil for its watcher.
     context.set_forkserver_preload(["portfolio_assets.domain.price_scan", "portfolio_assets.io.parallel"])
     chunk = max(1, len(items) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_watch_owner,
-                             initargs=process_identity()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_watch_owner, initargs=process_identity()
+    ) as pool:
         return list(pool.map(function, items, chunksize=chunk))

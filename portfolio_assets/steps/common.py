@@ -10,7 +10,7 @@ from ..domain.errors import MissingInputFolder, PortfolioInputError
 from ..domain.settings import SETTING_VARIABLES
 from ..incremental.memo import StepMemo
 
-__all__ = ["StepResult", "MissingUpstreamOutput", "require_folder", "require_output", "bytes_hash"]
+__all__ = ["MissingUpstreamOutput", "StepResult", "bytes_hash", "require_folder", "require_output"]
 
 
 class MissingUpstreamOutput(PortfolioInputError):

@@ -42,39 +42,56 @@ def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> 
     gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == "missing_file"]
     if gone:
         more = f" (and {len(gone) - 1} more matched files)" if len(gone) > 1 else ""
-        raise InputVanished(settings.stooq_dir / gone[0],
-                            f"match_report was reading the matched Stooq files{more}; the Stooq tree "
-                            "changed since stooq_index was built")
+        raise InputVanished(
+            settings.stooq_dir / gone[0],
+            f"match_report was reading the matched Stooq files{more}; the Stooq tree "
+            "changed since stooq_index was built",
+        )
 
 
-def build_match_reports(settings: Settings, previous: StepMemo | None = None,
-                        force: bool = False) -> ReportResult:
+def build_match_reports(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> ReportResult:
     started = time.perf_counter()
     index_bytes = require_output(settings.index_path, "stooq_index")
     universe_bytes = require_output(settings.universe_path, "tradeable_universe")
     instruments = read_universe(settings.universe_path)
     index_hash = bytes_hash(index_bytes)
-    matched = match_with_cache(instruments, settings.index_path, combine(cache_version("matching"), index_hash),
-                               settings.match_cache_path, force=force)
+    matched = match_with_cache(
+        instruments,
+        settings.index_path,
+        combine(cache_version("matching"), index_hash),
+        settings.match_cache_path,
+        force=force,
+    )
     outcomes = matched.outcomes
     matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
     # The matched files' stamps are part of the version so that price_exports, which
     # copies their rows, goes stale when one changes without moving its diagnostics.
     stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
-    fingerprint = combine(step_code_version("match_report", settings), index_hash,
-                          bytes_hash(universe_bytes), *stamps)
+    fingerprint = combine(step_code_version("match_report", settings), index_hash, bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
     stats = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
     warnings = [w for w in (matched.warning,) if w]
     if can_reuse(previous, fingerprint, outputs, force):
-        reports = Reports(read_match_report(settings.match_report_path),
-                          [instrument.as_row() + (outcome.reason,) for instrument, outcome
-                           in zip(instruments, outcomes) if isinstance(outcome, Unmatched)])
-        stats.update(stooq_files_read=0, diagnostics_reused=len(matched_paths),
-                     seconds=round(time.perf_counter() - started, 3))
+        reports = Reports(
+            read_match_report(settings.match_report_path),
+            [
+                (*instrument.as_row(), outcome.reason)
+                for instrument, outcome in zip(instruments, outcomes, strict=False)
+                if isinstance(outcome, Unmatched)
+            ],
+        )
+        stats.update(
+            stooq_files_read=0, diagnostics_reused=len(matched_paths), seconds=round(time.perf_counter() - started, 3)
+        )
         return ReportResult(previous, True, reports, stats, warnings)
-    diagnosed = diagnose_with_cache(settings.stooq_dir, matched_paths, settings.diagnostics_cache_path,
-                                    cache_version("diagnostics"), diagnose_path, force=force)
+    diagnosed = diagnose_with_cache(
+        settings.stooq_dir,
+        matched_paths,
+        settings.diagnostics_cache_path,
+        cache_version("diagnostics"),
+        diagnose_path,
+        force=force,
+    )
     warnings += [w for w in (diagnosed.warning,) if w]
     _require_all_read(settings, diagnosed.by_path)
     reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
@@ -82,11 +99,14 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None,
     unmatched_text = render_unmatched_report(reports.unmatched)
     remove_leftover_temp_files(settings.metadata_dir)
     # Both reports are staged before either replaces its predecessor.
-    encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text))]
+    encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text), strict=False)]
     replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
     memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
-    stats.update(stooq_files_read=diagnosed.files_read, diagnostics_reused=diagnosed.reused,
-                 seconds=round(time.perf_counter() - started, 3))
+    stats.update(
+        stooq_files_read=diagnosed.files_read,
+        diagnostics_reused=diagnosed.reused,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     return ReportResult(memo, False, reports, stats, warnings, text_fingerprint(match_text, unmatched_text))
 
 
@@ -98,5 +118,9 @@ def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
     change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
     keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
     view = plan_exports(reports.matches, include_empty=True)
-    return text_fingerprint(*(f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0"
-                              f"{stamps.get(item.stooq_path, '')}" for item in view))
+    return text_fingerprint(
+        *(
+            f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0{stamps.get(item.stooq_path, '')}"
+            for item in view
+        )
+    )

@@ -30,17 +30,17 @@ class ExportResult(StepResult):
     strays: list[str] = field(default_factory=list)  # files in the prices folder the pipeline did not write
 
 
-def build_price_exports(settings: Settings, previous: StepMemo | None = None,
-                        force: bool = False) -> ExportResult:
+def build_price_exports(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> ExportResult:
     started = time.perf_counter()
     require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
     # Only what the exports are made of counts: a report change elsewhere (currency
     # cells, unmatched rows) reuses every export.
-    fingerprint = combine(step_code_version("price_exports", settings), *(
-        f"{item.file_name}:{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
-        for item in planned))
+    fingerprint = combine(
+        step_code_version("price_exports", settings),
+        *(f"{item.file_name}:{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}" for item in planned),
+    )
     outputs = [prices_dir / item.file_name for item in planned]
     exported = [item.file_name for item in planned]
     unplanned = existing_export_names(prices_dir) - set(exported)
@@ -49,14 +49,31 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None,
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
         return ExportResult(previous, True, exported, [], [], exported, [], stats, [], strays)
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
-    sync = sync_exports(settings.stooq_dir, prices_dir, planned, settings.export_manifest_path,
-                        settings.exports_written_path, cache_version("exports"), force=force,
-                        max_removed_share=max_removed_share())
+    sync = sync_exports(
+        settings.stooq_dir,
+        prices_dir,
+        planned,
+        settings.export_manifest_path,
+        settings.exports_written_path,
+        cache_version("exports"),
+        force=force,
+        max_removed_share=max_removed_share(),
+    )
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
     stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}
-    return ExportResult(memo, False, exported, sync.written, sync.unchanged, sync.untouched, sync.removed,
-                        stats, sync.warnings, sync.strays)
+    return ExportResult(
+        memo,
+        False,
+        exported,
+        sync.written,
+        sync.unchanged,
+        sync.untouched,
+        sync.removed,
+        stats,
+        sync.warnings,
+        sync.strays,
+    )
 
 
 def export_strays(settings: Settings, planned: list[PlannedExport] | None = None) -> list[str]:
@@ -66,5 +83,10 @@ def export_strays(settings: Settings, planned: list[PlannedExport] | None = None
         if not settings.match_report_path.is_file():
             return []
         planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
-    return stray_exports(settings.prices_dir, planned, settings.export_manifest_path,
-                         settings.exports_written_path, cache_version("exports"))
+    return stray_exports(
+        settings.prices_dir,
+        planned,
+        settings.export_manifest_path,
+        settings.exports_written_path,
+        cache_version("exports"),
+    )

@@ -28,8 +28,16 @@ from ..domain.settings import Settings
 from ..incremental.fingerprints import text_fingerprint
 from .common import StepResult
 
-__all__ = ["Step", "STEPS", "ASSET_KEYS", "get_step", "step_code_version", "result_settings", "output_paths",
-           "cache_version"]
+__all__ = [
+    "ASSET_KEYS",
+    "STEPS",
+    "Step",
+    "cache_version",
+    "get_step",
+    "output_paths",
+    "result_settings",
+    "step_code_version",
+]
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,22 @@ def _export_paths(settings: Settings) -> list[Path]:
 STEPS: tuple[Step, ...] = (
     Step("stooq_index", "build_stooq_index", _index_paths, logic_version="1"),
     Step("tradeable_universe", "build_universe", _universe_paths, logic_version="1"),
-    Step("match_report", "build_match_reports", _report_paths, logic_version="1",
-         result_settings=("lse_currency_policy",), caches=(("matching", "1"), ("diagnostics", "1"))),
-    Step("price_exports", "build_price_exports", _export_paths, logic_version="1",
-         result_settings=("include_empty",), caches=(("exports", "1"),)),
+    Step(
+        "match_report",
+        "build_match_reports",
+        _report_paths,
+        logic_version="1",
+        result_settings=("lse_currency_policy",),
+        caches=(("matching", "1"), ("diagnostics", "1")),
+    ),
+    Step(
+        "price_exports",
+        "build_price_exports",
+        _export_paths,
+        logic_version="1",
+        result_settings=("include_empty",),
+        caches=(("exports", "1"),),
+    ),
 )
 
 ASSET_KEYS: tuple[str, ...] = tuple(step.key for step in STEPS)

@@ -31,8 +31,9 @@ class IndexResult(StepResult):
     seconds: float
 
 
-def build_stooq_index(settings: Settings, previous: StepMemo | None = None, force: bool = False,
-                      scan: list[StooqFile] | None = None) -> IndexResult:
+def build_stooq_index(
+    settings: Settings, previous: StepMemo | None = None, force: bool = False, scan: list[StooqFile] | None = None
+) -> IndexResult:
     """The index of `scan` (the stat scan an observation just took), or of a scan taken now."""
     started = time.perf_counter()
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
@@ -41,7 +42,8 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
         raise EmptyStooqTree(
             f"the Stooq folder {settings.stooq_dir} holds no *.txt price file (an unmounted share, or an "
             "archive still being unpacked?); stooq_index and everything after it were left as they were. "
-            f"Run again once the files are back, or set {SETTING_VARIABLES['stooq_dir']} to the right folder")
+            f"Run again once the files are back, or set {SETTING_VARIABLES['stooq_dir']} to the right folder"
+        )
     entries = build_index([item.relative_path for item in files])
     text = render_index(entries)
     version = text_fingerprint(text)
@@ -54,5 +56,11 @@ def build_stooq_index(settings: Settings, previous: StepMemo | None = None, forc
     remember_index(settings.index_path, entries)
     regions = Counter(entry.region for entry in entries)
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
-    return IndexResult(memo, reused, entries, dict(sorted(regions.items())), stooq_fingerprint(files),
-                       round(time.perf_counter() - started, 3))
+    return IndexResult(
+        memo,
+        reused,
+        entries,
+        dict(sorted(regions.items())),
+        stooq_fingerprint(files),
+        round(time.perf_counter() - started, 3),
+    )

@@ -15,7 +15,7 @@ from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
 from .common import StepResult, bytes_hash, require_folder
 from .registry import step_code_version
 
-__all__ = ["UniverseResult", "build_universe", "broker_list_hashes"]
+__all__ = ["UniverseResult", "broker_list_hashes", "build_universe"]
 
 
 @dataclass(frozen=True)
@@ -48,5 +48,6 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     sources = Counter(item.source_file for item in instruments)
     memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
     hashes = {path.name: bytes_hash(data) for path, data in contents}
-    return UniverseResult(memo, reused, instruments, dict(sources), hashes, source_version,
-                          round(time.perf_counter() - started, 3))
+    return UniverseResult(
+        memo, reused, instruments, dict(sources), hashes, source_version, round(time.perf_counter() - started, 3)
+    )

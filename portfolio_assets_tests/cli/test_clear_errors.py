@@ -24,8 +24,8 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.cli import main as cli
-from portfolio_assets.definitions import build_definitions
 from portfolio_assets.dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain import errors
 from portfolio_assets.domain.errors import (
     BrokerListError,
@@ -77,14 +77,18 @@ def no_stack(lines: list[str]) -> None:
 
 # --- 7: invalid settings and flags --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", ["status", "refresh"])
-@pytest.mark.parametrize(("variable", "value"), [
-    ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
-    ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
-    ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
-    ("PORTFOLIO_ASSETS_WORKERS", "many"),
-    ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "2"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
+        ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
+        ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
+        ("PORTFOLIO_ASSETS_WORKERS", "many"),
+        ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "2"),
+    ],
+)
 def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, command, variable, value) -> None:
     monkeypatch.setenv(variable, value)
     assert cli.main([command]) == 2
@@ -93,28 +97,36 @@ def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, co
     assert lines[0].startswith(f"portfolio-assets: {variable}={value} is not valid; expected one of: ")
 
 
-@pytest.mark.parametrize(("flag", "value", "allowed"), [
-    ("--include-empty", "maybe", "true, false"),
-    ("--lse-currency-policy", "sometimes", "broker, stooq, strict"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "allowed"),
+    [
+        ("--include-empty", "maybe", "true, false"),
+        ("--lse-currency-policy", "sometimes", "broker, stooq, strict"),
+    ],
+)
 def test_an_invalid_flag_is_one_line_naming_the_flag(home, capsys, flag, value, allowed) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["refresh", flag, value])
     assert exited.value.code == 2
     lines = stderr_lines(capsys)
-    assert lines == [f"portfolio-assets refresh: argument {flag}: {value} is not valid; expected one of: "
-                     f"{allowed} (see portfolio-assets refresh --help)"]
+    assert lines == [
+        f"portfolio-assets refresh: argument {flag}: {value} is not valid; expected one of: "
+        f"{allowed} (see portfolio-assets refresh --help)"
+    ]
     assert "PORTFOLIO_ASSETS_" not in lines[0]
     assert not (home / "history").exists()  # refused before Dagster was touched
 
 
-@pytest.mark.parametrize(("flags", "field", "expected"), [
-    (["--lse-currency-policy", "STRICT"], "lse_currency_policy", "strict"),
-    (["--lse-currency-policy", " stooq "], "lse_currency_policy", "stooq"),
-    (["--include-empty", "yes"], "include_empty", "true"),
-    (["--include-empty", "0"], "include_empty", "false"),
-    (["--include-empty"], "include_empty", "true"),
-])
+@pytest.mark.parametrize(
+    ("flags", "field", "expected"),
+    [
+        (["--lse-currency-policy", "STRICT"], "lse_currency_policy", "strict"),
+        (["--lse-currency-policy", " stooq "], "lse_currency_policy", "stooq"),
+        (["--include-empty", "yes"], "include_empty", "true"),
+        (["--include-empty", "0"], "include_empty", "false"),
+        (["--include-empty"], "include_empty", "true"),
+    ],
+)
 def test_flags_accept_what_their_variables_accept(flags, field, expected) -> None:
     args = cli._parser().parse_args(["status", *flags])
     assert getattr(args, field) == expected
@@ -124,18 +136,32 @@ def test_flags_accept_what_their_variables_accept(flags, field, expected) -> Non
 def test_an_invalid_setting_from_the_shell_is_one_line(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
     environment.update(DAGSTER_HOME=str(tmp_path / "home"), PORTFOLIO_ASSETS_INCLUDE_EMPTY="maybe")
-    done = subprocess.run([str(BIN / "portfolio-assets"), "refresh"], cwd=tmp_path, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "portfolio-assets"), "refresh"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "portfolio-assets: PORTFOLIO_ASSETS_INCLUDE_EMPTY=maybe is not valid; expected one of: true, false"]
-    flagged = subprocess.run([str(BIN / "portfolio-assets"), "status", "--include-empty", "maybe"],
-                             cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+        "portfolio-assets: PORTFOLIO_ASSETS_INCLUDE_EMPTY=maybe is not valid; expected one of: true, false"
+    ]
+    flagged = subprocess.run(
+        [str(BIN / "portfolio-assets"), "status", "--include-empty", "maybe"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert flagged.returncode == 2 and len(flagged.stderr.splitlines()) == 1
     assert "argument --include-empty: maybe is not valid" in flagged.stderr
 
 
 # --- 7: a full disk, a read-only folder ---------------------------------------------------------
+
 
 def _full_disk(fd: int, data: bytes) -> None:
     os.close(fd)
@@ -151,8 +177,10 @@ def test_a_read_only_output_folder_is_one_line_naming_the_file(home, world, caps
     assert cli.main(["refresh"]) == 1
     lines = stderr_lines(capsys)
     no_stack(lines)
-    assert lines[0] == (f"portfolio-assets: refresh failed: stooq_index: {world / OUTPUTS[0]}: {os.strerror(code)}; "
-                        + errors._OS_ERROR_HINTS[code])
+    assert lines[0] == (
+        f"portfolio-assets: refresh failed: stooq_index: {world / OUTPUTS[0]}: {os.strerror(code)}; "
+        + errors._OS_ERROR_HINTS[code]
+    )
     assert all(line.startswith("portfolio-assets: refresh failed: ") for line in lines), lines
     assert TEMP_PREFIX not in "\n".join(lines)
 
@@ -162,15 +190,20 @@ def test_a_full_disk_is_one_line_first_and_leaves_nothing_behind(home, world, ca
     assert cli.main(["refresh"]) == 1
     lines = stderr_lines(capsys)
     no_stack(lines)
-    assert lines == [f"portfolio-assets: refresh failed: {step}: {world / path}: No space left on device; "
-                     "free some space on that disk and run again"
-                     for step, path in zip(("stooq_index", "tradeable_universe"), OUTPUTS)]
+    assert lines == [
+        f"portfolio-assets: refresh failed: {step}: {world / path}: No space left on device; "
+        "free some space on that disk and run again"
+        for step, path in zip(("stooq_index", "tradeable_universe"), OUTPUTS, strict=False)
+    ]
     assert not list(world.rglob(f"{TEMP_PREFIX}*"))
     # The full log, stacks included, is still in the instance.
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
-        failures = [record.dagster_event for record in instance.all_logs(run.run_id)
-                    if record.dagster_event and record.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
+        failures = [
+            record.dagster_event
+            for record in instance.all_logs(run.run_id)
+            if record.dagster_event and record.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+        ]
         assert len(failures) == 2 and failures[0].step_failure_data.error.stack
 
 
@@ -198,17 +231,20 @@ def test_the_run_log_is_one_line_per_record_without_failures(tmp_path, capsys) -
 
     with dg.instance_for_test() as instance:
         result = materialize_with_one_line_log(
-            [warns, boom, after], instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            [warns, boom, after],
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     assert not result.success
     assert stderr_lines(capsys) == ["warning warns: first line"]
-    assert failure_lines(result.all_events) == [
-        "boom: OSError: [Errno 28] No space left on device: '/data/out.csv'"]
+    assert failure_lines(result.all_events) == ["boom: OSError: [Errno 28] No space left on device: '/data/out.csv'"]
 
 
 def test_an_os_error_reads_as_path_and_problem() -> None:
     assert describe_os_error(OSError(errno.ENOSPC, "No space left on device", "/d/x.csv")) == (
-        "/d/x.csv: No space left on device; free some space on that disk and run again")
+        "/d/x.csv: No space left on device; free some space on that disk and run again"
+    )
     assert describe_os_error(OSError(errno.EIO, "Input/output error", "/d/x.csv")) == "/d/x.csv: Input/output error"
     assert describe_os_error(OSError("no errno")) == "no errno"
 
@@ -250,7 +286,11 @@ def test_every_error_class_survives_pickling(cls) -> None:
 
 def test_the_examples_keep_their_attributes() -> None:
     copy = pickle.loads(pickle.dumps(EXAMPLES[InvalidSetting]))
-    assert (copy.variable, copy.value, copy.allowed) == ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "not sure", ("true", "false"))
+    assert (copy.variable, copy.value, copy.allowed) == (
+        "PORTFOLIO_ASSETS_INCLUDE_EMPTY",
+        "not sure",
+        ("true", "false"),
+    )
     assert str(copy) == "PORTFOLIO_ASSETS_INCLUDE_EMPTY='not sure' is not valid; expected one of: true, false"
     assert pickle.loads(pickle.dumps(EXAMPLES[BrokerListError])).line == 2
     assert pickle.loads(pickle.dumps(EXAMPLES[MissingUpstreamOutput])).asset == "stooq_index"
@@ -259,15 +299,20 @@ def test_the_examples_keep_their_attributes() -> None:
 @pytest.mark.slow
 def test_a_workers_vanished_folder_arrives_as_itself() -> None:
     # Raised in a worker process, as the price exports' workers do; exec is picklable.
-    code = ("from pathlib import Path\nfrom portfolio_assets.domain.errors import InputVanished\n"
-            "raise InputVanished(Path('/data/stooq'), 'the price exports were being written')")
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        with pytest.raises(InputVanished, match="disappeared while the price exports") as raised:
-            pool.submit(exec, code).result(timeout=120)
+    code = (
+        "from pathlib import Path\nfrom portfolio_assets.domain.errors import InputVanished\n"
+        "raise InputVanished(Path('/data/stooq'), 'the price exports were being written')"
+    )
+    with (
+        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver")) as pool,
+        pytest.raises(InputVanished, match="disappeared while the price exports") as raised,
+    ):
+        pool.submit(exec, code).result(timeout=120)
     assert raised.value.path == Path("/data/stooq")
 
 
 # --- 10: settings of a running code location ----------------------------------------------------
+
 
 def test_the_record_is_rewritten_only_when_changed_or_a_minute_old(home) -> None:
     settings = settings_from_environment()
@@ -307,8 +352,9 @@ def test_a_record_of_a_process_that_ended_does_not_count(home) -> None:
 def _tick(name: str) -> None:
     defs = build_definitions()
     with dg.DagsterInstance.get() as instance:
-        context = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources,
-                                          sensor_name=name)
+        context = dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=defs.resources, sensor_name=name
+        )
         defs.resolve_sensor_def(name)(context)
 
 
@@ -337,6 +383,7 @@ def test_refresh_refuses_settings_the_running_sensors_would_undo(home, world, ca
 
 # --- 11: the instance is created once, before dagster commands race to ---------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("first", ["status", "init"])
 def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path, first) -> None:
@@ -346,12 +393,15 @@ def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path
     environment["DAGSTER_HOME"] = str(home)
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(world)], check=True, capture_output=True)
     home.mkdir()
-    done = subprocess.run([str(BIN / "portfolio-assets"), first], cwd=world, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(BIN / "portfolio-assets"), first], cwd=world, env=environment, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     command = [str(BIN / "dagster"), "asset", "materialize", "--select", "*", "-m", "portfolio_assets"]
-    processes = [subprocess.Popen(command, cwd=world, env=environment, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [
+        subprocess.Popen(command, cwd=world, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=600) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert (world / "data/metadata/tradeable_matches.csv").is_file()
@@ -362,13 +412,15 @@ def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path
 def test_make_creates_the_instance_before_anything_else(target) -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    planned = subprocess.run(["make", "-n", "-o", "pyproject.toml", target], cwd=PROJECT, capture_output=True,
-                             text=True, timeout=60).stdout.splitlines()
+    planned = subprocess.run(
+        ["make", "-n", "-o", "pyproject.toml", target], cwd=PROJECT, capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
     commands = [line for line in planned if "portfolio-assets" in line or "dagster " in line]
     assert commands and commands[0].endswith("portfolio-assets init"), planned
 
 
 # --- 12: the fast path clears leftovers of killed runs ------------------------------------------
+
 
 def _leftover(folder: Path, name: str, age: float) -> Path:
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,16 @@ def temp_files(root: Path) -> list[Path]:
 
 # --- real processes -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def medium_sample(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     """A sample whose cold refresh takes a few seconds, and its from-scratch outputs."""
     root = tmp_path_factory.mktemp("medium")
-    subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root), "--stooq-files", "3000",
-                    "--instruments", "300"], check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "portfolio-assets"), "sample", str(root), "--stooq-files", "3000", "--instruments", "300"],
+        check=True,
+        capture_output=True,
+    )
     reference = tmp_path_factory.mktemp("reference")
     shutil.copytree(root / "data/stooq", reference / "data/stooq", symlinks=True)
     shutil.copytree(root / "tradeable_instruments", reference / "tradeable_instruments")
@@ -44,8 +48,14 @@ def environment(home: Path) -> dict[str, str]:
 
 def refresh_in(root: Path, home: Path) -> subprocess.CompletedProcess:
     home.mkdir(exist_ok=True)
-    done = subprocess.run([str(BIN / "portfolio-assets"), "refresh"], cwd=root, env=environment(home),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(BIN / "portfolio-assets"), "refresh"],
+        cwd=root,
+        env=environment(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -58,8 +68,14 @@ def test_sigkill_at_any_moment_then_refresh_heals(medium_sample, tmp_path, delay
         shutil.rmtree(root / folder, ignore_errors=True)
     home = tmp_path / "home"
     home.mkdir()
-    process = subprocess.Popen([str(BIN / "portfolio-assets"), "refresh"], cwd=root, env=environment(home),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "portfolio-assets"), "refresh"],
+        cwd=root,
+        env=environment(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     time.sleep(delay)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -76,8 +92,17 @@ def test_two_refreshes_at_once_on_a_fresh_instance(medium_sample, tmp_path) -> N
         shutil.rmtree(root / folder, ignore_errors=True)
     home = tmp_path / "fresh_home"
     home.mkdir()
-    processes = [subprocess.Popen([str(BIN / "portfolio-assets"), "refresh"], cwd=root, env=environment(home),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "portfolio-assets"), "refresh"],
+            cwd=root,
+            env=environment(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=600) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     said = [out for out, _ in outputs]

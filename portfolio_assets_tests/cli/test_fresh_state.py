@@ -45,21 +45,28 @@ def test_fresh_after_refresh_and_agrees_with_dagster(home) -> None:
 def test_a_run_from_the_ui_or_shell_voids_it(home) -> None:
     root, instance = home
     defs = build_definitions()
-    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=["match_report"],
-                   run_config={"ops": {"match_report": {"config": {"force": True}}}})
+    dg.materialize(
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
+        selection=["match_report"],
+        run_config={"ops": {"match_report": {"config": {"force": True}}}},
+    )
     assert not fast(root)
 
 
 def test_a_sensor_observation_voids_it(home) -> None:
     root, instance = home
-    instance.report_runless_asset_event(dg.AssetObservation(
-        asset_key=dg.AssetKey("tradeable_instruments"), tags={"dagster/data_version": "elsewhere"}))
+    instance.report_runless_asset_event(
+        dg.AssetObservation(asset_key=dg.AssetKey("tradeable_instruments"), tags={"dagster/data_version": "elsewhere"})
+    )
     assert not fast(root)
     assert not dagster_says_fresh(instance)
 
 
-@pytest.mark.parametrize("change", ["broker_list", "stooq_content", "stooq_added", "output_deleted",
-                                    "output_edited", "export_deleted"])
+@pytest.mark.parametrize(
+    "change", ["broker_list", "stooq_content", "stooq_added", "output_deleted", "output_edited", "export_deleted"]
+)
 def test_input_and_output_changes_void_it(home, world, change) -> None:
     root, instance = home
     if change == "broker_list":
@@ -90,9 +97,14 @@ def test_touching_a_broker_list_keeps_it(home, world) -> None:
     assert fast(root) and dagster_says_fresh(instance)
 
 
-@pytest.mark.parametrize(("variable", "value"), [("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "strict"),
-                                                 ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true"),
-                                                 ("PORTFOLIO_ASSETS_PRICES_DIR", "elsewhere")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "strict"),
+        ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true"),
+        ("PORTFOLIO_ASSETS_PRICES_DIR", "elsewhere"),
+    ],
+)
 def test_a_setting_change_voids_it(home, monkeypatch, variable, value) -> None:
     root, instance = home
     monkeypatch.setenv(variable, value)

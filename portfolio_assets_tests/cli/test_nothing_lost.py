@@ -31,8 +31,9 @@ def refresh_outcome(instance, force: bool = False):
 
 def every_file(root: Path) -> dict[str, bytes]:
     """Every file under root except the instance's and the caches' (which hold stamps)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.suffix != ".json"}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".json"
+    }
 
 
 @pytest.fixture
@@ -43,14 +44,18 @@ def settled(world: Path, instance) -> Path:
 
 # --- 1. folders that overlap ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("field", "value", "other"), [
-    ("prices_dir", "tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
-    ("prices_dir", "data/metadata", "PORTFOLIO_ASSETS_METADATA_DIR"),
-    ("prices_dir", ".", "PORTFOLIO_ASSETS_STOOQ_DIR"),
-    ("prices_dir", "data/stooq/d_us_txt", "PORTFOLIO_ASSETS_STOOQ_DIR"),
-    ("metadata_dir", "tradeable_instruments/meta", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
-    ("tradeable_dir", "data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"),
-])
+
+@pytest.mark.parametrize(
+    ("field", "value", "other"),
+    [
+        ("prices_dir", "tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
+        ("prices_dir", "data/metadata", "PORTFOLIO_ASSETS_METADATA_DIR"),
+        ("prices_dir", ".", "PORTFOLIO_ASSETS_STOOQ_DIR"),
+        ("prices_dir", "data/stooq/d_us_txt", "PORTFOLIO_ASSETS_STOOQ_DIR"),
+        ("metadata_dir", "tradeable_instruments/meta", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
+        ("tradeable_dir", "data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"),
+    ],
+)
 def test_overlapping_folders_are_refused_naming_both(world: Path, field, value, other) -> None:
     variable = f"PORTFOLIO_ASSETS_{field.upper()}"
     with pytest.raises(FolderConflict) as raised:
@@ -66,13 +71,14 @@ def test_a_folder_linked_into_another_is_refused(world: Path) -> None:
 
 def test_an_output_folder_that_is_a_file_is_refused(world: Path) -> None:
     write_file(world / "data/metadata", "not a folder")
-    with pytest.raises(FolderConflict, match="PORTFOLIO_ASSETS_METADATA_DIR.*is a file"):
+    with pytest.raises(FolderConflict, match=r"PORTFOLIO_ASSETS_METADATA_DIR.*is a file"):
         settings_from_environment()
 
 
 @pytest.mark.parametrize("prices", ["tradeable_instruments", "data/metadata", "."])
-def test_refresh_with_a_wrong_prices_folder_touches_no_file(settled: Path, instance, monkeypatch, capsys,
-                                                            tmp_path_factory, prices) -> None:
+def test_refresh_with_a_wrong_prices_folder_touches_no_file(
+    settled: Path, instance, monkeypatch, capsys, tmp_path_factory, prices
+) -> None:
     from portfolio_assets.cli.main import main
 
     write_file(settled / "my_backtest_results.csv", "date,pnl\n2024-01-02,1\n")
@@ -89,6 +95,7 @@ def test_refresh_with_a_wrong_prices_folder_touches_no_file(settled: Path, insta
 
 # --- 1. only files the pipeline wrote are removed ------------------------------------------------
 
+
 def test_a_stray_csv_is_reported_and_never_removed(settled: Path, instance, tmp_path_factory) -> None:
     mine = write_file(settled / PRICES / "my_backtest_results.csv", "date,pnl\n2024-01-02,1\n")
     look_alike = write_file(settled / PRICES / "zzz.us.csv", "ticker,per,date\nZZZ.US,D,20240102\n")
@@ -100,8 +107,9 @@ def test_a_stray_csv_is_reported_and_never_removed(settled: Path, instance, tmp_
     assert not (settled / PRICES / "kim.us.csv").exists()
     assert mine.read_text() == "date,pnl\n2024-01-02,1\n" and look_alike.exists()
     defs = build_definitions()
-    exports = next(s for s in asset_statuses(defs, instance, settings_from_environment(), ASSET_KEYS)
-                   if s.key == "price_exports")
+    exports = next(
+        s for s in asset_statuses(defs, instance, settings_from_environment(), ASSET_KEYS) if s.key == "price_exports"
+    )
     assert exports.status == "fresh"
     assert any("my_backtest_results.csv" in note and "zzz.us.csv" in note for note in exports.notes)
     mine.unlink()
@@ -133,8 +141,10 @@ def test_exports_of_a_lost_record_are_adopted_not_refused(settled: Path, instanc
 
 # --- 2. a Stooq folder away for a moment ---------------------------------------------------------
 
-def test_a_region_moved_away_during_match_report_poisons_nothing(settled: Path, instance, monkeypatch,
-                                                                 tmp_path_factory) -> None:
+
+def test_a_region_moved_away_during_match_report_poisons_nothing(
+    settled: Path, instance, monkeypatch, tmp_path_factory
+) -> None:
     region = settled / "data/stooq/d_us_txt"
     with open(settled / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
@@ -165,9 +175,8 @@ def test_a_region_moved_away_during_match_report_poisons_nothing(settled: Path, 
 
 def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch) -> None:
     from portfolio_assets.domain.diagnostics import Diagnostics
-    from portfolio_assets.incremental.diagnostics_cache import diagnose_with_cache
-
     from portfolio_assets.domain.price_scan import diagnose_path
+    from portfolio_assets.incremental.diagnostics_cache import diagnose_with_cache
 
     settings = settings_from_environment()
     relative, readable = AAPL.removeprefix("data/stooq/"), "d_us_txt/data/daily/us/nyse stocks/2/kim.us.txt"
@@ -182,6 +191,7 @@ def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch) -> None:
 
 
 # --- 3. an empty Stooq folder, and runs that would remove most exports ---------------------------
+
 
 def test_an_empty_stooq_folder_fails_and_removes_nothing(settled: Path, instance, tmp_path_factory) -> None:
     stooq = settled / "data/stooq"
@@ -211,19 +221,25 @@ def test_a_failed_index_check_blocks_what_follows_and_is_named(settled: Path, in
     outcome = refresh_outcome(instance, force=True)
     assert not outcome.success and "stooq_index_not_empty" in outcome.error
     assert {key: materializations(key) - counts[key] for key in ASSET_KEYS} == {
-        "stooq_index": 1, "tradeable_universe": 1, "match_report": 0, "price_exports": 0}
+        "stooq_index": 1,
+        "tradeable_universe": 1,
+        "match_report": 0,
+        "price_exports": 0,
+    }
     assert every_file(settled) == before
 
 
 def test_status_shows_strays_on_the_fast_path_too(settled: Path, monkeypatch, capsys, tmp_path_factory) -> None:
-    from portfolio_assets.cli import main as cli, refresh as refresh_module
+    from portfolio_assets.cli import main as cli
+    from portfolio_assets.cli import refresh as refresh_module
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
     write_file(settled / PRICES / "my_backtest_results.csv", "date,pnl\n")
     assert cli.main(["refresh"]) == 0
     assert cli.main(["status"]) == 0
-    assert "note: 1 file(s) in data/processed/tradeable_prices were not written by the pipeline" in \
-        capsys.readouterr().out
+    assert (
+        "note: 1 file(s) in data/processed/tradeable_prices were not written by the pipeline" in capsys.readouterr().out
+    )
 
     def no_dagster(*_args, **_kwargs):
         raise AssertionError("the fast path was expected to answer")
@@ -254,8 +270,8 @@ def test_forced_refresh_may_remove_most_exports(settled: Path, instance, tmp_pat
 
 # --- 4. --force recomputes from the inputs -------------------------------------------------------
 
-def test_force_rereads_a_file_changed_with_its_size_and_mtime_kept(settled: Path, instance,
-                                                                   tmp_path_factory) -> None:
+
+def test_force_rereads_a_file_changed_with_its_size_and_mtime_kept(settled: Path, instance, tmp_path_factory) -> None:
     path = settled / AAPL
     stat = path.stat()
     path.write_text(path.read_text().replace("10.5,1000", "12.5,2000"))
@@ -269,14 +285,22 @@ def test_force_rereads_a_file_changed_with_its_size_and_mtime_kept(settled: Path
 
 # --- 12. a damaged cache is reported once and repaired ------------------------------------------
 
-@pytest.mark.parametrize("cache", ["export_manifest.json", "diagnostics_cache.json", "match_cache.json",
-                                   "exports_written.json"])
+
+@pytest.mark.parametrize(
+    "cache", ["export_manifest.json", "diagnostics_cache.json", "match_cache.json", "exports_written.json"]
+)
 def test_a_damaged_cache_warns_once_then_is_repaired(world: Path, cache) -> None:
     settings = settings_from_environment()
     build_all(settings)
     (world / "data/metadata" / cache).write_text("{broken")
     warned = []
     for _ in range(2):
-        warned.append([w for step in (build_match_reports, build_price_exports)
-                       for w in getattr(step(settings, force=False), "warnings", []) if cache in w])
+        warned.append(
+            [
+                w
+                for step in (build_match_reports, build_price_exports)
+                for w in getattr(step(settings, force=False), "warnings", [])
+                if cache in w
+            ]
+        )
     assert len(warned[0]) == 1 and warned[1] == []

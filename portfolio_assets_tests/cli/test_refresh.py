@@ -44,12 +44,15 @@ def test_first_run_materializes_everything_then_nothing(world, instance, tmp_pat
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-@pytest.mark.parametrize(("deleted", "expected"), [
-    ("data/metadata/stooq_index.csv", ["stooq_index"]),
-    ("data/metadata/tradeable_universe.csv", ["tradeable_universe"]),
-    ("data/metadata/tradeable_unmatched.csv", ["match_report"]),
-    ("data/processed/tradeable_prices/kim.us.csv", ["price_exports"]),
-])
+@pytest.mark.parametrize(
+    ("deleted", "expected"),
+    [
+        ("data/metadata/stooq_index.csv", ["stooq_index"]),
+        ("data/metadata/tradeable_universe.csv", ["tradeable_universe"]),
+        ("data/metadata/tradeable_unmatched.csv", ["match_report"]),
+        ("data/processed/tradeable_prices/kim.us.csv", ["price_exports"]),
+    ],
+)
 def test_deleted_output_rebuilds_only_its_asset(settled, instance, tmp_path_factory, deleted, expected) -> None:
     (settled / deleted).unlink()
     assert statuses(instance)[expected[0]] == "missing"
@@ -71,8 +74,10 @@ def test_broker_list_added_changed_removed(settled, instance, tmp_path_factory) 
     (lists / "broker_d.csv").unlink()
     assert run_refresh(instance) == ["tradeable_universe", "match_report"]
     # One that matches a file nobody exported yet: a new export.
-    write_file(settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
-               stooq_rows("MSFT.US", ["20240102", "20240103"]))
+    write_file(
+        settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
+        stooq_rows("MSFT.US", ["20240102", "20240103"]),
+    )
     run_refresh(instance)
     with open(lists / "broker_a.csv", "a") as handle:
         handle.write("NSQ,US5949181045,MSFT,Microsoft\n")
@@ -97,15 +102,19 @@ def test_blank_lines_and_spaces_stop_at_the_universe(settled, instance, tmp_path
 
 
 def test_stooq_file_added_rematches(settled, instance, tmp_path_factory) -> None:
-    write_file(settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/nope.us.txt",
-               stooq_rows("NOPE.US", ["20240102", "20240103"]))
+    write_file(
+        settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/nope.us.txt",
+        stooq_rows("NOPE.US", ["20240102", "20240103"]),
+    )
     assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
     assert (settled / "data/processed/tradeable_prices/nope.us.csv").is_file()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
 def test_unmatched_stooq_file_removed_reindexes_only(settled, instance, tmp_path_factory) -> None:
-    write_file(settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/other.us.txt", stooq_rows("OTHER.US", ["20240102"]))
+    write_file(
+        settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/other.us.txt", stooq_rows("OTHER.US", ["20240102"])
+    )
     run_refresh(instance)
     (settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/other.us.txt").unlink()
     assert run_refresh(instance) == ["stooq_index", "match_report"]
@@ -157,8 +166,10 @@ def test_force_materializes_everything(settled, instance) -> None:
 def test_leftover_temporary_files_are_removed_even_when_nothing_is_stale(settled, instance) -> None:
     from portfolio_assets.io.atomic_files import TEMP_PREFIX
 
-    leftovers = [settled / "data/metadata" / f"{TEMP_PREFIX}x.part",
-                 settled / "data/processed/tradeable_prices" / f"{TEMP_PREFIX}y.part"]
+    leftovers = [
+        settled / "data/metadata" / f"{TEMP_PREFIX}x.part",
+        settled / "data/processed/tradeable_prices" / f"{TEMP_PREFIX}y.part",
+    ]
     for path in leftovers:
         path.write_text("half")
         os.utime(path, (time.time() - 120, time.time() - 120))  # a killed run's, not a live writer's

@@ -13,11 +13,14 @@ from portfolio_assets.steps.registry import ASSET_KEYS
 from ..helpers import output_files, write_file
 
 
-def materialize(instance: dg.DagsterInstance, selection: list[str] | None = None,
-                raise_on_error: bool = True) -> dg.ExecuteInJobResult:
+def materialize(
+    instance: dg.DagsterInstance, selection: list[str] | None = None, raise_on_error: bool = True
+) -> dg.ExecuteInJobResult:
     defs = build_definitions()
     return dg.materialize(
-        runnable(defs), resources=defs.resources, instance=instance,
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
         selection=selection or ["stooq_files", "tradeable_instruments", *ASSET_KEYS],
         raise_on_error=raise_on_error,
     )
@@ -26,6 +29,12 @@ def materialize(instance: dg.DagsterInstance, selection: list[str] | None = None
 def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict:
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def counts(table: dg.TableMetadataValue) -> dict[str, int]:
+    """A counts table's rows as {value: rows}."""
+    value_column = table.schema.columns[0].name
+    return {record.data[value_column]: record.data["rows"] for record in table.records}
 
 
 def data_version(instance: dg.DagsterInstance, key: str) -> str | None:
@@ -38,9 +47,12 @@ def test_materializes_all_four_outputs(world: Path, instance) -> None:
     assert result.success
     outputs = output_files(world)
     assert set(outputs) == {
-        "data/metadata/stooq_index.csv", "data/metadata/tradeable_universe.csv",
-        "data/metadata/tradeable_matches.csv", "data/metadata/tradeable_unmatched.csv",
-        "data/processed/tradeable_prices/aapl.us.csv", "data/processed/tradeable_prices/iuhc.uk.csv",
+        "data/metadata/stooq_index.csv",
+        "data/metadata/tradeable_universe.csv",
+        "data/metadata/tradeable_matches.csv",
+        "data/metadata/tradeable_unmatched.csv",
+        "data/processed/tradeable_prices/aapl.us.csv",
+        "data/processed/tradeable_prices/iuhc.uk.csv",
         "data/processed/tradeable_prices/kim.us.csv",
     }
     unmatched = outputs["data/metadata/tradeable_unmatched.csv"].decode()
@@ -51,13 +63,22 @@ def test_metadata_shows_counts_a_user_needs(world: Path, instance) -> None:
     materialize(instance)
     report = latest_metadata(instance, "match_report")
     assert (report["instrument_count"], report["matched_count"], report["unmatched_count"]) == (5, 4, 1)
-    assert "| ticker | 2 |" in report["by_strategy"] and "| base_market | 2 |" in report["by_strategy"]
-    assert "| empty | 1 |" in report["by_data_status"]
-    assert "| override | 1 |" in report["by_currency_status"]
-    assert "| manual_review | 1 |" in report["unmatched_by_reason"]
+    assert counts(report["by_strategy"]) == {"ticker": 2, "base_market": 2}
+    assert counts(report["by_data_status"])["empty"] == 1
+    assert counts(report["by_currency_status"])["override"] == 1
+    assert counts(report["unmatched_by_reason"]) == {"manual_review": 1}
+    assert report["dagster/row_count"] == 4
+    schema = report["dagster/column_schema"]
+    assert [column.name for column in schema.columns][-4:] == [
+        "resolved_currency",
+        "currency_status",
+        "data_status",
+        "data_flags",
+    ]
+    assert {column.name: column.type for column in schema.columns}["price_rows"] == "int"
     assert report["match_report_path"].endswith("data/metadata/tradeable_matches.csv")
-    assert latest_metadata(instance, "stooq_index")["row_count"] == 4
-    assert latest_metadata(instance, "tradeable_universe")["row_count"] == 5
+    assert latest_metadata(instance, "stooq_index")["dagster/row_count"] == 4
+    assert latest_metadata(instance, "tradeable_universe")["dagster/row_count"] == 5
     exports = latest_metadata(instance, "price_exports")
     assert (exports["export_count"], exports["exports_written"]) == (3, 3)
 
@@ -66,7 +87,8 @@ def test_data_versions_are_content_hashes(world: Path, instance) -> None:
     materialize(instance)
     first = {key: data_version(instance, key) for key in ASSET_KEYS}
     (world / "tradeable_instruments" / "broker_a.csv").write_text(
-        "market,isin,symbol,name\n\n  NSQ , US0378331005 ,AAPL,Apple\nGPW,PLEXM,EXM,Exm\nNSQ,US000,NOPE,Nothing\n")
+        "market,isin,symbol,name\n\n  NSQ , US0378331005 ,AAPL,Apple\nGPW,PLEXM,EXM,Exm\nNSQ,US000,NOPE,Nothing\n"
+    )
     materialize(instance)
     second = {key: data_version(instance, key) for key in ASSET_KEYS}
     assert first == second
@@ -103,9 +125,13 @@ def test_broker_list_without_symbol_column_fails_naming_it(world: Path, instance
     assert output_files(world) == before
 
 
-@pytest.mark.parametrize(("folder", "variable"), [
-    ("data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"), ("tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
-])
+@pytest.mark.parametrize(
+    ("folder", "variable"),
+    [
+        ("data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"),
+        ("tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
+    ],
+)
 def test_missing_input_folder_names_path_and_variable(world: Path, instance, folder, variable) -> None:
     materialize(instance)
     before = output_files(world)
@@ -143,7 +169,10 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
     materialize(instance)
     defs = build_definitions()
     forced = dg.materialize(
-        runnable(defs), resources=defs.resources, instance=instance, selection=["match_report"],
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
+        selection=["match_report"],
         run_config={"ops": {"match_report": {"config": {"force": True}}}},
     )
     assert forced.success and latest_metadata(instance, "match_report")["reused"] is False
@@ -161,7 +190,9 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
 def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance) -> None:
     defs = build_definitions()
     result = dg.materialize(
-        runnable(defs), resources=defs.resources, instance=instance,
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
         selection=["stooq_files", "tradeable_instruments", "stooq_index", "tradeable_universe", "match_report"],
         run_config={"resources": {"settings": {"config": {"lse_currency_policy": "strict"}}}},
         raise_on_error=False,

@@ -39,8 +39,7 @@ class Daemon:
             self.instance.report_runless_asset_event(event)
 
     def evaluate(self) -> set[str]:
-        result = dg.evaluate_automation_conditions(defs=build_definitions(), instance=self.instance,
-                                                   cursor=self.cursor)
+        result = dg.evaluate_automation_conditions(defs=build_definitions(), instance=self.instance, cursor=self.cursor)
         self.cursor = result.cursor
         return {key for key in ALL if result.get_requested_partitions(dg.AssetKey(key))}
 
@@ -52,8 +51,13 @@ class Daemon:
             return set()
         defs = build_definitions()
         tags = {k: v for k, v in AUTOMATION_RUN_TAGS.items() if k != "dagster/max_retries"}
-        result = dg.materialize(runnable(defs), resources=defs.resources, instance=self.instance,
-                                selection=[key for key in ALL if key in requested], tags=tags)
+        result = dg.materialize(
+            runnable(defs),
+            resources=defs.resources,
+            instance=self.instance,
+            selection=[key for key in ALL if key in requested],
+            tags=tags,
+        )
         return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
 
 
@@ -119,8 +123,10 @@ def test_a_daily_update_of_a_matched_file(daemon, world, tmp_path_factory) -> No
 
 
 def test_a_new_stooq_file_nobody_matches_stops_at_the_index(daemon, world) -> None:
-    write_file(world / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/9/other.us.txt",
-               "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n")
+    write_file(
+        world / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/9/other.us.txt",
+        "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n",
+    )
     assert daemon.tick() == {"stooq_index", "match_report"}
     assert daemon.tick() == set()
 
@@ -150,7 +156,7 @@ def test_a_failing_first_run_is_not_requested_again_until_something_changes(worl
     daemon = Daemon(instance)
     daemon.observe()
     assert daemon.evaluate() == set()
-    with pytest.raises(Exception, match="broken.csv"):
+    with pytest.raises(Exception, match=r"broken\.csv"):
         daemon.tick()
     assert daemon.tick() == set()  # no failing run on every tick
     (lists / "broken.csv").unlink()

@@ -13,15 +13,24 @@ from portfolio_assets.steps.registry import ASSET_KEYS
 
 def materialize_all(instance) -> dict[str, dg.AssetCheckEvaluation]:
     defs = build_definitions()
-    result = dg.materialize(runnable(defs), resources=defs.resources, instance=instance,
-                            selection=["stooq_files", "tradeable_instruments", *ASSET_KEYS])
+    result = dg.materialize(
+        runnable(defs),
+        resources=defs.resources,
+        instance=instance,
+        selection=["stooq_files", "tradeable_instruments", *ASSET_KEYS],
+    )
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
 def test_all_checks_pass_on_a_consistent_run(world: Path, instance) -> None:
     checks = materialize_all(instance)
-    assert set(checks) == {"stooq_index_not_empty", "every_instrument_reported_once",
-                           "unmatched_share_below_threshold", "exports_match_the_report", "outputs_intact"}
+    assert set(checks) == {
+        "stooq_index_not_empty",
+        "every_instrument_reported_once",
+        "unmatched_share_below_threshold",
+        "exports_match_the_report",
+        "outputs_intact",
+    }
     assert all(check.passed for check in checks.values())
     assert checks["every_instrument_reported_once"].metadata["universe_rows"].value == 5
 
@@ -42,7 +51,7 @@ def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance) -> 
     unmatched.write_text("\n".join(lines[:1]) + "\n")
     coverage = report_coverage(meta / "tradeable_universe.csv", meta / "tradeable_matches.csv", unmatched)
     assert not coverage.passed and coverage.missing == ["NOPE (NSQ) from broker_a.csv"]
-    unmatched.write_text("\n".join(lines + [lines[1]]) + "\n")
+    unmatched.write_text("\n".join([*lines, lines[1]]) + "\n")
     coverage = report_coverage(meta / "tradeable_universe.csv", meta / "tradeable_matches.csv", unmatched)
     assert coverage.extra == ["NOPE (NSQ) from broker_a.csv"]
 

@@ -41,10 +41,13 @@ def test_package_exposes_defs_with_in_process_executor() -> None:
     assert portfolio_assets.defs.executor is dg.in_process_executor
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
-    ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "sometimes"),
+        ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
+    ],
+)
 def test_invalid_setting_names_the_variable(monkeypatch, variable, value) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidSetting, match=variable):
@@ -66,13 +69,16 @@ def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> 
     assert versions() == both  # stable across loads: hashlib, not hash()
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("PORTFOLIO_ASSETS_WORKERS", "many"),
-    ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
-    ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
-    ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
-    ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "half"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORTFOLIO_ASSETS_WORKERS", "many"),
+        ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
+        ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
+        ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
+        ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "half"),
+    ],
+)
 def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidSetting, match=variable):

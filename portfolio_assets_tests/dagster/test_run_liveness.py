@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,23 +52,37 @@ def tags_for(pid: int, started: float | None, host: str = HERE) -> dict[str, str
     return tags
 
 
-def add_run(instance: dg.DagsterInstance, tags: dict[str, str] | None = None,
-            status: dg.DagsterRunStatus = dg.DagsterRunStatus.STARTED, parent: dg.DagsterRun | None = None,
-            assets: tuple[str, ...] = ("match_report",)) -> dg.DagsterRun:
+def add_run(
+    instance: dg.DagsterInstance,
+    tags: dict[str, str] | None = None,
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.STARTED,
+    parent: dg.DagsterRun | None = None,
+    assets: tuple[str, ...] = ("match_report",),
+) -> dg.DagsterRun:
     """A run as the records show it, with no process behind it unless its tags or events name one."""
     run_id = str(uuid.uuid4())
     all_tags = dict(tags or {})
     if parent is not None:
         all_tags.update({"dagster/parent_run_id": parent.run_id, "dagster/root_run_id": parent.run_id})
-    return instance.add_run(dg.DagsterRun(
-        job_name="__ASSET_JOB", run_id=run_id, status=status, tags=all_tags,
-        asset_selection=frozenset(dg.AssetKey(key) for key in assets),
-        parent_run_id=None if parent is None else parent.run_id,
-        root_run_id=None if parent is None else parent.run_id,
-        # Dagster keeps only runs of a code location in its queue.
-        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(
-            GrpcServerCodeLocationOrigin(host="localhost", port=4266, location_name="portfolio_assets"),
-            "__repository__"), "__ASSET_JOB")))
+    return instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id=run_id,
+            status=status,
+            tags=all_tags,
+            asset_selection=frozenset(dg.AssetKey(key) for key in assets),
+            parent_run_id=None if parent is None else parent.run_id,
+            root_run_id=None if parent is None else parent.run_id,
+            # Dagster keeps only runs of a code location in its queue.
+            remote_job_origin=RemoteJobOrigin(
+                RemoteRepositoryOrigin(
+                    GrpcServerCodeLocationOrigin(host="localhost", port=4266, location_name="portfolio_assets"),
+                    "__repository__",
+                ),
+                "__ASSET_JOB",
+            ),
+        )
+    )
 
 
 def report_worker_started(instance: dg.DagsterInstance, run: dg.DagsterRun, pid: int) -> None:
@@ -76,6 +91,7 @@ def report_worker_started(instance: dg.DagsterInstance, run: dg.DagsterRun, pid:
 
 
 # --- a process's state -------------------------------------------------------------------
+
 
 def test_a_live_process_recorded_with_its_start_time_is_alive(instance) -> None:
     tags = process_tags()
@@ -125,8 +141,11 @@ def test_a_run_killed_before_it_tagged_itself_is_dead_by_its_worker_event(instan
     assert in_flight_assets(instance) == {"match_report"}
     # A run executed in a CLI process has no worker event, but its executor names its process.
     in_cli = add_run(instance)
-    instance.report_engine_event(f"Executing steps in process (pid: {NO_SUCH_PID})", in_cli,
-                                 EngineEventData.in_process(NO_SUCH_PID, ["match_report"]))
+    instance.report_engine_event(
+        f"Executing steps in process (pid: {NO_SUCH_PID})",
+        in_cli,
+        EngineEventData.in_process(NO_SUCH_PID, ["match_report"]),
+    )
     assert is_dead(in_cli, instance)
 
 
@@ -145,8 +164,7 @@ def test_what_cannot_be_checked_counts_as_alive(instance, monkeypatch) -> None:
     parent = add_run(instance, tags_for(NO_SUCH_PID, own_start()), status=dg.DagsterRunStatus.FAILURE)
     assert not is_dead(add_run(instance, dict(parent.tags), parent=parent), instance)
     # A queued run has no process of its own yet.
-    assert not is_dead(add_run(instance, tags_for(NO_SUCH_PID, None), status=dg.DagsterRunStatus.QUEUED),
-                       instance)
+    assert not is_dead(add_run(instance, tags_for(NO_SUCH_PID, None), status=dg.DagsterRunStatus.QUEUED), instance)
     dead = add_run(instance, tags_for(NO_SUCH_PID, None))
     assert is_dead(dead, instance)
     # Access denied, or no process table (psutil then reports every process as absent).
@@ -156,18 +174,21 @@ def test_what_cannot_be_checked_counts_as_alive(instance, monkeypatch) -> None:
         if self.pid != os.getpid():
             raise psutil.AccessDenied(self.pid)
         return real_status(self)
+
     with monkeypatch.context() as patch:
         patch.setattr(psutil.Process, "status", denied)
         assert process_state(1) == "unknown"
 
     def no_proc(pid: int | None = None) -> psutil.Process:
         raise psutil.NoSuchProcess(pid or 0)
+
     monkeypatch.setattr(psutil, "Process", no_proc)
     assert process_state(NO_SUCH_PID) == "unknown"
     assert not is_dead(dead, instance)
 
 
 # --- the run launcher and the instance ---------------------------------------------------
+
 
 def test_the_launcher_reports_dead_run_workers_failed_and_the_rest_running(instance) -> None:
     launcher = LivenessCheckingRunLauncher()
@@ -216,6 +237,7 @@ def test_refresh_clears_a_run_killed_before_it_tagged_itself_and_frees_its_slot(
 
 # --- real processes ----------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_killed_child_is_dead_even_before_it_is_reaped() -> None:
     child = subprocess.Popen(["sleep", "30"])
@@ -239,8 +261,10 @@ def _gone(process: psutil.Process) -> bool:
 @pytest.mark.slow
 def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> None:
     workers = 3
-    code = ("import time\nfrom portfolio_assets.io.parallel import map_files\n"
-            "print('mapping', flush=True)\nmap_files(time.sleep, [0.05] * 2000)\n")
+    code = (
+        "import time\nfrom portfolio_assets.io.parallel import map_files\n"
+        "print('mapping', flush=True)\nmap_files(time.sleep, [0.05] * 2000)\n"
+    )
     env = {**os.environ, "PORTFOLIO_ASSETS_WORKERS": str(workers)}
     owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
     children: list[psutil.Process] = []
@@ -267,27 +291,31 @@ def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> No
         owner.wait()
         owner.stdout.close()
         for child in children:
-            try:
+            with contextlib.suppress(psutil.Error):
                 child.kill()
-            except psutil.Error:
-                pass
-
 
 
 # --- under `dagster dev` -----------------------------------------------------------------
+
 
 def _dagster_dev(root: Path, env: dict[str, str]) -> subprocess.Popen:
     port = free_port()
     with open(root / "dagster_dev.log", "a") as log:
         process = subprocess.Popen(
             [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def answers() -> bool:
         try:
             return bool(graphql(port, "{ version }"))
         except OSError:
             return False
+
     try:
         wait_for(answers, 180, "the webserver to answer GraphQL")
     except AssertionError:
@@ -318,23 +346,29 @@ def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, kill
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root), "--stooq-files", "3000",
-                    "--instruments", "300"], check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "portfolio-assets"), "sample", str(root), "--stooq-files", "3000", "--instruments", "300"],
+        check=True,
+        capture_output=True,
+    )
     for path in root.rglob("*"):  # the sample is settled, not being written
         if path.is_file():
             os.utime(path, (time.time() - 60, time.time() - 60))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    env.update(DAGSTER_HOME=str(home), PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS="2",
-               PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS="5")
+    env.update(
+        DAGSTER_HOME=str(home), PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS="2", PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS="5"
+    )
     process = _dagster_dev(root, env)
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
+
             def slot_holder() -> dg.DagsterRun | None:
                 for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots:
                     run = instance.get_run_by_id(slot.run_id)
                     if run is not None and run.status == dg.DagsterRunStatus.STARTED:
                         return run
                 return None
+
             victim = wait_for(slot_holder, 240, "a sensor run holding the pool slot", interval=0.2)
             worker = run_process(victim, instance)
             assert worker.pid is not None and worker.local, worker
@@ -350,28 +384,37 @@ def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, kill
 
             def ended() -> bool:
                 return instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.FAILURE
+
             wait_for(ended, 120, "the killed run to be marked failed", interval=0.5)
             failed_at = time.time()
-            wait_for(lambda: all(slot.run_id != victim.run_id
-                                 for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots),
-                     120, "the killed run's pool slot to be freed", interval=0.5)
+            wait_for(
+                lambda: all(
+                    slot.run_id != victim.run_id
+                    for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+                ),
+                120,
+                "the killed run's pool slot to be freed",
+                interval=0.5,
+            )
             freed_at = time.time()
 
             def later_success() -> bool:
                 # A run started after the kill succeeded (the instance's retry of the killed
                 # run, or the automation's next request), and every asset is materialized.
-                if any(instance.fetch_materializations(dg.AssetKey(key), limit=1).records == []
-                       for key in ASSET_KEYS):
+                if any(instance.fetch_materializations(dg.AssetKey(key), limit=1).records == [] for key in ASSET_KEYS):
                     return False
                 for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS])):
                     record = instance.get_run_record_by_id(run.run_id)
                     if record.start_time and record.start_time > killed_at:
                         return True
                 return False
+
             wait_for(later_success, 120 - (time.time() - back_at), "a later run to succeed", interval=1)
             done_at = time.time()
-            print(f"killed {killed}; back {back_at - killed_at:.1f} s, run failed {failed_at - killed_at:.1f} s, "
-                  f"slot freed {freed_at - killed_at:.1f} s, later run done {done_at - killed_at:.1f} s after the kill")
+            print(
+                f"killed {killed}; back {back_at - killed_at:.1f} s, run failed {failed_at - killed_at:.1f} s, "
+                f"slot freed {freed_at - killed_at:.1f} s, later run done {done_at - killed_at:.1f} s after the kill"
+            )
             assert done_at - back_at < 120
     finally:
         _stop(process)

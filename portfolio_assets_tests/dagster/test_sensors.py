@@ -36,8 +36,9 @@ def settled(world: Path, instance) -> Path:
 def tick(instance, name: str, cursor: str | None = None):
     defs = build_definitions()
     sensor = defs.resolve_sensor_def(name)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources=defs.resources, sensor_name=name)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=defs.resources, sensor_name=name
+    )
     result = sensor(context)
     if isinstance(result, dg.SensorResult):
         for event in result.asset_events or []:

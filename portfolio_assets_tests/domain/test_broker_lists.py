@@ -34,15 +34,22 @@ def _rows(instruments: list[Instrument]) -> list[tuple[str, ...]]:
         pytest.param(
             "Market,ISIN,Symbol,Name,Currency,AUM,Replication,Fee,Dividend\n"
             "GBR-LSE,IE00B43HR379,IUHC:LN,ISHARES S&P 500 HEALTH CARE (IUHC LN ETF),USD,,,,\n",
-            [("IUHC:LN", "IE00B43HR379", "GBR-LSE", "ISHARES S&P 500 HEALTH CARE (IUHC LN ETF)", "USD",
-              "list.csv")],
+            [("IUHC:LN", "IE00B43HR379", "GBR-LSE", "ISHARES S&P 500 HEALTH CARE (IUHC LN ETF)", "USD", "list.csv")],
             id="style-2-capitalised-with-extra-columns",
         ),
         pytest.param(
             "market,isin,symbol,name,currency\n"
             "NEW YORK STOCK EXCHANGE (USD) USA-NYSE KIMCO REALTY,US49446R1095,KIM:US,REALTY,USD\n",
-            [("KIM:US", "US49446R1095", "NEW YORK STOCK EXCHANGE (USD) USA-NYSE KIMCO REALTY", "REALTY",
-              "USD", "list.csv")],
+            [
+                (
+                    "KIM:US",
+                    "US49446R1095",
+                    "NEW YORK STOCK EXCHANGE (USD) USA-NYSE KIMCO REALTY",
+                    "REALTY",
+                    "USD",
+                    "list.csv",
+                )
+            ],
             id="style-3-all-five",
         ),
         pytest.param(
@@ -87,8 +94,10 @@ def _rows(instruments: list[Instrument]) -> list[tuple[str, ...]]:
         ),
         pytest.param(
             'symbol,name,market\nVNDA,"Vanda Pharmaceuticals, Inc.",NSQ\nX,"He said ""hi""",NSQ\n',
-            [("VNDA", "", "NSQ", "Vanda Pharmaceuticals, Inc.", "", "list.csv"),
-             ("X", "", "NSQ", 'He said "hi"', "", "list.csv")],
+            [
+                ("VNDA", "", "NSQ", "Vanda Pharmaceuticals, Inc.", "", "list.csv"),
+                ("X", "", "NSQ", 'He said "hi"', "", "list.csv"),
+            ],
             id="quoted-fields-with-commas-and-quotes",
         ),
         pytest.param(
@@ -98,9 +107,11 @@ def _rows(instruments: list[Instrument]) -> list[tuple[str, ...]]:
         ),
         pytest.param(
             "symbol,isin,market,currency\n0700:HK,0012345,HKEX,NA\nNA:TSX,,TSX,CAD\n1.10,,,\n",
-            [("0700:HK", "0012345", "HKEX", "", "NA", "list.csv"),
-             ("NA:TSX", "", "TSX", "", "CAD", "list.csv"),
-             ("1.10", "", "", "", "", "list.csv")],
+            [
+                ("0700:HK", "0012345", "HKEX", "", "NA", "list.csv"),
+                ("NA:TSX", "", "TSX", "", "CAD", "list.csv"),
+                ("1.10", "", "", "", "", "list.csv"),
+            ],
             id="values-stay-text",
         ),
         pytest.param(

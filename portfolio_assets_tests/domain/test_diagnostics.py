@@ -52,8 +52,13 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
         pytest.param([STOOQ_HEADER, row("20160913")], ("2016-09-13", "2016-09-13", 1, "sparse", ""), id="sparse"),
         pytest.param(
             [STOOQ_HEADER, row("20160913", volume="0")],
-            ("2016-09-13", "2016-09-13", 1, "sparse",
-             "zero_volume=1;zero_volume_ratio=1.0000;zero_volume_severity=critical"),
+            (
+                "2016-09-13",
+                "2016-09-13",
+                1,
+                "sparse",
+                "zero_volume=1;zero_volume_ratio=1.0000;zero_volume_severity=critical",
+            ),
             id="sparse-wins-over-warning",
         ),
         pytest.param(
@@ -62,8 +67,18 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
             id="sparse-with-invalid-rows",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("20161301"), row("2016011"), row("2016-01-01"), row("20160230"), row(""),
-             row("201601011"), row(" 2016 0101"), row("20160104"), row("20160105")],
+            [
+                STOOQ_HEADER,
+                row("20161301"),
+                row("2016011"),
+                row("2016-01-01"),
+                row("20160230"),
+                row(""),
+                row("201601011"),
+                row(" 2016 0101"),
+                row("20160104"),
+                row("20160105"),
+            ],
             ("2016-01-04", "2016-01-05", 2, "warning", "invalid_rows=7"),
             id="bad-dates",
         ),
@@ -73,20 +88,35 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
             id="only-invalid-rows-is-empty-without-flags",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("20160104", close="abc"), row("20160105", close=""), row("20160106", close="n/a"),
-             row("20160107")],
+            [
+                STOOQ_HEADER,
+                row("20160104", close="abc"),
+                row("20160105", close=""),
+                row("20160106", close="n/a"),
+                row("20160107"),
+            ],
             ("2016-01-04", "2016-01-07", 4, "warning", "non_numeric_prices=3"),
             id="non-numeric-closes",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("20160104", close="0"), row("20160105", close="-1.5"), row("20160106", close="0.0"),
-             row("20160107", close="0.0001")],
+            [
+                STOOQ_HEADER,
+                row("20160104", close="0"),
+                row("20160105", close="-1.5"),
+                row("20160106", close="0.0"),
+                row("20160107", close="0.0001"),
+            ],
             ("2016-01-04", "2016-01-07", 4, "warning", "non_positive_close=3"),
             id="non-positive-closes",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("20160104", volume=""), row("20160105", volume="abc"),
-             "AGED.UK,D,20160106,000000,4.918,4.926,4.861,4.861", row("20160107")],
+            [
+                STOOQ_HEADER,
+                row("20160104", volume=""),
+                row("20160105", volume="abc"),
+                "AGED.UK,D,20160106,000000,4.918,4.926,4.861,4.861",
+                row("20160107"),
+            ],
             ("2016-01-04", "2016-01-07", 4, "warning", "missing_volume=3"),
             id="missing-volumes",
         ),
@@ -116,11 +146,22 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
             id="duplicate-and-non-monotonic",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("2016011"), row("20160105", close="abc"), row("20160104", close="0"),
-             row("20160104", volume=""), row("20160106", volume="0")],
-            ("2016-01-05", "2016-01-06", 4, "warning",
-             "invalid_rows=1;non_numeric_prices=1;non_positive_close=1;missing_volume=1;zero_volume=1;"
-             "zero_volume_ratio=0.2500;zero_volume_severity=high;duplicate_dates;non_monotonic_dates"),
+            [
+                STOOQ_HEADER,
+                row("2016011"),
+                row("20160105", close="abc"),
+                row("20160104", close="0"),
+                row("20160104", volume=""),
+                row("20160106", volume="0"),
+            ],
+            (
+                "2016-01-05",
+                "2016-01-06",
+                4,
+                "warning",
+                "invalid_rows=1;non_numeric_prices=1;non_positive_close=1;missing_volume=1;zero_volume=1;"
+                "zero_volume_ratio=0.2500;zero_volume_severity=high;duplicate_dates;non_monotonic_dates",
+            ),
             id="every-flag-in-order",
         ),
         pytest.param(
@@ -139,8 +180,7 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
             id="upper-case-header-row-skipped",
         ),
         pytest.param(
-            [STOOQ_HEADER, row("20160104"), "ticker,per,date,time,open,high,low,close,volume,openint",
-             row("20160105")],
+            [STOOQ_HEADER, row("20160104"), "ticker,per,date,time,open,high,low,close,volume,openint", row("20160105")],
             ("2016-01-04", "2016-01-05", 2, "warning", "invalid_rows=1"),
             id="header-row-not-first-is-an-invalid-row",
         ),
@@ -150,10 +190,18 @@ def _diagnose_text(tmp_path: Path, lines: list[str], ending: str = "\n") -> tupl
             id="blank-lines-are-not-rows",
         ),
         pytest.param(
-            [STOOQ_HEADER, "  AGED.UK , D , 20160104 , 000000 , 1 , 1 , 1 ,  4.8 ,  0  , 0  ",
-             "\tAGED.UK,D,20160105,000000,1,1,1,4.8,100,0\t"],
-            ("2016-01-04", "2016-01-05", 2, "warning",
-             "zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical"),
+            [
+                STOOQ_HEADER,
+                "  AGED.UK , D , 20160104 , 000000 , 1 , 1 , 1 ,  4.8 ,  0  , 0  ",
+                "\tAGED.UK,D,20160105,000000,1,1,1,4.8,100,0\t",
+            ],
+            (
+                "2016-01-04",
+                "2016-01-05",
+                2,
+                "warning",
+                "zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical",
+            ),
             id="fields-are-stripped",
         ),
         pytest.param(
@@ -171,7 +219,10 @@ def test_diagnostics_cells(tmp_path: Path, lines: list[str], expected: tuple[str
 def test_line_endings_do_not_matter(tmp_path: Path, ending: str) -> None:
     lines = [STOOQ_HEADER, row("20160104"), row("20160105", volume="0")]
     assert _diagnose_text(tmp_path, lines, ending) == (
-        "2016-01-04", "2016-01-05", 2, "warning",
+        "2016-01-04",
+        "2016-01-05",
+        2,
+        "warning",
         "zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical",
     )
 
@@ -197,18 +248,24 @@ def test_zero_volume_ratio_and_severity(tmp_path: Path, rows: int, zero_volume: 
 
 
 def test_zero_volume_ratio_is_over_valid_rows_only(tmp_path: Path) -> None:
-    lines = [STOOQ_HEADER, row("2016-01-01", volume="0"), row("bad"), row("20160104", volume="0"),
-             row("20160105"), row("20161301", volume="0")]
+    lines = [
+        STOOQ_HEADER,
+        row("2016-01-01", volume="0"),
+        row("bad"),
+        row("20160104", volume="0"),
+        row("20160105"),
+        row("20161301", volume="0"),
+    ]
     assert _diagnose_text(tmp_path, lines)[2:] == (
-        2, "warning", "invalid_rows=3;zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical"
+        2,
+        "warning",
+        "invalid_rows=3;zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical",
     )
 
 
 def test_zero_volume_written_as_decimal(tmp_path: Path) -> None:
     lines = [STOOQ_HEADER, row("20160104", volume="0.0"), row("20160105"), row("20160106"), row("20160107")]
-    assert _diagnose_text(tmp_path, lines)[4] == (
-        "zero_volume=1;zero_volume_ratio=0.2500;zero_volume_severity=high"
-    )
+    assert _diagnose_text(tmp_path, lines)[4] == ("zero_volume=1;zero_volume_ratio=0.2500;zero_volume_severity=high")
 
 
 def test_missing_file(tmp_path: Path) -> None:

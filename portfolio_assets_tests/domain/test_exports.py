@@ -133,4 +133,3 @@ def test_one_export_per_distinct_ticker_first_match_wins() -> None:
 
 def test_no_matches_no_exports() -> None:
     assert plan_exports([], include_empty=True) == []
-

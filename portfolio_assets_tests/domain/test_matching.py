@@ -18,8 +18,23 @@ from portfolio_assets.domain.stooq_tree import IndexEntry, index_entry
 
 # One file per extension any rule can want, plus an extension-less one.
 EVERY_EXTENSION = (
-    "abc.pl", "abc.uk", "abc.us", "abc.hk", "abc.jp", "abc.hu", "abc.to", "abc.v", "abc.cn",
-    "abc.de", "abc.pa", "abc.fr", "abc.nl", "abc.as", "abc.ch", "abc.be", "abc",
+    "abc.pl",
+    "abc.uk",
+    "abc.us",
+    "abc.hk",
+    "abc.jp",
+    "abc.hu",
+    "abc.to",
+    "abc.v",
+    "abc.cn",
+    "abc.de",
+    "abc.pa",
+    "abc.fr",
+    "abc.nl",
+    "abc.as",
+    "abc.ch",
+    "abc.be",
+    "abc",
 )
 
 
@@ -114,23 +129,45 @@ def test_suffix_table(symbol: str, market: str, expected: tuple[str, str]) -> No
 @pytest.mark.parametrize(
     ("suffix", "extensions"),
     [
-        ("PW", (".PL",)), ("PL", (".PL",)), ("GPW", (".PL",)),
-        ("LN", (".UK",)), ("L", (".UK",)), ("GB", (".UK",)),
-        ("US", (".US",)), ("UN", (".US",)), ("U", (".US",)), ("NYSE", (".US",)),
-        ("NASDAQ", (".US",)), ("NSQ", (".US",)), ("NAS", (".US",)), ("NYSE-MKT", (".US",)),
+        ("PW", (".PL",)),
+        ("PL", (".PL",)),
+        ("GPW", (".PL",)),
+        ("LN", (".UK",)),
+        ("L", (".UK",)),
+        ("GB", (".UK",)),
+        ("US", (".US",)),
+        ("UN", (".US",)),
+        ("U", (".US",)),
+        ("NYSE", (".US",)),
+        ("NASDAQ", (".US",)),
+        ("NSQ", (".US",)),
+        ("NAS", (".US",)),
+        ("NYSE-MKT", (".US",)),
         ("AMEX", (".US",)),
-        ("HK", (".HK",)), ("H", (".HK",)),
-        ("JP", (".JP",)), ("T", (".JP",)),
-        ("HU", (".HU",)), ("BSE", (".HU",)),
-        ("TSX", (".TO",)), ("TO", (".TO",)), ("C", (".TO",)),
-        ("TSXV", (".V",)), ("V", (".V",)),
+        ("HK", (".HK",)),
+        ("H", (".HK",)),
+        ("JP", (".JP",)),
+        ("T", (".JP",)),
+        ("HU", (".HU",)),
+        ("BSE", (".HU",)),
+        ("TSX", (".TO",)),
+        ("TO", (".TO",)),
+        ("C", (".TO",)),
+        ("TSXV", (".V",)),
+        ("V", (".V",)),
         ("CN", (".CN",)),
-        ("GR", (".DE",)), ("DE", (".DE",)),
-        ("PA", (".PA", ".FR")), ("PAR", (".PA", ".FR")),
+        ("GR", (".DE",)),
+        ("DE", (".DE",)),
+        ("PA", (".PA", ".FR")),
+        ("PAR", (".PA", ".FR")),
         ("AMS", (".NL", ".AS")),
         ("AS", (".AS", ".NL")),
-        ("SWX", (".CH",)), ("SW", (".CH",)), ("CH", (".CH",)),
-        ("BRU", (".BE",)), ("BR", (".BE",)), ("BRX", (".BE",)),
+        ("SWX", (".CH",)),
+        ("SW", (".CH",)),
+        ("CH", (".CH",)),
+        ("BRU", (".BE",)),
+        ("BR", (".BE",)),
+        ("BRX", (".BE",)),
     ],
 )
 def test_suffix_table_extensions_in_order(suffix: str, extensions: tuple[str, ...]) -> None:
@@ -394,7 +431,8 @@ def test_same_extensionless_stem_in_two_folders_first_relative_path_wins_in_step
     result = match_instrument("EXM:XX", "", StooqLookup(entries[::-1]))
     assert isinstance(result, Match)
     assert (result.entry.relative_path, result.strategy) == (
-        "d_pl_txt/data/daily/pl/main stocks/exm.txt", "base_market"
+        "d_pl_txt/data/daily/pl/main stocks/exm.txt",
+        "base_market",
     )
 
 
@@ -438,11 +476,13 @@ def test_unmatched_reasons(symbol: str, market: str, names: tuple[str, ...], rea
 
 
 def test_several_files_of_one_unacceptable_ticker_are_ambiguous() -> None:
-    lookup = StooqLookup([
-        index_entry("d_de_txt/data/daily/de/xetra/abc.de.txt"),
-        index_entry("d_de_txt/data/daily/de/frankfurt/abc.de.txt"),
-        index_entry(_path("xyz.us")),
-    ])
+    lookup = StooqLookup(
+        [
+            index_entry("d_de_txt/data/daily/de/xetra/abc.de.txt"),
+            index_entry("d_de_txt/data/daily/de/frankfurt/abc.de.txt"),
+            index_entry(_path("xyz.us")),
+        ]
+    )
     assert match_instrument("ABC:US", "", lookup) == Unmatched("ambiguous_variants")
 
 

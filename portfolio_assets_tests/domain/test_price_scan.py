@@ -19,14 +19,25 @@ dates = st.one_of(
 numbers = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda x: f"{x:.4f}"),
     st.integers(-5, 10**9).map(str),
-    st.sampled_from(["0", "-0", "0.0", "nan", "inf", "-inf", "Infinity", "1e5", "+5", ".5", "1.", "1_000",
-                     "0x10", "", "N/A", "1,5"]),
+    st.sampled_from(
+        ["0", "-0", "0.0", "nan", "inf", "-inf", "Infinity", "1e5", "+5", ".5", "1.", "1_000", "0x10", "", "N/A", "1,5"]
+    ),
 )
-rows = st.builds(lambda t, d, c, v: f"{t},D,{d},000000,1,2,0.5,{c},{v},0", st.sampled_from(["AAPL.US", "X"]),
-                 dates, numbers, numbers)
-odd_lines = st.sampled_from(["", "   ", "<junk>", "ticker,per,date,time,open,high,low,close,volume,openint",
-                             "A,D,20200101", " A,D,20200102,000000,1,2,3,4,5,6 ", "\"A\",D,20200103,0,1,2,3,4,5,6",
-                             "A,D,20200104,000000,1,2,3,4,5,6,7"])
+rows = st.builds(
+    lambda t, d, c, v: f"{t},D,{d},000000,1,2,0.5,{c},{v},0", st.sampled_from(["AAPL.US", "X"]), dates, numbers, numbers
+)
+odd_lines = st.sampled_from(
+    [
+        "",
+        "   ",
+        "<junk>",
+        "ticker,per,date,time,open,high,low,close,volume,openint",
+        "A,D,20200101",
+        " A,D,20200102,000000,1,2,3,4,5,6 ",
+        '"A",D,20200103,0,1,2,3,4,5,6',
+        "A,D,20200104,000000,1,2,3,4,5,6,7",
+    ]
+)
 line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -43,19 +54,27 @@ def test_fast_and_exact_paths_agree(lines, end, header, final_newline) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(rows, min_size=1, max_size=40), st.sampled_from(["\n", "\r\n"]))
 def test_regular_files_take_the_fast_path(lines, end) -> None:
-    text = end.join([HEADER] + lines) + end
+    text = end.join([HEADER, *lines]) + end
     assert clean_body(text) is not None
     assert diagnose_bytes(text.encode()) == diagnose(price_lines_from_bytes(text.encode()))
 
 
 def test_export_of_a_regular_file_is_its_body_under_the_header() -> None:
-    data = f"{HEADER}\r\nAAPL.US,D,20240102,000000,1,2,0.5,1.5,100,0\r\nAAPL.US,D,20240103,000000,1,2,0.5,1.6,0,0".encode()
-    assert export_from_bytes(data) == ("ticker,per,date,time,open,high,low,close,volume,openint\n"
-                                       "AAPL.US,D,20240102,000000,1,2,0.5,1.5,100,0\n"
-                                       "AAPL.US,D,20240103,000000,1,2,0.5,1.6,0,0\n")
+    data = (
+        f"{HEADER}\r\nAAPL.US,D,20240102,000000,1,2,0.5,1.5,100,0\r\nAAPL.US,D,20240103,000000,1,2,0.5,1.6,0,0".encode()
+    )
+    assert export_from_bytes(data) == (
+        "ticker,per,date,time,open,high,low,close,volume,openint\n"
+        "AAPL.US,D,20240102,000000,1,2,0.5,1.5,100,0\n"
+        "AAPL.US,D,20240103,000000,1,2,0.5,1.6,0,0\n"
+    )
     summary = diagnose_bytes(data)
     assert (summary.price_start, summary.price_end, summary.price_rows, summary.data_status) == (
-        "2024-01-02", "2024-01-03", 2, "warning")
+        "2024-01-02",
+        "2024-01-03",
+        2,
+        "warning",
+    )
     assert summary.data_flags == "zero_volume=1;zero_volume_ratio=0.5000;zero_volume_severity=critical"
 
 

@@ -15,8 +15,9 @@ from portfolio_assets.domain.matching import Match, StooqLookup, bases_to_look_u
 from portfolio_assets.domain.price_scan import diagnose_bytes, export_from_bytes
 from portfolio_assets.domain.stooq_tree import index_entry
 
-cells = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
-                max_size=12)
+cells = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12
+)
 tickers = st.from_regex(r"[A-Z]{1,5}(\.(US|UK|DE|PL|HK|JP|FR|PA|NL|AS|TO|V|CH|BE|HU|CN))?", fullmatch=True)
 regions = st.sampled_from(["us", "uk", "pl", "de", "hk", "jp", "world"])
 
@@ -34,8 +35,10 @@ def test_any_bytes_as_a_broker_list_give_instruments_or_a_named_error(data: byte
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(cells, max_size=7), max_size=8),
-       st.permutations(["symbol", "isin", "market", "name", "currency", "extra"]))
+@given(
+    st.lists(st.lists(cells, max_size=7), max_size=8),
+    st.permutations(["symbol", "isin", "market", "name", "currency", "extra"]),
+)
 def test_arbitrary_broker_rows_are_read_in_any_column_order(rows, header) -> None:
     import csv
     import io
@@ -61,15 +64,22 @@ def test_an_export_round_trips_its_source_rows(lines) -> None:
     data = "\n".join(lines).encode()
     exported = export_from_bytes(data).split("\n")
     assert exported[0] == "ticker,per,date,time,open,high,low,close,volume,openint" and exported[-1] == ""
-    expected = [part.strip() for line in lines for part in line.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-                if not part.startswith("<") and part.strip() and not part.strip().lower().startswith("ticker")]
+    expected = [
+        part.strip()
+        for line in lines
+        for part in line.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if not part.startswith("<") and part.strip() and not part.strip().lower().startswith("ticker")
+    ]
     assert exported[1:-1] == expected
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(regions, st.integers(1, 3), tickers), min_size=1, max_size=30, unique_by=lambda t: t[2]),
-       st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA"]),
-       st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO"]), st.randoms())
+@given(
+    st.lists(st.tuples(regions, st.integers(1, 3), tickers), min_size=1, max_size=30, unique_by=lambda t: t[2]),
+    st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA"]),
+    st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO"]),
+    st.randoms(),
+)
 def test_matching_does_not_depend_on_index_order(files, symbol, market, shuffle: random.Random) -> None:
     entries = [index_entry(f"d_{r}_txt/data/daily/{r}/stocks/{b}/{t.lower()}.txt") for r, b, t in files]
     expected = match_instrument(symbol, market, StooqLookup(entries))
@@ -82,9 +92,11 @@ def test_matching_does_not_depend_on_index_order(files, symbol, market, shuffle:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(regions, st.integers(1, 3), tickers), min_size=1, max_size=40, unique_by=lambda t: t[2]),
-       st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA", "LABC", "A.B"]),
-       st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO", "WARSAW"]))
+@given(
+    st.lists(st.tuples(regions, st.integers(1, 3), tickers), min_size=1, max_size=40, unique_by=lambda t: t[2]),
+    st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA", "LABC", "A.B"]),
+    st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO", "WARSAW"]),
+)
 def test_a_lookup_of_just_the_needed_bases_matches_like_the_full_index(files, symbol, market) -> None:
     entries = [index_entry(f"d_{r}_txt/data/daily/{r}/stocks/{b}/{t.lower()}.txt") for r, b, t in files]
     full = StooqLookup(entries)

@@ -20,8 +20,9 @@ MATCH_HEADER = (
 )
 UNMATCHED_HEADER = "symbol,isin,market,name,currency,source_file,reason"
 
-IUHC = Instrument("IUHC:LN", "IE00B43HR379", "GBR-LSE", "ISHARES S&P 500 HEALTH CARE (IUHC LN ETF)", "USD",
-                  "broker_b.csv")
+IUHC = Instrument(
+    "IUHC:LN", "IE00B43HR379", "GBR-LSE", "ISHARES S&P 500 HEALTH CARE (IUHC LN ETF)", "USD", "broker_b.csv"
+)
 IUHC_ENTRY = index_entry("d_uk_txt/data/daily/uk/lse etfs/2/iuhc.uk.txt")
 VNDA = Instrument("VNDA", "US9216591084", "NSQ", "Vanda Pharmaceuticals USD", "", "broker_a.csv")
 VNDA_ENTRY = index_entry("d_us_txt/data/daily/us/nasdaq stocks/2/vnda.us.txt")
@@ -29,8 +30,13 @@ EXM = Instrument("EXM", "", "", "", "", "broker_a.csv")
 EXM_ENTRY = index_entry("d_pl_txt/data/daily/pl/nc stocks/exm.txt")
 OK = Diagnostics("2016-09-13", "2024-01-31", 1800, "ok", "")
 EMPTY = Diagnostics("", "", 0, "empty", "")
-WARNING = Diagnostics("2016-01-05", "2016-01-06", 4, "warning",
-                      "invalid_rows=1;zero_volume=1;zero_volume_ratio=0.2500;zero_volume_severity=high")
+WARNING = Diagnostics(
+    "2016-01-05",
+    "2016-01-06",
+    4,
+    "warning",
+    "invalid_rows=1;zero_volume=1;zero_volume_ratio=0.2500;zero_volume_severity=high",
+)
 
 
 def _match_lines(instruments, outcomes, diagnostics, policy: str = "broker") -> list[str]:
@@ -66,14 +72,20 @@ def test_match_row_cells(policy: str, currency_cells: str) -> None:
     ("instrument", "entry", "strategy", "diagnostics", "line"),
     [
         pytest.param(
-            VNDA, VNDA_ENTRY, "base_market", EMPTY,
+            VNDA,
+            VNDA_ENTRY,
+            "base_market",
+            EMPTY,
             "VNDA,US9216591084,NSQ,Vanda Pharmaceuticals USD,,VNDA.US,"
             "d_us_txt/data/daily/us/nasdaq stocks/2/vnda.us.txt,us,nasdaq stocks/2,base_market,broker_a.csv,"
             ",,0,USD,USD,inferred_only,empty,",
             id="empty-cells-and-zero-rows",
         ),
         pytest.param(
-            EXM, EXM_ENTRY, "ticker", WARNING,
+            EXM,
+            EXM_ENTRY,
+            "ticker",
+            WARNING,
             "EXM,,,,,EXM,d_pl_txt/data/daily/pl/nc stocks/exm.txt,pl,nc stocks,ticker,broker_a.csv,"
             "2016-01-05,2016-01-06,4,PLN,PLN,inferred_only,warning,"
             "invalid_rows=1;zero_volume=1;zero_volume_ratio=0.2500;zero_volume_severity=high",
@@ -81,14 +93,18 @@ def test_match_row_cells(policy: str, currency_cells: str) -> None:
         ),
         pytest.param(
             Instrument("SAP:GR", "DE0007164600", "XETRA", "SAP SE, Walldorf", "eur", "list.csv"),
-            index_entry("custom/xetra/sap.de.txt"), "ticker", Diagnostics("", "", 0, "missing_file", ""),
+            index_entry("custom/xetra/sap.de.txt"),
+            "ticker",
+            Diagnostics("", "", 0, "missing_file", ""),
             'SAP:GR,DE0007164600,XETRA,"SAP SE, Walldorf",eur,SAP.DE,custom/xetra/sap.de.txt,custom,xetra,ticker,'
             "list.csv,,,0,,EUR,expected_only,missing_file,",
             id="comma-in-name-quoted-broker-currency-kept-as-given",
         ),
         pytest.param(
             Instrument("X", "", "", 'The "X" Fund', "", "list.csv"),
-            index_entry("d/daily/world/funds/x.txt"), "ticker", Diagnostics("", "", 0, "error:UnicodeDecodeError", ""),
+            index_entry("d/daily/world/funds/x.txt"),
+            "ticker",
+            Diagnostics("", "", 0, "error:UnicodeDecodeError", ""),
             'X,,,"The ""X"" Fund",,X,d/daily/world/funds/x.txt,world,funds,ticker,list.csv,,,0,USD,USD,'
             "inferred_only,error:UnicodeDecodeError,",
             id="quote-in-name-doubled",
@@ -96,7 +112,8 @@ def test_match_row_cells(policy: str, currency_cells: str) -> None:
         pytest.param(
             Instrument("ABC:US", "", "NYSE", "", "USD", "list.csv"),
             IndexEntry("abc.us", "abc.us", "d/daily/us/odd, folder/abc.us.txt", "us", "odd, folder"),
-            "ticker", Diagnostics("2020-01-02", "2020-01-02", 1, "sparse", ""),
+            "ticker",
+            Diagnostics("2020-01-02", "2020-01-02", 1, "sparse", ""),
             'ABC:US,,NYSE,,USD,ABC.US,"d/daily/us/odd, folder/abc.us.txt",us,"odd, folder",ticker,list.csv,'
             "2020-01-02,2020-01-02,1,USD,USD,match,sparse,",
             id="matched-ticker-upper-cased-and-path-with-comma-quoted",
@@ -111,15 +128,27 @@ def test_match_row_examples(instrument, entry, strategy, diagnostics, line) -> N
 @pytest.mark.parametrize(
     ("instrument", "reason", "line"),
     [
-        (Instrument("ABC", "", "NYSE", "", "", "broker_a.csv"), "manual_review",
-         "ABC,,NYSE,,,broker_a.csv,manual_review"),
-        (Instrument("VOD:LN", "GB00BH4HKS39", "LSE", "Vodafone", "GBP", "b.csv"), "no_source_data(.UK)",
-         "VOD:LN,GB00BH4HKS39,LSE,Vodafone,GBP,b.csv,no_source_data(.UK)"),
+        (
+            Instrument("ABC", "", "NYSE", "", "", "broker_a.csv"),
+            "manual_review",
+            "ABC,,NYSE,,,broker_a.csv,manual_review",
+        ),
+        (
+            Instrument("VOD:LN", "GB00BH4HKS39", "LSE", "Vodafone", "GBP", "b.csv"),
+            "no_source_data(.UK)",
+            "VOD:LN,GB00BH4HKS39,LSE,Vodafone,GBP,b.csv,no_source_data(.UK)",
+        ),
         (Instrument("ABC", "", "", "", "", "b.csv"), "no_source_data()", "ABC,,,,,b.csv,no_source_data()"),
-        (Instrument("ABC", "", "", "Alpha, Beta", "", "b.csv"), "ambiguous_variants",
-         'ABC,,,"Alpha, Beta",,b.csv,ambiguous_variants'),
-        (Instrument("ABC", "", "", "", "", "b.csv"), "needs review, see notes",
-         'ABC,,,,,b.csv,"needs review, see notes"'),
+        (
+            Instrument("ABC", "", "", "Alpha, Beta", "", "b.csv"),
+            "ambiguous_variants",
+            'ABC,,,"Alpha, Beta",,b.csv,ambiguous_variants',
+        ),
+        (
+            Instrument("ABC", "", "", "", "", "b.csv"),
+            "needs review, see notes",
+            'ABC,,,,,b.csv,"needs review, see notes"',
+        ),
     ],
 )
 def test_unmatched_row(instrument: Instrument, reason: str, line: str) -> None:
@@ -137,26 +166,38 @@ def test_rows_follow_input_order_in_both_reports() -> None:
     diagnostics = {entry.relative_path: OK for entry in (zzz, VNDA_ENTRY, EXM_ENTRY)}
     reports = build_reports(
         [a1, a2, a3, b1, b2, b3],
-        [Match(zzz, "ticker"), Match(VNDA_ENTRY, "base_market"), Unmatched("manual_review"),
-         Match(EXM_ENTRY, "ticker"), Unmatched("ambiguous_variants"), Match(VNDA_ENTRY, "base_market")],
+        [
+            Match(zzz, "ticker"),
+            Match(VNDA_ENTRY, "base_market"),
+            Unmatched("manual_review"),
+            Match(EXM_ENTRY, "ticker"),
+            Unmatched("ambiguous_variants"),
+            Match(VNDA_ENTRY, "base_market"),
+        ],
         diagnostics,
         "broker",
     )
     matched = list(csv.DictReader(io.StringIO(render_match_report(reports.matches))))
     unmatched = list(csv.DictReader(io.StringIO(render_unmatched_report(reports.unmatched))))
     assert [(row["symbol"], row["source_file"], row["matched_ticker"]) for row in matched] == [
-        ("ZZZ:US", "a.csv", "ZZZ.US"), ("VNDA", "a.csv", "VNDA.US"), ("EXM", "b.csv", "EXM"),
+        ("ZZZ:US", "a.csv", "ZZZ.US"),
+        ("VNDA", "a.csv", "VNDA.US"),
+        ("EXM", "b.csv", "EXM"),
         ("VNDA", "b.csv", "VNDA.US"),
     ]
     assert [(row["symbol"], row["source_file"], row["reason"]) for row in unmatched] == [
-        ("MISSING", "a.csv", "manual_review"), ("AAA", "b.csv", "ambiguous_variants"),
+        ("MISSING", "a.csv", "manual_review"),
+        ("AAA", "b.csv", "ambiguous_variants"),
     ]
 
 
 def test_price_rows_is_integer_text() -> None:
-    reports = build_reports([VNDA], [Match(VNDA_ENTRY, "ticker")],
-                            {VNDA_ENTRY.relative_path: Diagnostics("2000-01-03", "2024-06-28", 6162, "ok", "")},
-                            "broker")
+    reports = build_reports(
+        [VNDA],
+        [Match(VNDA_ENTRY, "ticker")],
+        {VNDA_ENTRY.relative_path: Diagnostics("2000-01-03", "2024-06-28", 6162, "ok", "")},
+        "broker",
+    )
     row = next(csv.DictReader(io.StringIO(render_match_report(reports.matches))))
     assert row["price_rows"] == "6162"
     assert row["price_start"] == "2000-01-03"

@@ -130,8 +130,11 @@ def test_index_rows_are_sorted_by_relative_path_text(tmp_path: Path) -> None:
 
 
 def test_scan_reads_header_only_and_zero_byte_files_alike(tmp_path: Path) -> None:
-    _touch(tmp_path, "d_us_txt/data/daily/us/nyse stocks/gone.us.txt",
-           "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n")
+    _touch(
+        tmp_path,
+        "d_us_txt/data/daily/us/nyse stocks/gone.us.txt",
+        "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n",
+    )
     _touch(tmp_path, "d_us_txt/data/daily/us/nyse stocks/zero.us.txt", "")
     assert [entry.ticker for entry in build_index(scan_stooq_paths(tmp_path))] == ["GONE.US", "ZERO.US"]
 
@@ -153,9 +156,7 @@ def test_rendered_index_columns_and_cells(tmp_path: Path) -> None:
 def test_rendered_index_quotes_a_path_with_a_comma(tmp_path: Path) -> None:
     _touch(tmp_path, "d_us_txt/data/daily/us/odd, folder/abc.us.txt")
     text = render_index(build_index(scan_stooq_paths(tmp_path)))
-    assert text.splitlines()[1] == (
-        'ABC.US,ABC.US,"d_us_txt/data/daily/us/odd, folder/abc.us.txt",us,"odd, folder"'
-    )
+    assert text.splitlines()[1] == ('ABC.US,ABC.US,"d_us_txt/data/daily/us/odd, folder/abc.us.txt",us,"odd, folder"')
 
 
 def test_empty_tree_gives_header_only_index(tmp_path: Path) -> None:

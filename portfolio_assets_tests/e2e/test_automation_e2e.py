@@ -61,10 +61,14 @@ def test_every_change_is_followed_by_exactly_the_stale_assets(tmp_path_factory, 
     times: dict[str, float] = {}
     with running_dagster_dev(root, home, "dagster_dev_automation.log"):
         times["fresh instance: everything"] = follow(home, lambda: None, set(ALL))
-        for name, content in (("instrument appended", appended), ("append undone", original),
-                              ("same instrument appended again", appended)):
-            times[name] = follow(home, lambda content=content: lists.write_bytes(content),
-                                 {"tradeable_universe", "match_report"})
+        for name, content in (
+            ("instrument appended", appended),
+            ("append undone", original),
+            ("same instrument appended again", appended),
+        ):
+            times[name] = follow(
+                home, lambda content=content: lists.write_bytes(content), {"tradeable_universe", "match_report"}
+            )
         export = sorted(prices.iterdir())[0]
         for name in ("export deleted", "same export deleted again"):
             times[name] = follow(home, export.unlink, {"price_exports"})
@@ -79,8 +83,7 @@ def test_every_change_is_followed_by_exactly_the_stale_assets(tmp_path_factory, 
 
         times["Stooq file updated"] = follow(home, daily_update, {"stooq_index", "match_report", "price_exports"})
     # A setting is an environment variable: changing one means starting the code location again.
-    with running_dagster_dev(root, home, "dagster_dev_automation_2.log",
-                             PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY="stooq"):
+    with running_dagster_dev(root, home, "dagster_dev_automation_2.log", PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY="stooq"):
         times["setting changed, location restarted"] = follow(home, lambda: None, {"match_report"})
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
     assert output_files(root) == from_scratch(root, tmp_path_factory)

@@ -58,8 +58,10 @@ def test_lse_policy_change_rewrites_no_export(built, monkeypatch) -> None:
 
 
 def test_one_appended_instrument_reads_only_its_own_file(built) -> None:
-    write_file(built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
-               stooq_rows("MSFT.US", ["20240102", "20240103"]))
+    write_file(
+        built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
+        stooq_rows("MSFT.US", ["20240102", "20240103"]),
+    )
     build_stooq_index(settings_from_environment())
     run_steps()  # the index changed: everything rematched once
     before = export_identity(built)
@@ -74,7 +76,9 @@ def test_one_appended_instrument_reads_only_its_own_file(built) -> None:
 
 
 def test_changed_index_rematches_everything(built) -> None:
-    write_file(built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/new.us.txt", stooq_rows("NEW.US", ["20240102"]))
+    write_file(
+        built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/new.us.txt", stooq_rows("NEW.US", ["20240102"])
+    )
     report, _ = run_steps()
     assert report.stats["instruments_rematched"] == 5 and report.stats["instruments_reused"] == 0
 

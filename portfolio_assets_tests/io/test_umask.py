@@ -45,8 +45,10 @@ def test_new_and_replaced_files_get_the_umask(tmp_path: Path, umask: int) -> Non
 def test_every_report_and_export_of_a_run_gets_the_umask(world: Path, umask: int) -> None:
     settings = settings_from_environment()
     build_all(settings)
-    written = [path for folder in (settings.metadata_dir, settings.prices_dir) for path in folder.rglob("*")
-               if path.is_file()]
-    assert any(path.suffix == ".csv" for path in written) and any(path.parent == settings.prices_dir
-                                                                 for path in written)
+    written = [
+        path for folder in (settings.metadata_dir, settings.prices_dir) for path in folder.rglob("*") if path.is_file()
+    ]
+    assert any(path.suffix == ".csv" for path in written) and any(
+        path.parent == settings.prices_dir for path in written
+    )
     assert {path.name: oct(mode(path)) for path in written} == {path.name: oct(0o666 & ~umask) for path in written}

@@ -55,8 +55,9 @@ def test_stooq_folder_vanishing_while_diagnosing_writes_nothing(world: Path, mon
     assert output_files(world) == before and not temp_files(world)
 
 
-def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(world: Path, monkeypatch,
-                                                                        tmp_path_factory) -> None:
+def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
+    world: Path, monkeypatch, tmp_path_factory
+) -> None:
     settings = settings_from_environment()
     build_stooq_index(settings)
     build_universe(settings)

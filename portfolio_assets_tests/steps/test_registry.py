@@ -17,30 +17,36 @@ from ..helpers import build_all, set_logic_version
 
 
 def test_every_step_names_a_function_of_its_own_module() -> None:
-    assert ASSET_KEYS == tuple(step.key for step in STEPS)
+    assert tuple(step.key for step in STEPS) == ASSET_KEYS
     assert len(set(ASSET_KEYS)) == len(ASSET_KEYS)
     for step in STEPS:
         assert callable(step.build) and step.build.__module__ == f"portfolio_assets.steps.{step.key}"
         assert step.build.__name__ == step.function
 
 
-@pytest.mark.parametrize(("policy", "include_empty", "match_report", "price_exports"), [
-    ("broker", "false", "v1-00cbb85e4cc7", "v1-6cd6189ce2ac"),
-    ("broker", "true", "v1-00cbb85e4cc7", "v1-854b6c960439"),
-    ("stooq", "false", "v1-4fcac89bd035", "v1-6cd6189ce2ac"),
-    ("strict", "true", "v1-44b54e973f7e", "v1-854b6c960439"),
-])
+@pytest.mark.parametrize(
+    ("policy", "include_empty", "match_report", "price_exports"),
+    [
+        ("broker", "false", "v1-00cbb85e4cc7", "v1-6cd6189ce2ac"),
+        ("broker", "true", "v1-00cbb85e4cc7", "v1-854b6c960439"),
+        ("stooq", "false", "v1-4fcac89bd035", "v1-6cd6189ce2ac"),
+        ("strict", "true", "v1-44b54e973f7e", "v1-854b6c960439"),
+    ],
+)
 def test_code_versions_are_the_recorded_ones(policy, include_empty, match_report, price_exports) -> None:
-    settings = settings_from_values({**SETTING_DEFAULTS, "lse_currency_policy": policy,
-                                     "include_empty": include_empty})
+    settings = settings_from_values({**SETTING_DEFAULTS, "lse_currency_policy": policy, "include_empty": include_empty})
     assert {key: step_code_version(key, settings) for key in ASSET_KEYS} == {
-        "stooq_index": "v1", "tradeable_universe": "v1", "match_report": match_report,
-        "price_exports": price_exports}
+        "stooq_index": "v1",
+        "tradeable_universe": "v1",
+        "match_report": match_report,
+        "price_exports": price_exports,
+    }
 
 
 def test_cache_versions_carry_their_steps_logic_version(monkeypatch) -> None:
     assert {cache: cache_version(cache) for cache in ("matching", "diagnostics", "exports")} == dict.fromkeys(
-        ("matching", "diagnostics", "exports"), "1.1")
+        ("matching", "diagnostics", "exports"), "1.1"
+    )
     set_logic_version(monkeypatch, "match_report", "2")
     assert (cache_version("matching"), cache_version("exports")) == ("1.2", "1.1")
     assert step_code_version("match_report", settings_from_values(SETTING_DEFAULTS)).startswith("v2-")

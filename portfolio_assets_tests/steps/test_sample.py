@@ -26,10 +26,14 @@ def all_files(root: Path) -> dict[str, bytes]:
 
 
 def settings_for(world: SampleWorld, outputs: Path) -> Settings:
-    return settings_from_values({
-        "stooq_dir": str(world.stooq_dir), "tradeable_dir": str(world.tradeable_dir),
-        "metadata_dir": str(outputs / "metadata"), "prices_dir": str(outputs / "prices"),
-    })
+    return settings_from_values(
+        {
+            "stooq_dir": str(world.stooq_dir),
+            "tradeable_dir": str(world.tradeable_dir),
+            "metadata_dir": str(outputs / "metadata"),
+            "prices_dir": str(outputs / "prices"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +74,7 @@ def test_tree_is_laid_out_like_unpacked_stooq_archives(world: SampleWorld) -> No
     assert "d_uk_txt/data/daily/uk/lse etfs/1/vwrl.uk.txt" in paths
     polish = [path.rsplit("/", 1)[1] for path in paths if "/daily/pl/" in path]
     assert polish and all(name.count(".") == 1 for name in polish)  # pkn.txt: no market suffix
-    assert all(name.endswith(".de.txt") for path in paths if "/daily/de/" in path
-               for name in [path.rsplit("/", 1)[1]])
+    assert all(name.endswith(".de.txt") for path in paths if "/daily/de/" in path for name in [path.rsplit("/", 1)[1]])
     assert "d_us_txt/data/daily/us/nyse stocks/2/GE.US.TXT" in paths
     tickers = Counter(path.rsplit("/", 1)[1].lower() for path in paths)
     assert tickers["goog.us.txt"] == 2  # the same ticker in two folders
@@ -110,31 +113,47 @@ def test_match_report_shows_every_value(world: SampleWorld, reports) -> None:
     statuses = {row["data_status"] for row in matches}
     assert {"ok", "warning", "sparse", "empty", "error:UnicodeDecodeError"} <= statuses
     flags = {flag.split("=")[0] for row in matches for flag in row["data_flags"].split(";") if flag}
-    assert flags == {"invalid_rows", "non_numeric_prices", "non_positive_close", "missing_volume",
-                     "zero_volume", "zero_volume_ratio", "zero_volume_severity", "duplicate_dates",
-                     "non_monotonic_dates"}
+    assert flags == {
+        "invalid_rows",
+        "non_numeric_prices",
+        "non_positive_close",
+        "missing_volume",
+        "zero_volume",
+        "zero_volume_ratio",
+        "zero_volume_severity",
+        "duplicate_dates",
+        "non_monotonic_dates",
+    }
     assert {row["strategy"] for row in matches} == {"ticker", "base_market"}
     assert {"match", "override", "inferred_only", "expected_only", "unknown"} <= {
-        row["currency_status"] for row in matches}
+        row["currency_status"] for row in matches
+    }
     by_symbol = {(row["symbol"], row["market"]): row for row in matches}
     assert by_symbol[("FB", "NSQ")]["matched_ticker"] == "META.US"
     assert by_symbol[("TRPA", "NSQ")]["matched_ticker"] == "LTRPA.US"
     assert by_symbol[("EXM", "WSE")]["strategy"] == "ticker"
     assert by_symbol[("GOOG:US", "NASDAQ (USD) USA-NASDAQ ALPHABET CLASS")]["stooq_path"].startswith(
-        "d_us_txt/data/daily/us/nasdaq stocks/")
+        "d_us_txt/data/daily/us/nasdaq stocks/"
+    )
 
 
 def test_unmatched_report_reaches_each_reason(world: SampleWorld, reports) -> None:
     reasons = {row[0]: row[-1] for row in reports.unmatched}
-    assert reasons == {"2800:HK": "no_source_data(.HK)", "1306:JP": "no_source_data(.JP)",
-                       "NWCOX": "manual_review", "BRK.B:US": "manual_review", "RIO": "ambiguous_variants"}
+    assert reasons == {
+        "2800:HK": "no_source_data(.HK)",
+        "1306:JP": "no_source_data(.JP)",
+        "NWCOX": "manual_review",
+        "BRK.B:US": "manual_review",
+        "RIO": "ambiguous_variants",
+    }
     assert len(reports.unmatched) == world.unmatched_instruments
     assert len(reports.matches) == world.instruments - world.unmatched_instruments
 
 
 def test_every_random_instrument_matches_at_a_larger_size(tmp_path: Path) -> None:
-    world = write_sample(tmp_path / "sample", stooq_files=1000, instruments=300, seed=11,
-                         matched_rows=(2, 3), unmatched_rows=(1, 2))
+    world = write_sample(
+        tmp_path / "sample", stooq_files=1000, instruments=300, seed=11, matched_rows=(2, 3), unmatched_rows=(1, 2)
+    )
     settings = settings_for(world, tmp_path / "outputs")
     build_stooq_index(settings)
     build_universe(settings)
