@@ -4,8 +4,9 @@
 No `from __future__ import annotations` here: Dagster reads the parameter types
 (config, resources) at definition time."""
 
+import functools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -14,9 +15,10 @@ from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
 from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environment
 from ..domain.stooq_tree import INDEX_COLUMNS
+from ..instance.dagster_staleness import BaseAssetGraph, asset_graph_of
 from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
 from ..instance.runs import process_tags
-from ..instance.stale_status import current_data_version, inputs_changed, status_of
+from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
 from ..steps.registry import get_step, result_settings, step_code_version
 from .failures import failing_clearly
@@ -38,24 +40,29 @@ def _path(path: Path) -> dg.MetadataValue:
 SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
 
 
-def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings) -> bool:
+# The whole pipeline's asset graph, sources included, for Dagster's stale status inside a
+# run: a run's own job graph knows the sources only as stubs without observations.
+PipelineGraph = Callable[[], BaseAssetGraph]
+
+
+def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings, graph: PipelineGraph) -> bool:
     """In a refresh run (tagged), an asset whose inputs did not change after all stays
     unmaterialized, and Dagster skips what depends on it."""
     if context.run.tags.get(SKIP_FRESH_TAG) != "true":
         return False
-    key = context.asset_key
-    parents = [parent.to_user_string() for parent in context.assets_def.asset_deps[key]]
-    code_version = context.assets_def.code_versions_by_key[key]
-    if inputs_changed(key.to_user_string(), code_version, parents, context.instance):
-        return False
-    status = status_of(key.to_user_string(), code_version, parents, context.instance, resolved)
+    key = context.asset_key.to_user_string()
+    status = asset_statuses(graph(), context.instance, resolved, [key])[0]
     if status.status == "fresh":
-        context.log.info(f"{key.to_user_string()} is fresh: its inputs did not change; not materializing")
+        context.log.info(f"{key} is fresh: its inputs did not change; not materializing")
     return status.status == "fresh"
 
 
 def _run_step(
-    context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings, **inputs: object
+    context: dg.AssetExecutionContext,
+    config: StepConfig,
+    settings: PipelineSettings,
+    graph: PipelineGraph,
+    **inputs: object,
 ) -> tuple[Settings, StepResult | None]:
     """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
     resolved = settings.resolve()
@@ -80,7 +87,7 @@ def _run_step(
             )
         )
     context.instance.add_run_tags(context.run.run_id, process_tags())
-    if _fresh_in_this_run(context, resolved):
+    if _fresh_in_this_run(context, resolved, graph):
         return resolved, None
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
@@ -136,7 +143,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
         scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
-        resolved, result = _run_step(context, config, settings, scan=scan)
+        resolved, result = _run_step(context, config, settings, pipeline_graph, scan=scan)
         if result is None:
             return
         read = _source_read(context, "stooq_files", result.source_version)
@@ -166,7 +173,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def tradeable_universe(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings)
+        resolved, result = _run_step(context, config, settings, pipeline_graph)
         if result is None:
             return
         read = _source_read(context, "tradeable_instruments", result.source_version)
@@ -198,7 +205,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def match_report(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings)
+        resolved, result = _run_step(context, config, settings, pipeline_graph)
         if result is None:
             return
         matches, unmatched = result.reports.matches, result.reports.unmatched
@@ -240,7 +247,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def price_exports(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings)
+        resolved, result = _run_step(context, config, settings, pipeline_graph)
         if result is None:
             return
         if result.strays:
@@ -268,4 +275,10 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             },
         )
 
-    return [stooq_index, tradeable_universe, match_report, price_exports]
+    pipeline = [stooq_index, tradeable_universe, match_report, price_exports]
+
+    @functools.cache
+    def pipeline_graph() -> BaseAssetGraph:
+        return asset_graph_of([stooq_files, tradeable_instruments, *pipeline])
+
+    return pipeline

@@ -8,6 +8,7 @@ from ..domain.settings import max_unmatched_share
 from ..domain.stooq_tree import count_index_rows
 from ..incremental.consistency import export_coverage, report_coverage
 from ..steps.price_exports import export_strays
+from .assets import POOL
 from .resources import PipelineSettings
 
 __all__ = ["build_checks"]
@@ -23,6 +24,7 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
 
     # Blocking: an index of nothing would unmatch every instrument and remove every export.
     @dg.asset_check(
+        pool=POOL,
         asset="stooq_index",
         blocking=True,
         description="The Stooq index lists at least one file; when it fails nothing after "
@@ -33,6 +35,7 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
         return dg.AssetCheckResult(passed=rows > 0, metadata={"row_count": rows, "expected_minimum": 1})
 
     @dg.asset_check(
+        pool=POOL,
         asset="match_report",
         description="Every instrument row of the universe is in the match or the unmatched "
         "report exactly once (rows are counted, not symbols).",
@@ -51,6 +54,7 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
+        pool=POOL,
         asset="match_report",
         description=f"The share of unmatched instruments stays under a threshold "
         f"(PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE, now {threshold}); a warning.",
@@ -69,6 +73,7 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
+        pool=POOL,
         asset="price_exports",
         description="An export for every exportable matched ticker and none for anything else; "
         "CSV files the pipeline did not write are reported as a warning and left alone.",

@@ -1,15 +1,15 @@
-"""Which assets are fresh, stale or missing, and why, from public instance records.
+"""Which assets are fresh, stale or missing, and why, in words a user understands.
 
-Dagster 1.13 has no public stale-status API, so this adapter compares, as its resolver
-does (one hop), each asset's last materialization tags with the current code
-version and the current data version of each dependency, and adds what Dagster
-cannot know: output files that are missing or were changed on disk.
+Staleness is Dagster's own (one hop: code version, dependency data versions), read
+through `dagster_staleness`; this module turns its causes into words ("broker list
+broker_b.csv changed", "setting include_empty changed from false to true") and adds what
+Dagster cannot know: output files that are missing or were changed on disk.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from ..incremental.memo import output_stamp
 from ..steps.price_exports import export_strays
 from ..steps.registry import output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
+from .dagster_staleness import BaseAssetGraph, DagsterStaleness, dagster_staleness
 from .memo_tags import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "asset_statuses",
     "current_data_version",
     "describe_path",
-    "inputs_changed",
     "recorded_output_stamps",
     "status_of",
 ]
@@ -56,13 +56,9 @@ def describe_path(path: Path) -> str:
         return str(path)
 
 
-def current_data_version(
-    instance: dg.DagsterInstance, key: str, overrides: Mapping[str, str] | None = None
-) -> str | None:
+def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:
     """What Dagster records as the input version of `key`: its latest materialization,
-    else its latest observation; `overrides` gives versions observed but not yet recorded."""
-    if overrides and key in overrides:
-        return overrides[key]
+    else its latest observation."""
     asset_key = dg.AssetKey(key)
     if key not in SOURCE_KEYS:
         event = instance.get_latest_materialization_event(asset_key)
@@ -102,16 +98,11 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
 
 
 def status_of(
-    key: str,
-    code_version: str | None,
-    parents: list[str],
-    instance: dg.DagsterInstance,
-    settings: Settings,
-    overrides: Mapping[str, str] | None = None,
+    key: str, staleness: DagsterStaleness, code_version: str | None, instance: dg.DagsterInstance, settings: Settings
 ) -> AssetStatus:
-    """The status of one asset given its current code version and its parents' keys."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    if event is None or event.asset_materialization is None:
+    """The status of one asset: what Dagster says of it (`staleness`), in words, plus what
+    Dagster cannot know (its output files missing or changed on disk)."""
+    if staleness.status == "missing":
         return AssetStatus(key, "missing", [f"{key} was never materialized"])
     try:
         paths = output_paths(key, settings)
@@ -123,22 +114,35 @@ def status_of(
         if len(missing) > 5:
             shown.append(f"... and {len(missing) - 5} more files are missing")
         return AssetStatus(key, "missing", shown)
-    tags = event.asset_materialization.tags or {}
+    tags = _latest_tags(instance, key)
     causes: list[str] = []
-    if tags.get("dagster/code_version") != code_version:
-        for name, value in result_settings(key, settings).items():
-            recorded = tags.get(SETTING_TAG_PREFIX + name)
-            if recorded is not None and recorded != value:
-                causes.append(f"setting {name} changed from {recorded} to {value}")
-        if not causes:
-            causes.append(f"code of {key} changed (version {tags.get('dagster/code_version')} to {code_version})")
-    for parent in sorted(parents):
-        recorded = tags.get(f"dagster/input_data_version/{parent}")
-        if recorded != current_data_version(instance, parent, overrides):
-            causes += _input_cause(instance, parent, settings)
+    for cause in staleness.causes:
+        if cause.category == "code":
+            causes += _code_causes(key, code_version, tags, settings)
+        elif cause.category == "data" and cause.dependency is not None:
+            causes += _input_cause(instance, cause.dependency, settings)
+        else:
+            causes.append(f"{key} {cause.reason}")
     if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(paths)):
         causes.append("its output files were changed on disk since they were written")
     return AssetStatus(key, "stale" if causes else "fresh", causes, _notes(key, settings, paths))
+
+
+def _latest_tags(instance: dg.DagsterInstance, key: str) -> Mapping[str, str]:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return event.asset_materialization.tags or {}
+
+
+def _code_causes(key: str, code_version: str | None, tags: Mapping[str, str], settings: Settings) -> list[str]:
+    """A new code version in words: the result settings that moved, else the step's code."""
+    causes = []
+    for name, value in result_settings(key, settings).items():
+        recorded = tags.get(SETTING_TAG_PREFIX + name)
+        if recorded is not None and recorded != value:
+            causes.append(f"setting {name} changed from {recorded} to {value}")
+    return causes or [f"code of {key} changed (version {tags.get('dagster/code_version')} to {code_version})"]
 
 
 def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
@@ -159,20 +163,6 @@ def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
     ]
 
 
-def inputs_changed(key: str, code_version: str | None, parents: list[str], instance: dg.DagsterInstance) -> bool:
-    """The cheap half of `status_of`: did the code version or an input version move since
-    the last materialization? (Outputs on disk are not looked at.)"""
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    if event is None or event.asset_materialization is None:
-        return True
-    tags = event.asset_materialization.tags or {}
-    if tags.get("dagster/code_version") != code_version:
-        return True
-    return any(
-        tags.get(f"dagster/input_data_version/{parent}") != current_data_version(instance, parent) for parent in parents
-    )
-
-
 def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
     """The output stamp each asset's latest materialization recorded."""
     stamps: dict[str, str | None] = {}
@@ -184,18 +174,13 @@ def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) 
 
 
 def asset_statuses(
-    defs_or_graph,
+    defs_or_graph: dg.Definitions | BaseAssetGraph,
     instance: dg.DagsterInstance,
     settings: Settings,
-    keys: tuple[str, ...],
-    overrides: Mapping[str, str] | None = None,
+    keys: Sequence[str],
 ) -> list[AssetStatus]:
     """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
-    repository's asset graph (as a sensor has it)."""
+    repository's asset graph (as a run or a sensor has it)."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
-    statuses = []
-    for key in keys:
-        node = graph.get(dg.AssetKey(key))
-        parents = [parent.to_user_string() for parent in node.parent_keys]
-        statuses.append(status_of(key, node.code_version, parents, instance, settings, overrides))
-    return statuses
+    judged = dagster_staleness(instance, graph, keys)
+    return [status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, instance, settings) for key in keys]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.errors import InvalidSetting
 from portfolio_assets.steps.registry import ASSET_KEYS
@@ -23,6 +24,16 @@ def test_defs_load_with_the_four_assets_and_two_sources() -> None:
         "price_exports": {"match_report"},
     }
     assert graph.get(dg.AssetKey("stooq_files")).is_observable
+
+
+def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
+    # A check reading exports while another run rewrites them would judge half-written files.
+    # Observations read only the inputs, which the pipeline never writes; Dagster 1.13 has
+    # no pool for them (README, "Runs, pools and retries").
+    job = build_definitions().resolve_implicit_global_asset_job_def()
+    pools = {node.name: node.definition.pool for node in job.graph.nodes}
+    assert {name for name, pool in pools.items() if pool != POOL} == {"stooq_files", "tradeable_instruments"}
+    assert len(pools) == 2 + 4 + 8  # sources, assets, checks (four rules, four outputs_intact)
 
 
 def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
