@@ -9,10 +9,15 @@ incremental and io, domain (see the README's Layout). The Dagster layer is
 `dagster_defs/`, not `defs/`: a subpackage named `defs` would replace this attribute.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
+
 __all__ = ["defs"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> "dg.Definitions":
     if name == "defs":
         from .definitions import defs
 

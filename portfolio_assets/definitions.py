@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from .dagster_defs.assets import build_pipeline_assets
@@ -12,6 +14,10 @@ from .dagster_defs.resources import settings_resource_from_environment
 from .dagster_defs.sensors import build_sensors
 from .dagster_defs.sources import stooq_files, tradeable_instruments
 from .domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
+
+if TYPE_CHECKING:
+    # What dg.Definitions holds besides the public kinds; dagster does not export it.
+    from dagster._core.definitions.assets.definition.cacheable_assets_definition import CacheableAssetsDefinition
 
 __all__ = ["build_definitions", "defs", "runnable"]
 
@@ -35,9 +41,11 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-def runnable(definitions: dg.Definitions) -> list:
+def runnable(
+    definitions: dg.Definitions,
+) -> list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset | CacheableAssetsDefinition]:
     """Assets and checks, as `dg.materialize` takes them, so a run also runs the checks."""
-    return [*definitions.assets, *definitions.asset_checks]
+    return [*(definitions.assets or ()), *(definitions.asset_checks or ())]
 
 
 defs = build_definitions()

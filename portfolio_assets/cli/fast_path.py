@@ -120,7 +120,9 @@ def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFi
         if not (settings.stooq_dir.is_dir() and settings.tradeable_dir.is_dir()):
             return False
         current = observed_state(settings, stooq_scan=stooq_scan)
-        return recorded.get("state") == json.loads(json.dumps(current))
+        recorded_state: object = recorded.get("state")
+        current_state: object = json.loads(json.dumps(current))  # as the record holds it
+        return recorded_state == current_state
     except (OSError, ValueError, TypeError, AttributeError):
         return False
 

@@ -26,11 +26,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..domain.errors import InvalidSetting, PortfolioInputError, describe_os_error
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from ..domain.settings import Settings
 
 __all__ = ["main"]
@@ -105,7 +107,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
     return settings, _dagster_home()
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> tuple[Settings, dg.Definitions, dg.DagsterInstance]:
     """Settings, definitions and instance for status/refresh."""
     _dagster_home().mkdir(parents=True, exist_ok=True)
     import dagster as dg
@@ -162,7 +164,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _locked_instance(args: argparse.Namespace) -> Iterator[tuple]:
+def _locked_instance(
+    args: argparse.Namespace,
+) -> Iterator[tuple[Settings, dg.Definitions, dg.DagsterInstance, float]]:
     """(settings, defs, instance, seconds waited) under the instance's lock, which keeps
     another refresh or status from changing the instance (or creating it) under us."""
     from ..io.locking import exclusive_lock
@@ -214,7 +218,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_statuses(statuses: list[dict], as_json: bool) -> None:
+def _print_statuses(statuses: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"assets": statuses}, indent=2))
         return
@@ -337,7 +341,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        run: Callable[[argparse.Namespace], int] = args.run  # set by each subcommand's parser
+        return run(args)
     except PortfolioInputError as error:
         # An invalid setting (also when raised while the definitions load) or other bad input.
         print(f"portfolio-assets: {error}", file=sys.stderr)

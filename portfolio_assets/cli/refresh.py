@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -51,7 +52,7 @@ class RefreshOutcome:
 def _run(
     defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str], force: bool = False
 ) -> dg.ExecuteInJobResult:
-    run_config: dict = {}
+    run_config: dict[str, Any] = {}
     if force:
         run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
     # The shell shows the run's log one line per record and, at the end, our one-line
@@ -103,7 +104,10 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
         stamps = recorded_output_stamps(instance, ASSET_KEYS)
         if None not in stamps.values() and instance_marker(home) == marker:
             notes = {s.key: s.notes for s in statuses if s.notes}
-            record_fresh_state(home, marker, observed_state(settings, sources, output_stamps=stamps), notes)
+            # The checks above leave no None among the values.
+            known_sources = {key: value for key, value in sources.items() if value is not None}
+            known_stamps = {key: value for key, value in stamps.items() if value is not None}
+            record_fresh_state(home, marker, observed_state(settings, known_sources, output_stamps=known_stamps), notes)
     return statuses
 
 

@@ -34,7 +34,7 @@ AUTOMATION_RUN_TAGS = {
 }
 
 
-def stale_condition() -> dg.AutomationCondition:
+def stale_condition() -> dg.AutomationCondition[dg.AssetKey | dg.AssetCheckKey]:
     """Stale or missing, as this project means it; see the module docstring."""
     condition = dg.AutomationCondition
     became_stale = (
@@ -48,7 +48,9 @@ def stale_condition() -> dg.AutomationCondition:
         | condition.any_checks_match(condition.check_failed().newly_true(), blocking_only=True)
     )
     return (
-        became_stale.since_last_handled()
+        # Dagster types since_last_handled's self as AutomationCondition[AssetKey | AssetCheckKey],
+        # which its invariant type parameter refuses for an asset condition; it accepts both at runtime.
+        became_stale.since_last_handled()  # type: ignore[misc]
         & ~condition.any_deps_missing()
         & ~condition.any_deps_in_progress()
         & ~condition.in_progress()

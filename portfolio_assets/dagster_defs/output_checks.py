@@ -122,7 +122,7 @@ def build_output_files_sensor(interval_seconds: int) -> dg.SensorDefinition:
         description="Reports an asset's outputs_intact check as failed when a file it wrote was "
         "deleted or changed on disk; the automation condition then rebuilds that asset.",
     )
-    def output_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+    def output_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
         events, cursor = evaluate_outputs_tick(context.instance, settings.resolve(), context.cursor)
         if not events:
             return dg.SensorResult(cursor=cursor, skip_reason="every output file is as written")

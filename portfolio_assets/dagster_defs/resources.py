@@ -12,7 +12,9 @@ from ..domain.settings import SETTING_DEFAULTS, SETTING_VARIABLES, Settings, set
 __all__ = ["PipelineSettings", "settings_resource_from_environment"]
 
 
-class PipelineSettings(dg.ConfigurableResource):
+# ConfigurableResource is generic in the value it provides (for a subclass, itself); Dagster
+# documents subclassing it bare, and subscripting it at runtime would make a pydantic generic.
+class PipelineSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the inputs and outputs live and the two result-changing settings.
 
     Each field is bound to its PORTFOLIO_ASSETS_* variable when that is set;

@@ -26,7 +26,8 @@ __all__ = ["build_sensors", "evaluate_tick"]
 
 def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
     records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
-    return records[0].asset_observation.data_version if records else None
+    observation = records[0].asset_observation if records else None
+    return observation.data_version if observation is not None else None
 
 
 def evaluate_tick(
@@ -88,7 +89,9 @@ def build_sensors() -> list[dg.SensorDefinition]:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Observes the broker folder (names and bytes of every list) when it changed.",
     )
-    def tradeable_instruments_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+    def tradeable_instruments_sensor(
+        context: dg.SensorEvaluationContext, settings: PipelineSettings
+    ) -> dg.SensorResult | dg.SkipReason:
         resolved = settings.resolve()
         return evaluate_tick(
             context,
@@ -103,7 +106,9 @@ def build_sensors() -> list[dg.SensorDefinition]:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks.",
     )
-    def stooq_files_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+    def stooq_files_sensor(
+        context: dg.SensorEvaluationContext, settings: PipelineSettings
+    ) -> dg.SensorResult | dg.SkipReason:
         resolved = settings.resolve()
         return evaluate_tick(
             context,

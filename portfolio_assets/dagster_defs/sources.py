@@ -115,6 +115,7 @@ def record_observations(
         ("tradeable_instruments", observe_tradeable_instruments(settings)),
     ):
         asset_key = dg.AssetKey(key)
+        assert result.data_version is not None  # both observations always set one
         versions[key] = result.data_version.value
         if versions[key] != _latest_observed_version(instance, asset_key):
             instance.report_runless_asset_event(

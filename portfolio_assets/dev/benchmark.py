@@ -35,6 +35,7 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, f
     """Wall seconds and peak RSS in MiB of one process."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None  # stderr=PIPE
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -72,7 +73,9 @@ def _append_daily_row(paths: list[Path], day: str) -> None:
             handle.write(ending + ticker + b",D," + day.encode() + b",000000,10,11,9,10.5,1000,0\n")
 
 
-def run(files: int, instruments: int, runs: int, rows: tuple[int, int], workdir: Path) -> dict[str, list]:
+def run(
+    files: int, instruments: int, runs: int, rows: tuple[int, int], workdir: Path
+) -> dict[str, list[tuple[float, float]]]:
     world = workdir / "world"
     if world.exists():
         shutil.rmtree(world)
@@ -84,7 +87,12 @@ def run(files: int, instruments: int, runs: int, rows: tuple[int, int], workdir:
         flush=True,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    results: dict[str, list] = {"cold": [], "nothing changed": [], "one instrument appended": [], "daily update": []}
+    results: dict[str, list[tuple[float, float]]] = {
+        "cold": [],
+        "nothing changed": [],
+        "one instrument appended": [],
+        "daily update": [],
+    }
     lists = sorted((world / "tradeable_instruments").glob("*.csv"))
     for number in range(runs):
         home = workdir / f"dagster_home_{number}"

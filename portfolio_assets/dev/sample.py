@@ -466,8 +466,8 @@ def _random_files(rng: random.Random, count: int) -> tuple[list[_File], dict[str
             files.append(item)
             if pool:
                 pools[pool].append(item)
-    for pool in pools.values():
-        rng.shuffle(pool)
+    for pool_files in pools.values():
+        rng.shuffle(pool_files)
     return files, pools
 
 
@@ -493,7 +493,7 @@ def _price_rows(rng: random.Random, ticker: str, count: int) -> list[str]:
     volume = 10 ** rng.uniform(2, 6.5)
     fmt = f"{ticker},D,%s,000000," + ",".join([f"%.{decimals}f"] * 4) + ",%d,0"
     rand = rng.random
-    rows = []
+    rows: list[str] = []
     append = rows.append
     for day in days[end - count : end]:
         opened = price * (1.0 + swing * (rand() - 0.5) * 0.5)

@@ -101,8 +101,9 @@ def parse_broker_list(path: Path, data: bytes) -> list[Instrument]:
     instruments = []
     for _, row in rows[1:]:
         values = [row[at].strip() if at is not None and at < len(row) else "" for at in wanted]
-        if values[0]:
-            instruments.append(Instrument(*values, source_file=path.name))
+        symbol, isin, market, name, currency = values
+        if symbol:
+            instruments.append(Instrument(symbol, isin, market, name, currency, source_file=path.name))
     return instruments
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from .csv_files import render_csv
 from .errors import InputVanished, PortfolioInputError
@@ -78,7 +80,11 @@ def scan_stooq_paths(root: Path) -> list[str]:
     return sorted(path for path, _ in _walk(root, with_stat=False))
 
 
-def _walk(root: Path, with_stat: bool):
+@overload
+def _walk(root: Path, with_stat: Literal[True]) -> Iterator[tuple[str, os.stat_result]]: ...
+@overload
+def _walk(root: Path, with_stat: Literal[False]) -> Iterator[tuple[str, None]]: ...
+def _walk(root: Path, with_stat: bool) -> Iterator[tuple[str, os.stat_result | None]]:
     """(relative path, stat or None) of each counted file, in no particular order."""
     pending = [(str(root), "")]
     while pending:

@@ -49,7 +49,7 @@ def _describe(row: tuple[str, ...]) -> str:
     return f"{row[0]} ({row[2] or 'no market'}) from {row[-1]}"
 
 
-_COVERAGE_CACHE: dict[tuple, ReportCoverage] = {}
+_COVERAGE_CACHE: dict[tuple[tuple[Path, str], ...], ReportCoverage] = {}
 
 
 def report_coverage(universe_path: Path, match_path: Path, unmatched_path: Path) -> ReportCoverage:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 __all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp"]
 
@@ -40,7 +41,10 @@ def output_stamp(paths: Iterable[Path]) -> str:
     return digest.hexdigest()[:24]
 
 
-def can_reuse(previous: StepMemo | None, input_fingerprint: str, outputs: Iterable[Path], force: bool) -> bool:
+def can_reuse(
+    previous: StepMemo | None, input_fingerprint: str, outputs: Iterable[Path], force: bool
+) -> TypeGuard[StepMemo]:
+    """True when `previous` (then not None) matches the inputs and its outputs are intact."""
     if force or previous is None or previous.input_fingerprint != input_fingerprint:
         return False
     outputs = list(outputs)

@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from ..domain.errors import PortfolioInputError
 from ..domain.settings import SETTING_VARIABLES, Settings, sensor_intervals
@@ -63,8 +64,11 @@ def _slowest_sensor_seconds() -> int:
         return 60  # the definitions refuse such a value; the default until they load
 
 
-def read_location_settings(dagster_home: Path) -> dict | None:
-    """The record, or None when there is none or it cannot be read."""
+def read_location_settings(dagster_home: Path) -> dict[str, Any] | None:
+    """The record, or None when there is none or it cannot be read.
+
+    Parsed JSON, possibly written by older code: only its `settings` is known to be a
+    dict; other fields are checked where they are used."""
     try:
         record = json.loads((dagster_home / LOCATION_SETTINGS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -98,7 +102,7 @@ def record_location_settings(dagster_home: Path, settings: Settings, now: float 
     return True
 
 
-def _process_gone(record: dict) -> bool:
+def _process_gone(record: dict[str, Any]) -> bool:
     """Whether the recording process is known to have ended (only knowable on this host)."""
     pid = record.get("pid")
     if record.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:

@@ -69,7 +69,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None, fo
     stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
     fingerprint = combine(step_code_version("match_report", settings), index_hash, bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
-    stats = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
+    stats: dict[str, float] = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
     warnings = [w for w in (matched.warning,) if w]
     if can_reuse(previous, fingerprint, outputs, force):
         reports = Reports(

@@ -59,7 +59,10 @@ class Step:
     @property
     def build(self) -> Callable[..., StepResult]:
         """The step function."""
-        return getattr(importlib.import_module(f"{__package__}.{self.key}"), self.function)
+        function: Callable[..., StepResult] = getattr(
+            importlib.import_module(f"{__package__}.{self.key}"), self.function
+        )
+        return function
 
     def setting_values(self, settings: Settings) -> dict[str, str]:
         """The result settings as text, e.g. {"include_empty": "false"}."""
