@@ -47,4 +47,5 @@ test-fast: env
 lint: env
 	$(BIN)/ruff check portfolio_assets portfolio_assets_tests
 	$(BIN)/ruff format --check portfolio_assets portfolio_assets_tests
+	$(BIN)/mypy
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs

@@ -6,8 +6,9 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -15,12 +16,16 @@ from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
 from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environment
 from ..domain.stooq_tree import INDEX_COLUMNS
-from ..instance.dagster_staleness import BaseAssetGraph, asset_graph_of
+from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
 from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
 from ..instance.runs import process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
+from ..steps.match_report import ReportResult
+from ..steps.price_exports import ExportResult
 from ..steps.registry import get_step, result_settings, step_code_version
+from ..steps.stooq_index import IndexResult
+from ..steps.tradeable_universe import UniverseResult
 from .failures import failing_clearly
 from .metadata import counts_table, csv_preview, report_shape
 from .resources import PipelineSettings
@@ -42,7 +47,8 @@ SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
 
 # The whole pipeline's asset graph, sources included, for Dagster's stale status inside a
 # run: a run's own job graph knows the sources only as stubs without observations.
-PipelineGraph = Callable[[], BaseAssetGraph]
+PipelineGraph = Callable[[], AnyAssetGraph]
+R = TypeVar("R", bound=StepResult)
 
 
 def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings, graph: PipelineGraph) -> bool:
@@ -62,8 +68,9 @@ def _run_step(
     config: StepConfig,
     settings: PipelineSettings,
     graph: PipelineGraph,
+    result_type: type[R],
     **inputs: object,
-) -> tuple[Settings, StepResult | None]:
+) -> tuple[Settings, R | None]:
     """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
@@ -92,6 +99,8 @@ def _run_step(
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
         result = get_step(name).build(resolved, previous, config.force, **inputs)
+    if not isinstance(result, result_type):  # the registry and this asset disagree: a programming error
+        raise TypeError(f"step {name} returned {type(result).__name__}, not {result_type.__name__}")
     for warning in getattr(result, "warnings", []):
         context.log.warning(warning)
     if result.reused:
@@ -117,8 +126,12 @@ def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -
 
 
 def _materialize_result(
-    step: str, resolved: Settings, result: StepResult, metadata: dict, input_tags: dict[str, str] | None = None
-) -> dg.MaterializeResult:
+    step: str,
+    resolved: Settings,
+    result: StepResult,
+    metadata: Mapping[str, Any],
+    input_tags: dict[str, str] | None = None,
+) -> dg.MaterializeResult[None]:
     chosen = result_settings(step, resolved)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(result.data_version),
@@ -141,9 +154,9 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def stooq_index(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult[None]]:
         scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
-        resolved, result = _run_step(context, config, settings, pipeline_graph, scan=scan)
+        resolved, result = _run_step(context, config, settings, pipeline_graph, IndexResult, scan=scan)
         if result is None:
             return
         read = _source_read(context, "stooq_files", result.source_version)
@@ -172,8 +185,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def tradeable_universe(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings, pipeline_graph)
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        resolved, result = _run_step(context, config, settings, pipeline_graph, UniverseResult)
         if result is None:
             return
         read = _source_read(context, "tradeable_instruments", result.source_version)
@@ -204,13 +217,13 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def match_report(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings, pipeline_graph)
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult)
         if result is None:
             return
         matches, unmatched = result.reports.matches, result.reports.unmatched
 
-        def count_by(column: str) -> Counter:
+        def count_by(column: str) -> Counter[str]:
             return Counter(row[column] for row in matches)
 
         yield _materialize_result(
@@ -246,8 +259,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def price_exports(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult]:
-        resolved, result = _run_step(context, config, settings, pipeline_graph)
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        resolved, result = _run_step(context, config, settings, pipeline_graph, ExportResult)
         if result is None:
             return
         if result.strays:
@@ -278,7 +291,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     pipeline = [stooq_index, tradeable_universe, match_report, price_exports]
 
     @functools.cache
-    def pipeline_graph() -> BaseAssetGraph:
+    def pipeline_graph() -> AnyAssetGraph:
         return asset_graph_of([stooq_files, tradeable_instruments, *pipeline])
 
     return pipeline

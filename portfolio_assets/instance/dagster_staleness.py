@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
 
-__all__ = ["BaseAssetGraph", "DagsterCause", "DagsterStaleness", "asset_graph_of", "dagster_staleness"]
+__all__ = ["AnyAssetGraph", "DagsterCause", "DagsterStaleness", "asset_graph_of", "dagster_staleness"]
+
+# A Definitions' graph, or a repository's as a run or a sensor has it.
+AnyAssetGraph = BaseAssetGraph[Any]
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,14 @@ class DagsterStaleness:
     causes: tuple[DagsterCause, ...]
 
 
-def asset_graph_of(assets: Sequence[dg.AssetsDefinition | dg.SourceAsset]) -> BaseAssetGraph:
+def asset_graph_of(assets: Sequence[dg.AssetsDefinition | dg.SourceAsset]) -> AnyAssetGraph:
     """The asset graph of `assets` alone, as a run needs it: its own job graph knows the
     observable sources only as stubs, whose data version reads as Dagster's default."""
     return AssetGraph.from_assets(assets)
 
 
 def dagster_staleness(
-    instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, keys: Iterable[str]
+    instance: dg.DagsterInstance, asset_graph: AnyAssetGraph, keys: Iterable[str]
 ) -> dict[str, DagsterStaleness]:
     """What Dagster says of each asset of `keys`: its status and its direct causes (one hop)."""
     view = AssetGraphView(

@@ -21,7 +21,7 @@ from ..incremental.memo import output_stamp
 from ..steps.price_exports import export_strays
 from ..steps.registry import output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
-from .dagster_staleness import BaseAssetGraph, DagsterStaleness, dagster_staleness
+from .dagster_staleness import AnyAssetGraph, DagsterStaleness, dagster_staleness
 from .memo_tags import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
 __all__ = [
@@ -44,7 +44,7 @@ class AssetStatus:
     causes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth knowing, but nothing a run would change
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Sequence[str]]:
         return {"key": self.key, "status": self.status, "causes": self.causes, "notes": self.notes}
 
 
@@ -73,11 +73,11 @@ def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:
 
 def _changed_broker_lists(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
     event = instance.get_latest_materialization_event(dg.AssetKey("tradeable_universe"))
-    recorded = {}
+    recorded: dict[str, str] = {}
     if event is not None and event.asset_materialization is not None:
         value = event.asset_materialization.metadata.get("broker_list_hashes")
-        recorded = value.value if value is not None else {}
-        recorded = json.loads(recorded) if isinstance(recorded, str) else dict(recorded)
+        stored = value.value if value is not None else {}
+        recorded = dict(json.loads(stored) if isinstance(stored, str) else stored)  # type: ignore[arg-type]
     current = broker_list_hashes(settings.tradeable_dir) if settings.tradeable_dir.is_dir() else {}
     causes = [f"broker list {name} added" for name in sorted(set(current) - set(recorded))]
     causes += [f"broker list {name} removed" for name in sorted(set(recorded) - set(current))]
@@ -174,7 +174,7 @@ def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) 
 
 
 def asset_statuses(
-    defs_or_graph: dg.Definitions | BaseAssetGraph,
+    defs_or_graph: dg.Definitions | AnyAssetGraph,
     instance: dg.DagsterInstance,
     settings: Settings,
     keys: Sequence[str],
