@@ -3,6 +3,8 @@ test instance. Shared plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,19 @@ import pytest
 from portfolio_assets.domain.settings import SETTING_VARIABLES
 
 from .helpers import STOOQ_HEADER, stooq_rows, write_file
+
+MEMORY_FOLDER = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders (worlds, Dagster instances) in memory where the machine has it.
+
+    Dagster's SQLite storage commits every event; on a disk each commit waits for the
+    disk, on tmpfs it does not: the suite runs about a third faster. TMPDIR set by the
+    caller wins, and so does `--basetemp`."""
+    if "TMPDIR" not in os.environ and MEMORY_FOLDER.is_dir() and os.access(MEMORY_FOLDER, os.W_OK):
+        os.environ["TMPDIR"] = str(MEMORY_FOLDER)  # processes the tests start inherit it
+        tempfile.tempdir = None  # forget the folder already chosen
 
 
 @pytest.fixture
@@ -43,3 +58,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first: on two workers the longest ones then overlap with everything else
+    instead of starting last (the same order on every worker, as xdist requires)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

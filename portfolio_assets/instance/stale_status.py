@@ -30,6 +30,7 @@ __all__ = [
     "asset_statuses",
     "current_data_version",
     "describe_path",
+    "latest_materialization_tags",
     "recorded_output_stamps",
     "status_of",
 ]
@@ -98,7 +99,12 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
 
 
 def status_of(
-    key: str, staleness: DagsterStaleness, code_version: str | None, instance: dg.DagsterInstance, settings: Settings
+    key: str,
+    staleness: DagsterStaleness,
+    code_version: str | None,
+    tags: Mapping[str, str],
+    instance: dg.DagsterInstance,
+    settings: Settings,
 ) -> AssetStatus:
     """The status of one asset: what Dagster says of it (`staleness`), in words, plus what
     Dagster cannot know (its output files missing or changed on disk)."""
@@ -114,7 +120,6 @@ def status_of(
         if len(missing) > 5:
             shown.append(f"... and {len(missing) - 5} more files are missing")
         return AssetStatus(key, "missing", shown)
-    tags = _latest_tags(instance, key)
     causes: list[str] = []
     for cause in staleness.causes:
         if cause.category == "code":
@@ -128,11 +133,15 @@ def status_of(
     return AssetStatus(key, "stale" if causes else "fresh", causes, _notes(key, settings, paths))
 
 
-def _latest_tags(instance: dg.DagsterInstance, key: str) -> Mapping[str, str]:
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    if event is None or event.asset_materialization is None:
-        return {}
-    return event.asset_materialization.tags or {}
+def latest_materialization_tags(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, Mapping[str, str]]:
+    """The tags of each asset's latest materialization ({} when never materialized), in
+    one query."""
+    tags: dict[str, Mapping[str, str]] = {key: {} for key in keys}
+    for record in instance.get_asset_records([dg.AssetKey(key) for key in keys]):
+        event = record.asset_entry.last_materialization
+        if event is not None and event.asset_materialization is not None:
+            tags[record.asset_entry.asset_key.to_user_string()] = event.asset_materialization.tags or {}
+    return tags
 
 
 def _code_causes(key: str, code_version: str | None, tags: Mapping[str, str], settings: Settings) -> list[str]:
@@ -165,12 +174,7 @@ def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
 
 def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
     """The output stamp each asset's latest materialization recorded."""
-    stamps: dict[str, str | None] = {}
-    for key in keys:
-        event = instance.get_latest_materialization_event(dg.AssetKey(key))
-        tags = (event.asset_materialization.tags or {}) if event and event.asset_materialization else {}
-        stamps[key] = tags.get(OUTPUT_STAMP_TAG)
-    return stamps
+    return {key: tags.get(OUTPUT_STAMP_TAG) for key, tags in latest_materialization_tags(instance, keys).items()}
 
 
 def asset_statuses(
@@ -183,4 +187,8 @@ def asset_statuses(
     repository's asset graph (as a run or a sensor has it)."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
     judged = dagster_staleness(instance, graph, keys)
-    return [status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, instance, settings) for key in keys]
+    tags = latest_materialization_tags(instance, keys)
+    return [
+        status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, tags[key], instance, settings)
+        for key in keys
+    ]

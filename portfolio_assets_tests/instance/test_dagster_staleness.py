@@ -28,6 +28,9 @@ from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import run_refresh, set_logic_version, stooq_rows, write_file
 
+# Not a process, but about 45 s of loading workspaces and materializing: CI runs it.
+pytestmark = pytest.mark.slow
+
 QUERY = """
 query {
   assetNodes {
