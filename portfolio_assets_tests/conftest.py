@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ import pytest
 from portfolio_assets.domain.settings import SETTING_VARIABLES
 
 from .helpers import STOOQ_HEADER, stooq_rows, write_file
+from .storage import fresh_instance
 
 MEMORY_FOLDER = Path("/dev/shm")
 
@@ -55,8 +57,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
+def instance() -> Iterator[dg.DagsterInstance]:
+    """An empty instance on the storage the run chose (storage.py: SQLite or PostgreSQL)."""
+    with fresh_instance() as test_instance:
         yield test_instance
 
 

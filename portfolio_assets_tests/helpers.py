@@ -29,6 +29,8 @@ from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_step
 
+from .storage import write_instance_config
+
 __all__ = [
     "AAPL",
     "ARTIFACTS",
@@ -161,9 +163,7 @@ E2E_INTERVALS = {
 
 def sample_world(root: Path) -> Path:
     """A settled sample in `root` and a DAGSTER_HOME with the project's dagster.yaml; returns the home."""
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    home = write_instance_config(root / "dagster_home")
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
     for path in root.rglob("*"):  # the sample is settled, not being written
         if path.is_file():

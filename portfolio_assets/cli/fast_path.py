@@ -3,11 +3,13 @@
 After Dagster has found every asset fresh, the CLI records the state it saw:
 the two source fingerprints, the code versions (which carry the result
 settings), the output stamps, and a marker of the instance's event storage
-(size and mtime of every event-log file under DAGSTER_HOME/history/runs).
+(size and mtime of every event-log file under DAGSTER_HOME/history/runs on local
+SQLite; the newest event id in the shared database on PostgreSQL, read with one query).
 A later check answers "fresh" only if all of these are equal again. Any event
 written since, by a UI run, a sensor, the shell or an observation, changes the
 marker; any input, setting, code or output change changes the state. Anything
-else (no record, another storage backend, an unreadable file) means "don't
+else (no record, another storage backend, an unreadable file, a database that does
+not answer within 2 s) means "don't
 know", and the caller asks Dagster. When the answer is "fresh", no run has
 written an event since, so `remove_leftovers` clears what killed runs left.
 """
@@ -17,14 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
+
+import yaml
 
 from ..domain.settings import Settings
 from ..domain.stooq_tree import StooqFile, scan_stooq_tree
 from ..incremental.export_folder import existing_export_names
 from ..incremental.fingerprints import stooq_fingerprint, text_fingerprint, tradeable_fingerprint
 from ..incremental.memo import output_stamp
+from ..instance.storage_config import StorageConfig, read_storage_config
 from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
 from ..steps.registry import ASSET_KEYS, output_paths, step_code_version
 
@@ -42,16 +46,20 @@ __all__ = [
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
 # Temporary files live for one write (milliseconds); older ones belong to no live writer.
 LEFTOVER_AGE_SECONDS = 60
-# A top-level storage key in dagster.yaml means events may live elsewhere than history/.
-_OTHER_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage)\s*:", re.MULTILINE)
 
 
 def instance_marker(dagster_home: Path) -> str | None:
-    """A hash of the event storage files, or None when the instance is not plain local SQLite."""
-    config = dagster_home / "dagster.yaml"
+    """A value that changes whenever any event is written to the instance, or None when
+    it cannot be known (another storage, an unreadable file, no answer)."""
     try:
-        if config.exists() and _OTHER_STORAGE.search(config.read_text(encoding="utf-8")):
-            return None
+        storage = read_storage_config(dagster_home)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    if storage.kind == "postgres":
+        return _postgres_marker(storage)
+    if storage.kind != "sqlite":
+        return None
+    try:
         entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
         digest = hashlib.sha256()
         for entry in entries:
@@ -60,6 +68,20 @@ def instance_marker(dagster_home: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _postgres_marker(storage: StorageConfig) -> str | None:
+    """The newest event id of the shared event log: every host's events raise it."""
+    try:
+        import psycopg2  # only with the postgres extra; a few milliseconds, no Dagster
+
+        with psycopg2.connect(storage.libpq_url, connect_timeout=2) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(max(id), 0), count(*) FROM event_logs")
+            row = cursor.fetchone()
+        connection.close()
+    except Exception:  # noqa: BLE001 - no driver, no server, no table: don't know, ask Dagster
+        return None
+    return None if row is None else f"postgres:{row[0]}:{row[1]}"
 
 
 def observed_state(

@@ -154,13 +154,25 @@ def _init(args: argparse.Namespace) -> int:
     home = _dagster_home()
     from ..io.locking import exclusive_lock
 
-    with exclusive_lock(home):
+    with exclusive_lock(home, _shared_database(home)):
         import dagster as dg
 
         with dg.DagsterInstance.get():
             pass
     print(f"Dagster instance ready in {home}")
     return 0
+
+
+def _shared_database(home: Path) -> str | None:
+    """The PostgreSQL database the instance shares with other hosts, if it does."""
+    import yaml
+
+    from ..instance.storage_config import read_storage_config
+
+    try:
+        return read_storage_config(home).libpq_url
+    except (OSError, ValueError, yaml.YAMLError):
+        return None  # Dagster reports a broken dagster.yaml when it reads it
 
 
 @contextmanager
@@ -171,7 +183,8 @@ def _locked_instance(
     another refresh or status from changing the instance (or creating it) under us."""
     from ..io.locking import exclusive_lock
 
-    with exclusive_lock(_dagster_home()) as waited:
+    home = _dagster_home()
+    with exclusive_lock(home, _shared_database(home)) as waited:
         if waited > 0.05:
             args.stooq_scan = None  # taken before the wait: observe afresh
         settings, defs, instance = _load(args)

@@ -23,7 +23,14 @@ from ..dagster_defs.sources import record_observations
 from ..definitions import runnable
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
-from ..instance.runs import clear_dead_runs, ensure_pool_limit, free_orphaned_slots, in_flight_assets, process_tags
+from ..instance.runs import (
+    ASSETS_TAG,
+    clear_dead_runs,
+    ensure_pool_limit,
+    free_orphaned_slots,
+    in_flight_assets,
+    process_tags,
+)
 from ..instance.stale_status import (
     SOURCE_KEYS,
     AssetStatus,
@@ -58,7 +65,11 @@ def _run(
     # The shell shows the run's log one line per record and, at the end, our one-line
     # summary of any failure; the full log (stacks included) stays in the instance and the UI.
     run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
-    tags = {"portfolio_assets/trigger": "refresh", **process_tags()}
+    tags = {
+        "portfolio_assets/trigger": "refresh",
+        ASSETS_TAG: ",".join(key for key in selection if key in ASSET_KEYS),
+        **process_tags(),
+    }
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
     return materialize_with_one_line_log(

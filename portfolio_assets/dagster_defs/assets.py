@@ -18,7 +18,7 @@ from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environ
 from ..domain.stooq_tree import INDEX_COLUMNS
 from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
 from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
-from ..instance.runs import process_tags
+from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
 from ..steps.match_report import ReportResult
@@ -94,6 +94,7 @@ def _run_step(
             )
         )
     context.instance.add_run_tags(context.run.run_id, process_tags())
+    keep_heartbeat(context.instance, context.run.run_id)
     if _fresh_in_this_run(context, resolved, graph):
         return resolved, None
     previous = previous_memo(context.instance, context.asset_key)

@@ -23,8 +23,12 @@ Where the process comes from, in order:
   subprocesses), not for run workers in other containers or machines.
 
 A run is dead only when its process provably does not exist on this host (see
-`portfolio_assets.io.parallel.process_state`); no pid, another host, or a
-process table we cannot read all mean alive.
+`portfolio_assets.io.parallel.process_state`), or, on a shared instance, when its
+heartbeat stopped: on storage other than local SQLite every run process keeps the tag
+`portfolio_assets/heartbeat` fresh (every HEARTBEAT_SECONDS), and a run of another host
+whose heartbeat is older than HEARTBEAT_STALE_SECONDS is dead to every other host (and
+to the daemon). No pid, another host without a heartbeat, or a process table we cannot
+read all mean alive.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 import dagster as dg
@@ -41,6 +47,10 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 from ..io.parallel import process_identity, process_state
 
 __all__ = [
+    "ASSETS_TAG",
+    "HEARTBEAT_SECONDS",
+    "HEARTBEAT_STALE_SECONDS",
+    "HEARTBEAT_TAG",
     "IN_FLIGHT",
     "Liveness",
     "RunProcess",
@@ -49,6 +59,7 @@ __all__ = [
     "free_orphaned_slots",
     "in_flight_assets",
     "is_dead",
+    "keep_heartbeat",
     "process_tags",
     "run_liveness",
     "run_process",
@@ -70,6 +81,15 @@ RUN_PROCESS_EVENTS = (
     "Executing steps using multiprocess executor: parent process",
 )
 _LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+HEARTBEAT_TAG = "portfolio_assets/heartbeat"
+# What a run materializes, for runs whose asset selection Dagster leaves empty (refresh).
+ASSETS_TAG = "portfolio_assets/assets"
+HEARTBEAT_SECONDS = 10.0
+# Six missed beats: a run of another host is dead within a minute of its process, and any
+# host's refresh (or the daemon's run monitoring, every 10 s) fails it and frees its slot.
+HEARTBEAT_STALE_SECONDS = 60.0
+_beating: set[str] = set()
+_beating_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,42 @@ def process_tags() -> dict[str, str]:
     (so runs from the UI and sensors carry them too)."""
     pid, started = process_identity()
     return {_HOST: socket.gethostname(), _PID: str(pid), _STARTED: f"{started:.3f}"}
+
+
+def _shared_storage(instance: dg.DagsterInstance) -> bool:
+    """Whether other hosts may run on this instance (anything but local SQLite files)."""
+    return "sqlite" not in type(instance.run_storage).__module__
+
+
+def keep_heartbeat(instance: dg.DagsterInstance, run_id: str) -> None:
+    """On a shared instance, keep `run_id`'s heartbeat tag fresh from this process until the
+    run ends or the process does (a daemon thread; once per run and process)."""
+    if not _shared_storage(instance):
+        return  # one host: the process table says whether a run lives
+    with _beating_lock:
+        if run_id in _beating:
+            return
+        _beating.add(run_id)
+
+    def beat() -> None:
+        while True:
+            try:
+                run = instance.get_run_by_id(run_id)
+                if run is None or run.status not in IN_FLIGHT:
+                    return
+                instance.add_run_tags(run_id, {HEARTBEAT_TAG: f"{time.time():.1f}"})
+            except Exception:  # noqa: BLE001 - a missed beat; the next one may get through
+                pass
+            time.sleep(HEARTBEAT_SECONDS)
+
+    threading.Thread(target=beat, name=f"heartbeat-{run_id[:8]}", daemon=True).start()
+
+
+def _heartbeat_age(run: dg.DagsterRun) -> float | None:
+    try:
+        return time.time() - float(run.tags[HEARTBEAT_TAG])
+    except (KeyError, ValueError):
+        return None
 
 
 def _started_time(value: str) -> float | None:
@@ -185,6 +241,12 @@ def run_liveness(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None)
     if process.pid is None:
         return Liveness(False, "no process recorded: assumed alive")
     if not process.local:
+        age = _heartbeat_age(run)
+        host = run.tags.get(_HOST, "another host")
+        if age is not None and age > HEARTBEAT_STALE_SECONDS:
+            return Liveness(
+                True, f"its process (pid {process.pid} on {host}) stopped beating {age:.0f} s ago", process.pid
+            )
         return Liveness(
             False, f"process {process.pid} is not on this host (or we cannot tell): assumed alive", process.pid
         )
@@ -211,6 +273,7 @@ def in_flight_assets(instance: dg.DagsterInstance) -> set[str]:
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
         if not is_dead(run, instance):
             keys.update(key.to_user_string() for key in (run.asset_selection or ()))
+            keys.update(key for key in run.tags.get(ASSETS_TAG, "").split(",") if key)
     return keys
 
 

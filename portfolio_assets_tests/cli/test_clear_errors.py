@@ -49,16 +49,15 @@ from portfolio_assets.steps import stooq_index
 from portfolio_assets.steps.common import MissingUpstreamOutput
 
 from ..helpers import BIN, PROJECT
+from ..storage import write_instance_config
 
-PROJECT_INSTANCE_CONFIG = PROJECT / "dagster_home" / "dagster.yaml"
 OUTPUTS = ("data/metadata/stooq_index.csv", "data/metadata/tradeable_universe.csv")
 
 
 @pytest.fixture
 def home(world: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new DAGSTER_HOME with the project's dagster.yaml, and no PORTFOLIO_ASSETS_* variable set."""
-    root = tmp_path_factory.mktemp("dagster_home")
-    shutil.copyfile(PROJECT_INSTANCE_CONFIG, root / "dagster.yaml")
+    root = write_instance_config(tmp_path_factory.mktemp("dagster_home"))
     monkeypatch.setenv("DAGSTER_HOME", str(root))
     for variable in [name for name in os.environ if name.startswith("PORTFOLIO_ASSETS_")]:
         monkeypatch.delenv(variable)

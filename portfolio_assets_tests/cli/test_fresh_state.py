@@ -15,13 +15,14 @@ from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import PROJECT, set_logic_version, write_file
+from ..helpers import set_logic_version, write_file
+from ..storage import instance_config_text, write_instance_config
 
 
 @pytest.fixture
 def home(world: Path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("dagster_home")
-    with dg.instance_for_test(temp_dir=str(root)) as instance:
+    root = write_instance_config(tmp_path_factory.mktemp("dagster_home"))
+    with dg.DagsterInstance.from_config(str(root)) as instance:
         defs = build_definitions()
         assert refresh(defs, instance, settings_from_environment(), report=lambda _: None).success
         yield root, instance
@@ -127,11 +128,15 @@ def test_other_storage_or_a_damaged_record_means_dont_know(home) -> None:
     assert not fast(root)
 
 
-def test_an_instance_with_other_storage_is_never_known_fresh(home) -> None:
+def test_an_instance_whose_storage_cannot_be_read_is_never_known_fresh(home) -> None:
     root, _ = home
     assert fast(root)
-    (root / "dagster.yaml").write_text("storage:\n  postgres:\n    postgres_url: postgresql://x\n")
-    assert not fast(root)
+    (root / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_url: postgresql+psycopg2://nobody@127.0.0.1:9/x\n"
+    )
+    assert not fast(root)  # no server answers
+    (root / "dagster.yaml").write_text("storage:\n  mysql:\n    mysql_url: mysql://x\n")
+    assert not fast(root)  # a storage the fast path cannot read
 
 
 def test_a_list_read_mid_run_then_reverted_is_not_known_fresh(home, world) -> None:
@@ -149,6 +154,5 @@ def test_a_list_read_mid_run_then_reverted_is_not_known_fresh(home, world) -> No
 
 def test_the_projects_own_instance_config_allows_the_fast_check(home) -> None:
     root, _ = home
-    project_config = PROJECT / "dagster_home" / "dagster.yaml"
-    (root / "dagster.yaml").write_text(project_config.read_text())
+    (root / "dagster.yaml").write_text(instance_config_text(), encoding="utf-8")
     assert fast(root)

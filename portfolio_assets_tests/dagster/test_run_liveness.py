@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +33,7 @@ from portfolio_assets.io.parallel import process_state
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import BIN, PROJECT, free_port, graphql, wait_for
+from ..storage import write_instance_config
 
 POOL = "portfolio_assets"
 # Linux never hands out a pid above PID_MAX_LIMIT (2**22): a pid that provably has no process.
@@ -205,7 +205,7 @@ def test_the_launcher_reports_dead_run_workers_failed_and_the_rest_running(insta
 
 
 def test_the_project_instance_uses_the_launcher_and_monitors_runs(tmp_path) -> None:
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    write_instance_config(tmp_path)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         launcher = instance.run_launcher
         assert isinstance(launcher, LivenessCheckingRunLauncher)
@@ -343,9 +343,7 @@ def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, kill
     (only our launcher's health check can tell then). Either way the run ends failed, its
     slot is freed, and the sensors' next run materializes everything within two minutes."""
     root = tmp_path
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    home = write_instance_config(root / "dagster_home")
     subprocess.run(
         [str(BIN / "portfolio-assets"), "sample", str(root), "--stooq-files", "3000", "--instruments", "300"],
         check=True,
