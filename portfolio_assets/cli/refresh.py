@@ -10,6 +10,7 @@ refresh observes again and takes another round.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..instance.runs import (
     free_orphaned_slots,
     in_flight_assets,
     process_tags,
+    slot_holders_elsewhere,
 )
 from ..instance.stale_status import (
     SOURCE_KEYS,
@@ -122,6 +124,24 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     return statuses
 
 
+OTHER_HOSTS_POLL_SECONDS = 5.0
+
+
+def _wait_for_other_hosts(instance: dg.DagsterInstance, report: Callable[[str], None]) -> None:
+    """On a shared instance, wait while a run of another host holds the pool; one that
+    died is failed (and its slot freed) as soon as its heartbeat is stale."""
+    announced: set[str] = set()
+    while holders := slot_holders_elsewhere(instance, POOL):
+        for run_id, why in holders.items():
+            if run_id not in announced:
+                report(f"waiting for run {run_id} of {why}")
+                announced.add(run_id)
+        time.sleep(OTHER_HOSTS_POLL_SECONDS)
+        for run_id in clear_dead_runs(instance):
+            report(f"run {run_id} stopped beating: marked failed, pool slot freed")
+        free_orphaned_slots(instance, POOL)
+
+
 def refresh(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -139,6 +159,7 @@ def refresh(
     ensure_pool_limit(instance, POOL)
     for run_id in free_orphaned_slots(instance, POOL):
         report(f"freed the pool slot run {run_id} held after it ended")
+    _wait_for_other_hosts(instance, report)
     record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
     reobserved = False

@@ -63,6 +63,7 @@ __all__ = [
     "process_tags",
     "run_liveness",
     "run_process",
+    "slot_holders_elsewhere",
 ]
 
 IN_FLIGHT = [
@@ -304,6 +305,25 @@ def free_orphaned_slots(instance: dg.DagsterInstance, pool: str) -> list[str]:
             storage.free_concurrency_slots_for_run(run_id)
             freed.append(run_id)
     return freed
+
+
+def slot_holders_elsewhere(instance: dg.DagsterInstance, pool: str) -> dict[str, str]:
+    """Live runs of other hosts holding a slot of `pool`, with why they count as alive.
+
+    Only a host's own refresh or the daemon frees a slot whose run died; a run of another
+    host that died is known dead once its heartbeat is stale, and not before."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    holders = {}
+    for run_id in sorted({slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status not in IN_FLIGHT or run_process(run, instance).local:
+            continue
+        liveness = run_liveness(run, instance)
+        if not liveness.dead:
+            holders[run_id] = f"{run.tags.get(_HOST, 'another host')}: {liveness.reason}"
+    return holders
 
 
 def ensure_pool_limit(instance: dg.DagsterInstance, pool: str) -> None:
