@@ -19,8 +19,10 @@ import dagster as dg
 
 from ..dagster_defs.assets import POOL, SKIP_FRESH_TAG
 from ..dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from ..dagster_defs.metadata import change_counts_from_metadata
 from ..dagster_defs.sources import record_observations
 from ..definitions import runnable
+from ..domain.changes import ChangeCounts, total_counts
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
 from ..instance.runs import clear_dead_runs, ensure_pool_limit, free_orphaned_slots, in_flight_assets, process_tags
@@ -47,6 +49,20 @@ class RefreshOutcome:
     materialized: list[str] = field(default_factory=list)
     runs: int = 0
     error: str = ""
+    changes: list[ChangeCounts] = field(default_factory=list)
+    """What each materialization of match_report changed, in order."""
+
+    def changes_line(self) -> str:
+        """The line `refresh` ends with: what changed in the universe."""
+        if not self.changes:
+            return "changes: none recorded (match_report was not materialized)"
+        return f"changes: {total_counts(self.changes).summary()}"
+
+    def count_changes(self, result: dg.ExecuteInJobResult) -> None:
+        for event in result.get_asset_materialization_events():
+            if event.asset_key == dg.AssetKey("match_report"):
+                counts = change_counts_from_metadata(event.materialization.metadata)
+                self.changes += [counts] if counts else []
 
 
 def _run(
@@ -134,6 +150,7 @@ def refresh(
     if force:
         report("materializing every asset (--force)")
         result = _run(defs, instance, list(ASSET_KEYS), force=True)
+        outcome.count_changes(result)
         outcome.runs += 1
         outcome.materialized = list(ASSET_KEYS)
         outcome.success = result.success
@@ -162,6 +179,7 @@ def refresh(
         # is not materialized (and Dagster skips what follows it).
         selection = _with_descendants(defs, [s.key for s in due])
         result = _run(defs, instance, selection)
+        outcome.count_changes(result)
         outcome.runs += 1
         done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
         due_keys = {s.key for s in due}

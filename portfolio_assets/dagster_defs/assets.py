@@ -27,7 +27,7 @@ from ..steps.registry import get_step, result_settings, step_code_version
 from ..steps.stooq_index import IndexResult
 from ..steps.tradeable_universe import UniverseResult
 from .failures import failing_clearly
-from .metadata import counts_table, csv_preview, report_shape
+from .metadata import change_metadata, counts_table, csv_preview, report_shape
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
@@ -218,10 +218,11 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def match_report(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult[None]]:
-        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult)
+        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult, run_id=context.run.run_id)
         if result is None:
             return
         matches, unmatched = result.reports.matches, result.reports.unmatched
+        context.log.info(f"changes since the previous reports: {result.changes.counts.summary()}")
 
         def count_by(column: str) -> Counter[str]:
             return Counter(row[column] for row in matches)
@@ -238,6 +239,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "matched_count": len(matches),
                 **report_shape(MATCH_COLUMNS, len(matches)),
                 "unmatched_count": len(unmatched),
+                **change_metadata(result.changes),
                 **result.stats,
                 "by_strategy": counts_table("strategy", count_by("strategy")),
                 "by_data_status": counts_table("data_status", count_by("data_status")),
