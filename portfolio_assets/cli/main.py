@@ -94,8 +94,10 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
     imported, where a bad one would end in a traceback; here it is one line (main)."""
     _apply_setting_flags(args)
     from ..domain.settings import (
+        max_price_lag_days,
         max_removed_share,
         max_unmatched_share,
+        price_exports_freshness_hours,
         refresh_log_level,
         sensor_intervals,
         settings_from_environment,
@@ -105,7 +107,15 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
     settings = settings_from_environment()
     # Every validator the definitions run (a new one missed here still ends as one line,
     # from main, when the definitions load).
-    for validate in (refresh_log_level, worker_setting, sensor_intervals, max_unmatched_share, max_removed_share):
+    for validate in (
+        refresh_log_level,
+        worker_setting,
+        sensor_intervals,
+        max_unmatched_share,
+        max_removed_share,
+        max_price_lag_days,
+        price_exports_freshness_hours,
+    ):
         validate()
     return settings, _dagster_home()
 

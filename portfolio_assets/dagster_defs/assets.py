@@ -7,6 +7,7 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,12 @@ import dagster as dg
 
 from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
-from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environment
+from ..domain.settings import (
+    SETTING_VARIABLES,
+    Settings,
+    price_exports_freshness_hours,
+    settings_from_environment,
+)
 from ..domain.stooq_tree import INDEX_COLUMNS
 from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
 from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
@@ -141,7 +147,12 @@ def _materialize_result(
 
 
 def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The four assets, with code versions for the settings they were loaded with."""
+    """The four assets, with code versions for the settings they were loaded with.
+
+    price_exports carries a FreshnessPolicy: the UI shows it overdue when it has not
+    materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily update is late). Like
+    the price lag check's threshold, that window changes no result, so no code version."""
+    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
 
     @dg.asset(
         group_name=GROUP,
@@ -257,6 +268,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         deps=[match_report],
         kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
+        freshness_policy=freshness,
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )
     def price_exports(

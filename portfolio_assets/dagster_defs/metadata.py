@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import dagster as dg
 
 from ..domain.changes import CHANGE_KINDS, ChangeCounts, ChangeSet
+from ..domain.price_lag import PriceLag
 
 __all__ = [
     "CHANGE_TABLE_LIMIT",
@@ -19,6 +20,7 @@ __all__ = [
     "change_metadata",
     "counts_table",
     "csv_preview",
+    "lag_table",
     "markdown_table",
     "report_shape",
 ]
@@ -119,3 +121,26 @@ def change_counts_from_metadata(metadata: Mapping[str, dg.MetadataValue]) -> Cha
         count = metadata[f"changes_{kind}"].value
         by_kind[kind] = count if isinstance(count, int) else 0
     return ChangeCounts(True, by_kind)
+
+
+_LAG_COLUMNS = ("symbol", "market", "isin", "source_file", "matched_ticker", "region", "price_end")
+
+
+def lag_table(lags: Sequence[PriceLag], limit: int = 200) -> dg.MetadataValue:
+    """The lagging instruments, most lagging first, with their region's newest price_end and the lag."""
+    columns = [
+        *(dg.TableColumn(name, "date" if name == "price_end" else "string") for name in _LAG_COLUMNS),
+        dg.TableColumn("region_newest", "date"),
+        dg.TableColumn("lag_business_days", "int"),
+    ]
+    records = [
+        dg.TableRecord(
+            {
+                **{name: lag.row[name] for name in _LAG_COLUMNS},
+                "region_newest": lag.region_newest,
+                "lag_business_days": lag.business_days,
+            }
+        )
+        for lag in lags[:limit]
+    ]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))

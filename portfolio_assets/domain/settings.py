@@ -16,10 +16,12 @@ __all__ = [
     "SETTING_VARIABLES",
     "Settings",
     "check_folders",
+    "max_price_lag_days",
     "max_removed_share",
     "max_unmatched_share",
     "parse_include_empty",
     "parse_policy",
+    "price_exports_freshness_hours",
     "refresh_log_level",
     "sensor_intervals",
     "settings_from_environment",
@@ -193,6 +195,26 @@ def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
     """The share of existing exports one run may remove without --force (an empty or
     half-unpacked Stooq tree, a wrong broker folder would otherwise wipe them)."""
     return _share(environ, *REMOVED_SHARE_VARIABLE)
+
+
+PRICE_LAG_VARIABLE = ("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", 5)
+
+
+def max_price_lag_days(environ: Mapping[str, str] | None = None) -> int:
+    """How many business days a matched instrument's price_end may lag the newest of its
+    region before the price lag check warns. Only that check reads it."""
+    variable, default = PRICE_LAG_VARIABLE
+    return _whole_number(environ, variable, default, 0, "business days")
+
+
+FRESHNESS_VARIABLE = ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", 36)
+
+
+def price_exports_freshness_hours(environ: Mapping[str, str] | None = None) -> int:
+    """Hours after its last materialization at which price_exports shows as overdue in the
+    UI (its FreshnessPolicy). Changes no result."""
+    variable, default = FRESHNESS_VARIABLE
+    return _whole_number(environ, variable, default, 1, "hours")
 
 
 _FOLDERS = ("stooq_dir", "tradeable_dir", "metadata_dir", "prices_dir")

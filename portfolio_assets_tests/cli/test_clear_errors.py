@@ -87,6 +87,8 @@ def no_stack(lines: list[str]) -> None:
         ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
         ("PORTFOLIO_ASSETS_WORKERS", "many"),
         ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "2"),
+        ("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", "five"),
+        ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "0"),
     ],
 )
 def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, command, variable, value) -> None:
