@@ -59,6 +59,7 @@ class RefreshOutcome:
         return f"changes: {total_counts(self.changes).summary()}"
 
     def count_changes(self, result: dg.ExecuteInJobResult) -> None:
+        """Add the change counts of the run's materialization of match_report, if it made one."""
         for event in result.get_asset_materialization_events():
             if event.asset_key == dg.AssetKey("match_report"):
                 counts = change_counts_from_metadata(event.materialization.metadata)

@@ -78,14 +78,23 @@ _CHANGE_COLUMNS = (
 
 def _changes_table(changes: ChangeSet) -> dg.MetadataValue:
     schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in _CHANGE_COLUMNS])
-    records = []
-    for change in changes.changes[:CHANGE_TABLE_LIMIT]:
-        key = change.instrument
-        values = (
-            *(change.kind, key.source_file, key.symbol, key.market, key.isin, key.occurrence),
-            *(change.column, change.before, change.after, change.ticker),
+    records = [
+        dg.TableRecord(
+            {
+                "kind": change.kind,
+                "source_file": change.instrument.source_file,
+                "symbol": change.instrument.symbol,
+                "market": change.instrument.market,
+                "isin": change.instrument.isin,
+                "occurrence": change.instrument.occurrence,
+                "column": change.column,
+                "from": change.before,
+                "to": change.after,
+                "ticker": change.ticker,
+            }
         )
-        records.append(dg.TableRecord(dict(zip((name for name, _ in _CHANGE_COLUMNS), values, strict=True))))
+        for change in changes.changes[:CHANGE_TABLE_LIMIT]
+    ]
     return dg.MetadataValue.table(records, schema=schema)
 
 

@@ -136,12 +136,13 @@ class ChangeCounts:
     def summary(self) -> str:
         """One line: `3 added, 1 removed, 5 status changes, 412 prices extended`."""
         if not self.compared:
-            return "nothing to compare with (no earlier reports: the first materialization)"
+            return "nothing to compare with (no earlier reports, as on the first materialization)"
         parts = []
         for kind in CHANGE_KINDS:
             count = self.by_kind.get(kind, 0)
             if count:
-                parts.append(f"{count} {_SUMMARY_WORDS[kind][count != 1]}")
+                singular, plural = _SUMMARY_WORDS[kind]
+                parts.append(f"{count} {singular if count == 1 else plural}")
         return ", ".join(parts) or "no changes"
 
 

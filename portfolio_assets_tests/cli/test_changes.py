@@ -104,7 +104,7 @@ def test_an_appended_a_deleted_and_an_emptied_instrument_are_exactly_what_change
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
     assert cli.main(["refresh"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "changes: nothing to compare with (no earlier reports: the first materialization)"
+        "changes: nothing to compare with (no earlier reports, as on the first materialization)"
     )
     broker_a = world / "tradeable_instruments/broker_a.csv"
     broker_a.write_text(broker_a.read_text().replace("GPW,PLEXM,EXM,Exm\n", "") + "XETRA,DE0007164600,SAP,SAP\n")

@@ -205,7 +205,7 @@ def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instan
 def test_match_report_metadata_shows_what_changed(world: Path, instance) -> None:
     materialize(instance)
     first = latest_metadata(instance, "match_report")
-    assert first["changes_summary"] == "nothing to compare with (no earlier reports: the first materialization)"
+    assert first["changes_summary"] == "nothing to compare with (no earlier reports, as on the first materialization)"
     assert first["changes_compared_with_previous"] is False and "changes_added" not in first
     assert first["changed_instruments"].records == []
     with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:

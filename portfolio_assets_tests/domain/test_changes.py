@@ -210,7 +210,7 @@ def test_exact_repeats_are_numbered_in_report_order() -> None:
             "1 status change, 1 price extended, 1 price stalled",
         ),
         (ChangeCounts(True, {"matched": 2, "unmatched": 1}), "2 newly matched, 1 no longer matched"),
-        (ChangeCounts(False), "nothing to compare with (no earlier reports: the first materialization)"),
+        (ChangeCounts(False), "nothing to compare with (no earlier reports, as on the first materialization)"),
     ],
 )
 def test_summary_line(counts: ChangeCounts, line: str) -> None:
