@@ -140,7 +140,12 @@ def refresh(
         report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
-        for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
+        for folder in (
+            settings.metadata_dir,
+            settings.change_history_dir,
+            settings.prices_dir,
+            Path(instance.root_directory),
+        ):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
     for run_id in free_orphaned_slots(instance, POOL):

@@ -435,7 +435,12 @@ def _leftover(folder: Path, name: str, age: float) -> Path:
 @pytest.mark.parametrize("command", ["status", "refresh"])
 def test_the_fast_path_removes_old_temporary_files(home, world, capsys, monkeypatch, command) -> None:
     assert cli.main(["refresh"]) == 0
-    folders = [world / "data/metadata", world / "data/processed/tradeable_prices", home]
+    folders = [
+        world / "data/metadata",
+        world / "data/metadata/match_changes",
+        world / "data/processed/tradeable_prices",
+        home,
+    ]
     old = [_leftover(folder, "old", age=3600) for folder in folders]
     young = [_leftover(folder, "young", age=5) for folder in folders]
 
