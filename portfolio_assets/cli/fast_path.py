@@ -158,7 +158,7 @@ def remove_leftovers(dagster_home: Path, settings: Settings, older_than_seconds:
     file lives for one write, so the age limit spares any a live writer may own.
     A folder that cannot be cleaned is left for the next refresh."""
     removed = 0
-    for folder in (settings.metadata_dir, settings.prices_dir, dagster_home):
+    for folder in (settings.metadata_dir, settings.change_history_dir, settings.prices_dir, dagster_home):
         try:
             removed += remove_leftover_temp_files(folder, older_than_seconds=older_than_seconds)
         except OSError:

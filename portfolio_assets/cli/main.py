@@ -4,7 +4,10 @@
 - `init` creates the Dagster instance in DAGSTER_HOME, once, under the lock that
   `status` and `refresh` take (so no two dagster processes race to create it).
 - `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
-- `refresh [--force]` materializes exactly the stale and missing assets.
+- `refresh [--force]` materializes exactly the stale and missing assets, and ends with
+  one line saying what changed in the universe.
+- `changes [--last N] [--json]` prints the last N change records of match_report,
+  newest first (Dagster-free: it reads the history beside the reports).
 
 `status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
 setting as a flag, which overrides its environment variable.
@@ -91,8 +94,10 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
     imported, where a bad one would end in a traceback; here it is one line (main)."""
     _apply_setting_flags(args)
     from ..domain.settings import (
+        max_price_lag_days,
         max_removed_share,
         max_unmatched_share,
+        price_exports_freshness_hours,
         refresh_log_level,
         sensor_intervals,
         settings_from_environment,
@@ -102,7 +107,15 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
     settings = settings_from_environment()
     # Every validator the definitions run (a new one missed here still ends as one line,
     # from main, when the definitions load).
-    for validate in (refresh_log_level, worker_setting, sensor_intervals, max_unmatched_share, max_removed_share):
+    for validate in (
+        refresh_log_level,
+        worker_setting,
+        sensor_intervals,
+        max_unmatched_share,
+        max_removed_share,
+        max_price_lag_days,
+        price_exports_freshness_hours,
+    ):
         validate()
     return settings, _dagster_home()
 
@@ -275,7 +288,31 @@ def _refresh(args: argparse.Namespace) -> int:
         return 1
     if outcome.materialized:
         print(f"materialized {', '.join(outcome.materialized)} in {outcome.runs} run(s)")
+    if outcome.runs:
+        print(outcome.changes_line())
     return 0
+
+
+def _changes(args: argparse.Namespace) -> int:
+    if args.metadata_dir is not None:
+        os.environ["PORTFOLIO_ASSETS_METADATA_DIR"] = args.metadata_dir
+    from ..domain.settings import settings_from_environment
+    from ..incremental.change_history import read_history
+    from .changes import render_json, render_text
+
+    folder = settings_from_environment().change_history_dir
+    history = read_history(folder, last=args.last)
+    for warning in history.warnings:
+        print(f"portfolio-assets: warning: {warning}", file=sys.stderr)
+    newest = history.records[::-1]
+    print(render_json(newest) if args.json else render_text(newest, folder))
+    return 0
+
+
+def _positive_count(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{shlex.quote(value)} is not valid; expected a whole number, at least 1")
+    return int(value)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -348,6 +385,15 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--force", action="store_true", help="materialize and rewrite every asset")
     _add_setting_flags(refresh)
     refresh.set_defaults(run=_refresh)
+    changes = commands.add_parser("changes", help="what changed in the universe at the last materializations")
+    changes.add_argument("--last", type=_positive_count, default=1, metavar="N", help="how many records (default 1)")
+    changes.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array, newest first, of {at, run_id, counts, added, removed, ...}",
+    )
+    changes.add_argument("--metadata-dir", dest="metadata_dir", metavar="PATH", help="the reports' folder")
+    changes.set_defaults(run=_changes)
     return parser
 
 

@@ -20,8 +20,10 @@ import dagster as dg
 
 from ..dagster_defs.assets import POOL, SKIP_FRESH_TAG
 from ..dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from ..dagster_defs.metadata import change_counts_from_metadata
 from ..dagster_defs.sources import record_observations
 from ..definitions import runnable
+from ..domain.changes import ChangeCounts, total_counts
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
 from ..instance.runs import (
@@ -56,6 +58,21 @@ class RefreshOutcome:
     materialized: list[str] = field(default_factory=list)
     runs: int = 0
     error: str = ""
+    changes: list[ChangeCounts] = field(default_factory=list)
+    """What each materialization of match_report changed, in order."""
+
+    def changes_line(self) -> str:
+        """The line `refresh` ends with: what changed in the universe."""
+        if not self.changes:
+            return "changes: none recorded (match_report was not materialized)"
+        return f"changes: {total_counts(self.changes).summary()}"
+
+    def count_changes(self, result: dg.ExecuteInJobResult) -> None:
+        """Add the change counts of the run's materialization of match_report, if it made one."""
+        for event in result.get_asset_materialization_events():
+            if event.asset_key == dg.AssetKey("match_report"):
+                counts = change_counts_from_metadata(event.materialization.metadata)
+                self.changes += [counts] if counts else []
 
 
 def _run(
@@ -154,7 +171,12 @@ def refresh(
         report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
-        for folder in (settings.metadata_dir, settings.prices_dir, Path(instance.root_directory)):
+        for folder in (
+            settings.metadata_dir,
+            settings.change_history_dir,
+            settings.prices_dir,
+            Path(instance.root_directory),
+        ):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
     for run_id in free_orphaned_slots(instance, POOL):
@@ -166,6 +188,7 @@ def refresh(
     if force:
         report("materializing every asset (--force)")
         result = _run(defs, instance, list(ASSET_KEYS), force=True)
+        outcome.count_changes(result)
         outcome.runs += 1
         outcome.materialized = list(ASSET_KEYS)
         outcome.success = result.success
@@ -194,6 +217,7 @@ def refresh(
         # is not materialized (and Dagster skips what follows it).
         selection = _with_descendants(defs, [s.key for s in due])
         result = _run(defs, instance, selection)
+        outcome.count_changes(result)
         outcome.runs += 1
         done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
         due_keys = {s.key for s in due}

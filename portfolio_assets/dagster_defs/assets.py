@@ -7,6 +7,7 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,12 @@ import dagster as dg
 
 from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
-from ..domain.settings import SETTING_VARIABLES, Settings, settings_from_environment
+from ..domain.settings import (
+    SETTING_VARIABLES,
+    Settings,
+    price_exports_freshness_hours,
+    settings_from_environment,
+)
 from ..domain.stooq_tree import INDEX_COLUMNS
 from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
 from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
@@ -27,7 +33,7 @@ from ..steps.registry import get_step, result_settings, step_code_version
 from ..steps.stooq_index import IndexResult
 from ..steps.tradeable_universe import UniverseResult
 from .failures import failing_clearly
-from .metadata import counts_table, csv_preview, report_shape
+from .metadata import change_metadata, counts_table, csv_preview, report_shape
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
@@ -142,7 +148,12 @@ def _materialize_result(
 
 
 def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The four assets, with code versions for the settings they were loaded with."""
+    """The four assets, with code versions for the settings they were loaded with.
+
+    price_exports carries a FreshnessPolicy: the UI shows it overdue when it has not
+    materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily update is late). Like
+    the price lag check's threshold, that window changes no result, so no code version."""
+    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
 
     @dg.asset(
         group_name=GROUP,
@@ -219,10 +230,11 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def match_report(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult[None]]:
-        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult)
+        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult, run_id=context.run.run_id)
         if result is None:
             return
         matches, unmatched = result.reports.matches, result.reports.unmatched
+        context.log.info(f"changes since the previous reports: {result.changes.counts.summary()}")
 
         def count_by(column: str) -> Counter[str]:
             return Counter(row[column] for row in matches)
@@ -239,6 +251,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "matched_count": len(matches),
                 **report_shape(MATCH_COLUMNS, len(matches)),
                 "unmatched_count": len(unmatched),
+                **change_metadata(result.changes),
                 **result.stats,
                 "by_strategy": counts_table("strategy", count_by("strategy")),
                 "by_data_status": counts_table("data_status", count_by("data_status")),
@@ -256,6 +269,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         deps=[match_report],
         kinds={"python", "csv"},
         code_version=step_code_version("price_exports", settings),
+        freshness_policy=freshness,
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
     )
     def price_exports(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ..domain.settings import max_unmatched_share
+from ..domain.price_lag import lagging_prices
+from ..domain.reports import read_match_report
+from ..domain.settings import max_price_lag_days, max_unmatched_share
 from ..domain.stooq_tree import count_index_rows
 from ..incremental.consistency import export_coverage, report_coverage
 from ..steps.price_exports import export_strays
 from .assets import POOL
+from .metadata import lag_table
 from .resources import PipelineSettings
 
 __all__ = ["build_checks"]
@@ -21,6 +24,7 @@ def _listing(items: list[str], limit: int = 20) -> str:
 
 def build_checks() -> list[dg.AssetChecksDefinition]:
     threshold = max_unmatched_share()
+    max_lag = max_price_lag_days()
 
     # Blocking: an index of nothing would unmatch every instrument and remove every export.
     @dg.asset_check(
@@ -74,6 +78,27 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         pool=POOL,
+        asset="match_report",
+        description=f"No matched instrument's price_end lags the newest price_end of its region by more "
+        f"than {max_lag} business days (PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS; Monday to Friday, no holiday "
+        "calendar); a warning listing each with its lag.",
+    )
+    def price_lag_below_threshold(settings: PipelineSettings) -> dg.AssetCheckResult:
+        matches = read_match_report(settings.resolve().match_report_path)
+        lags = lagging_prices(matches, max_lag)
+        return dg.AssetCheckResult(
+            passed=not lags,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "lagging_count": len(lags),
+                "max_lag_business_days": max_lag,
+                "largest_lag_business_days": lags[0].business_days if lags else 0,
+                "lagging": lag_table(lags),
+            },
+        )
+
+    @dg.asset_check(
+        pool=POOL,
         asset="price_exports",
         description="An export for every exportable matched ticker and none for anything else; "
         "CSV files the pipeline did not write are reported as a warning and left alone.",
@@ -100,5 +125,6 @@ def build_checks() -> list[dg.AssetChecksDefinition]:
         stooq_index_not_empty,
         every_instrument_reported_once,
         unmatched_share_below_threshold,
+        price_lag_below_threshold,
         exports_match_the_report,
     ]

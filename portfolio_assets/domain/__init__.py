@@ -1,4 +1,4 @@
-"""SPEC 1-5 and nothing else: every rule lives in one module here.
+"""SPEC 1-5, and pure rules over its reports (what changed, price lag): every rule lives in one module here.
 
 - `stooq_tree`: scanning the unpacked Stooq tree into index entries (SPEC 1.1).
 - `broker_lists`: reading broker CSV lists into instruments (SPEC 1.2).
@@ -8,6 +8,8 @@
 - `currency`: inferred, expected and resolved currencies (SPEC 5).
 - `reports`: the match and unmatched report rows and CSV files (SPEC 2).
 - `exports`: planning and rendering one clean price file per matched ticker (SPEC 2).
+- `changes`: what changed in the universe between two versions of the reports.
+- `price_lag`: business days and how far a matched instrument's prices lag its region.
 - `csv_files`: the one CSV dialect of every file written.
 - `errors`, `settings`: bad input, and the validated user settings.
 

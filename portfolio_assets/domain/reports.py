@@ -20,6 +20,7 @@ __all__ = [
     "Reports",
     "build_reports",
     "read_match_report",
+    "read_unmatched_report",
     "render_match_report",
     "render_unmatched_report",
 ]
@@ -137,3 +138,20 @@ def read_match_report(path: Path) -> list[MatchRow]:
         raise ValueError(f"{path} is not a readable match report (line {short} has the wrong number of cells)")
     _READ_CACHE[path] = (stamp, rows)
     return list(rows)
+
+
+def read_unmatched_report(path: Path) -> list[tuple[str, ...]]:
+    """The rows of an unmatched report, each as its cells."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or tuple(header) != UNMATCHED_COLUMNS:
+                raise ValueError("unexpected header")
+            rows = [tuple(row) for row in reader]
+    except (UnicodeDecodeError, csv.Error, ValueError) as error:
+        raise ValueError(f"{path} is not a readable unmatched report ({error})") from None
+    short = next((number for number, row in enumerate(rows, 2) if len(row) != len(UNMATCHED_COLUMNS)), None)
+    if short is not None:
+        raise ValueError(f"{path} is not a readable unmatched report (line {short} has the wrong number of cells)")
+    return rows

@@ -16,10 +16,12 @@ __all__ = [
     "SETTING_VARIABLES",
     "Settings",
     "check_folders",
+    "max_price_lag_days",
     "max_removed_share",
     "max_unmatched_share",
     "parse_include_empty",
     "parse_policy",
+    "price_exports_freshness_hours",
     "refresh_log_level",
     "sensor_intervals",
     "settings_from_environment",
@@ -110,6 +112,17 @@ class Settings:
         files a run may ever remove there."""
         return self.metadata_dir / "exports_written.json"
 
+    @property
+    def change_history_dir(self) -> Path:
+        """What changed at each materialization of match_report: one JSON line each, in
+        one file per month (append-only)."""
+        return self.metadata_dir / "match_changes"
+
+    @property
+    def pending_change_path(self) -> Path:
+        """The change record of a materialization whose reports are being replaced."""
+        return self.change_history_dir / "pending.json"
+
 
 def _environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     """The given variables, or the process environment (read when called, not at import)."""
@@ -125,16 +138,19 @@ SENSOR_INTERVAL_VARIABLES = {
 UNMATCHED_SHARE_VARIABLE = ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", 0.25)
 
 
+def _whole_number(environ: Mapping[str, str] | None, variable: str, default: int, minimum: int, unit: str) -> int:
+    raw = _environment(environ).get(variable) or str(default)
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < minimum:
+        raise InvalidSetting(variable, raw, (f"a whole number of {unit}, at least {minimum}",))
+    return int(raw)
+
+
 def sensor_intervals(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     """Seconds between ticks of each sensor; a non-positive or non-integer value is an error."""
-    environ = _environment(environ)
-    intervals = {}
-    for sensor, (variable, default) in SENSOR_INTERVAL_VARIABLES.items():
-        raw = environ.get(variable) or str(default)
-        if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
-            raise InvalidSetting(variable, raw, ("a whole number of seconds, at least 1",))
-        intervals[sensor] = int(raw)
-    return intervals
+    return {
+        sensor: _whole_number(environ, variable, default, 1, "seconds")
+        for sensor, (variable, default) in SENSOR_INTERVAL_VARIABLES.items()
+    }
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -150,12 +166,9 @@ def refresh_log_level(environ: Mapping[str, str] | None = None) -> str:
 
 def worker_setting(environ: Mapping[str, str] | None = None) -> int | None:
     """PORTFOLIO_ASSETS_WORKERS as a number of processes, or None for all cores."""
-    raw = _environment(environ).get("PORTFOLIO_ASSETS_WORKERS") or ""
-    if not raw:
+    if not _environment(environ).get("PORTFOLIO_ASSETS_WORKERS"):
         return None
-    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
-        raise InvalidSetting("PORTFOLIO_ASSETS_WORKERS", raw, ("a whole number of processes, at least 1",))
-    return int(raw)
+    return _whole_number(environ, "PORTFOLIO_ASSETS_WORKERS", 1, 1, "processes")
 
 
 def _share(environ: Mapping[str, str] | None, variable: str, default: float) -> float:
@@ -182,6 +195,26 @@ def max_removed_share(environ: Mapping[str, str] | None = None) -> float:
     """The share of existing exports one run may remove without --force (an empty or
     half-unpacked Stooq tree, a wrong broker folder would otherwise wipe them)."""
     return _share(environ, *REMOVED_SHARE_VARIABLE)
+
+
+PRICE_LAG_VARIABLE = ("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", 5)
+
+
+def max_price_lag_days(environ: Mapping[str, str] | None = None) -> int:
+    """How many business days a matched instrument's price_end may lag the newest of its
+    region before the price lag check warns. Only that check reads it."""
+    variable, default = PRICE_LAG_VARIABLE
+    return _whole_number(environ, variable, default, 0, "business days")
+
+
+FRESHNESS_VARIABLE = ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", 36)
+
+
+def price_exports_freshness_hours(environ: Mapping[str, str] | None = None) -> int:
+    """Hours after its last materialization at which price_exports shows as overdue in the
+    UI (its FreshnessPolicy). Changes no result."""
+    variable, default = FRESHNESS_VARIABLE
+    return _whole_number(environ, variable, default, 1, "hours")
 
 
 _FOLDERS = ("stooq_dir", "tradeable_dir", "metadata_dir", "prices_dir")

@@ -1,5 +1,6 @@
 """The match_report step: each instrument matched to a Stooq file with diagnostics and
-currency (tradeable_matches.csv), or why not (tradeable_unmatched.csv)."""
+currency (tradeable_matches.csv), or why not (tradeable_unmatched.csv), and what changed
+since the previous reports (`match_changes.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from ..domain.broker_lists import read_universe
+from ..domain.changes import ChangeSet
 from ..domain.diagnostics import Diagnostics
 from ..domain.errors import InputVanished
 from ..domain.exports import plan_exports
@@ -20,6 +22,7 @@ from ..incremental.match_cache import match_with_cache
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
 from .common import StepResult, bytes_hash, require_output
+from .match_changes import ChangeRecording
 from .registry import cache_version, step_code_version
 
 __all__ = ["ReportResult", "build_match_reports", "export_view_version"]
@@ -30,6 +33,7 @@ class ReportResult(StepResult):
     reports: Reports
     stats: dict[str, float]
     warnings: list[str]
+    changes: ChangeSet
     report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
 
 
@@ -49,7 +53,11 @@ def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> 
         )
 
 
-def build_match_reports(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> ReportResult:
+def build_match_reports(
+    settings: Settings, previous: StepMemo | None = None, force: bool = False, run_id: str | None = None
+) -> ReportResult:
+    """Both reports, and what changed since the previous ones: recorded in the change
+    history under `run_id` when one is given (a Dagster run)."""
     started = time.perf_counter()
     index_bytes = require_output(settings.index_path, "stooq_index")
     universe_bytes = require_output(settings.universe_path, "tradeable_universe")
@@ -70,7 +78,8 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None, fo
     fingerprint = combine(step_code_version("match_report", settings), index_hash, bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
     stats: dict[str, float] = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
-    warnings = [w for w in (matched.warning,) if w]
+    recording = ChangeRecording(settings, run_id)
+    warnings = [w for w in (matched.warning, recording.settle_interrupted()) if w]
     if can_reuse(previous, fingerprint, outputs, force):
         reports = Reports(
             read_match_report(settings.match_report_path),
@@ -83,7 +92,7 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None, fo
         stats.update(
             stooq_files_read=0, diagnostics_reused=len(matched_paths), seconds=round(time.perf_counter() - started, 3)
         )
-        return ReportResult(previous, True, reports, stats, warnings)
+        return ReportResult(previous, True, reports, stats, warnings, recording.record_unchanged())
     diagnosed = diagnose_with_cache(
         settings.stooq_dir,
         matched_paths,
@@ -95,19 +104,24 @@ def build_match_reports(settings: Settings, previous: StepMemo | None = None, fo
     warnings += [w for w in (diagnosed.warning,) if w]
     _require_all_read(settings, diagnosed.by_path)
     reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
+    changes, unreadable = recording.compare(reports)
+    warnings += [unreadable] if unreadable else []
     match_text = render_match_report(reports.matches)
     unmatched_text = render_unmatched_report(reports.unmatched)
+    report_hash = text_fingerprint(match_text, unmatched_text)
     remove_leftover_temp_files(settings.metadata_dir)
     # Both reports are staged before either replaces its predecessor.
     encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text), strict=False)]
-    replace_all([(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)])
+    staged = [(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)]
+    with recording.replacing(changes, report_hash):
+        replace_all(staged)
     memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
     stats.update(
         stooq_files_read=diagnosed.files_read,
         diagnostics_reused=diagnosed.reused,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ReportResult(memo, False, reports, stats, warnings, text_fingerprint(match_text, unmatched_text))
+    return ReportResult(memo, False, reports, stats, warnings, changes, report_hash)
 
 
 def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:

@@ -86,6 +86,8 @@ def no_stack(lines: list[str]) -> None:
         ("PORTFOLIO_ASSETS_LOG_LEVEL", "chatty"),
         ("PORTFOLIO_ASSETS_WORKERS", "many"),
         ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "2"),
+        ("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", "five"),
+        ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "0"),
     ],
 )
 def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, command, variable, value) -> None:
@@ -432,7 +434,12 @@ def _leftover(folder: Path, name: str, age: float) -> Path:
 @pytest.mark.parametrize("command", ["status", "refresh"])
 def test_the_fast_path_removes_old_temporary_files(home, world, capsys, monkeypatch, command) -> None:
     assert cli.main(["refresh"]) == 0
-    folders = [world / "data/metadata", world / "data/processed/tradeable_prices", home]
+    folders = [
+        world / "data/metadata",
+        world / "data/metadata/match_changes",
+        world / "data/processed/tradeable_prices",
+        home,
+    ]
     old = [_leftover(folder, "old", age=3600) for folder in folders]
     young = [_leftover(folder, "young", age=5) for folder in folders]
 

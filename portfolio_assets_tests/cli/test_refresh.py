@@ -168,6 +168,7 @@ def test_leftover_temporary_files_are_removed_even_when_nothing_is_stale(settled
 
     leftovers = [
         settled / "data/metadata" / f"{TEMP_PREFIX}x.part",
+        settled / "data/metadata/match_changes" / f"{TEMP_PREFIX}z.part",  # a killed append to the history
         settled / "data/processed/tradeable_prices" / f"{TEMP_PREFIX}y.part",
     ]
     for path in leftovers:

@@ -200,3 +200,31 @@ def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instan
     assert not result.success
     assert "differ from those the code location was loaded with" in _failure_message(result)
     assert not (world / "data/metadata/tradeable_matches.csv").exists()
+
+
+def test_match_report_metadata_shows_what_changed(world: Path, instance) -> None:
+    materialize(instance)
+    first = latest_metadata(instance, "match_report")
+    assert first["changes_summary"] == "nothing to compare with (no earlier reports, as on the first materialization)"
+    assert first["changes_compared_with_previous"] is False and "changes_added" not in first
+    assert first["changed_instruments"].records == []
+    with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:
+        handle.write("XETRA,DE0007164600,SAP,SAP\n")
+    broker_b = world / "tradeable_instruments/broker_b.csv"
+    broker_b.write_text("".join(line for line in broker_b.read_text().splitlines(True) if "KIM" not in line))
+    materialize(instance)
+    event = instance.get_latest_materialization_event(dg.AssetKey("match_report")).asset_materialization
+    assert isinstance(event.metadata["changes_added"], dg.IntMetadataValue)  # plotted over time
+    report = latest_metadata(instance, "match_report")
+    assert report["changes_summary"] == "1 added, 1 removed"
+    assert {key: value for key, value in report.items() if key.startswith("changes_") and value} == {
+        "changes_summary": "1 added, 1 removed",
+        "changes_compared_with_previous": True,
+        "changes_added": 1,
+        "changes_removed": 1,
+    }
+    rows = [record.data for record in report["changed_instruments"].records]
+    assert [(row["kind"], row["symbol"], row["source_file"], row["ticker"]) for row in rows] == [
+        ("added", "SAP", "broker_a.csv", ""),
+        ("removed", "KIM:US", "broker_b.csv", "KIM.US"),
+    ]

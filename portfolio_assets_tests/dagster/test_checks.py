@@ -10,6 +10,8 @@ from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.incremental.consistency import export_coverage, report_coverage
 from portfolio_assets.steps.registry import ASSET_KEYS
 
+from ..helpers import stooq_rows, write_file
+
 
 def materialize_all(instance) -> dict[str, dg.AssetCheckEvaluation]:
     defs = build_definitions()
@@ -28,6 +30,7 @@ def test_all_checks_pass_on_a_consistent_run(world: Path, instance) -> None:
         "stooq_index_not_empty",
         "every_instrument_reported_once",
         "unmatched_share_below_threshold",
+        "price_lag_below_threshold",
         "exports_match_the_report",
         "outputs_intact",
     }
@@ -70,3 +73,19 @@ def test_unmatched_share_warns_above_the_threshold(world: Path, instance, monkey
     check = materialize_all(instance)["unmatched_share_below_threshold"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["unmatched_share"].value == 0.2
+
+
+def test_price_lag_warns_only_beyond_the_threshold(world: Path, instance, monkeypatch) -> None:
+    us = world / "data/stooq/d_us_txt/data/daily/us"
+    # AAPL's prices reach Friday 12 January; KIM's stop on Friday 5 January: five business days behind.
+    write_file(us / "nasdaq stocks/1/aapl.us.txt", stooq_rows("AAPL.US", ["20240104", "20240105", "20240112"]))
+    write_file(us / "nyse stocks/2/kim.us.txt", stooq_rows("KIM.US", ["20240104", "20240105"]))
+    at_the_threshold = materialize_all(instance)["price_lag_below_threshold"]
+    assert at_the_threshold.passed and at_the_threshold.metadata["lagging_count"].value == 0
+    monkeypatch.setenv("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", "4")
+    beyond = materialize_all(instance)["price_lag_below_threshold"]
+    assert not beyond.passed and beyond.severity == dg.AssetCheckSeverity.WARN
+    assert beyond.metadata["max_lag_business_days"].value == 4
+    [lagging] = [record.data for record in beyond.metadata["lagging"].value.records]
+    assert (lagging["symbol"], lagging["matched_ticker"], lagging["price_end"]) == ("KIM:US", "KIM.US", "2024-01-05")
+    assert (lagging["region_newest"], lagging["lag_business_days"]) == ("2024-01-12", 5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 import pytest
 
@@ -33,7 +35,7 @@ def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
     job = build_definitions().resolve_implicit_global_asset_job_def()
     pools = {node.name: node.definition.pool for node in job.graph.nodes}
     assert {name for name, pool in pools.items() if pool != POOL} == {"stooq_files", "tradeable_instruments"}
-    assert len(pools) == 2 + 4 + 8  # sources, assets, checks (four rules, four outputs_intact)
+    assert len(pools) == 2 + 4 + 9  # sources, assets, checks (five rules, four outputs_intact)
 
 
 def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
@@ -88,9 +90,37 @@ def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> 
         ("PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS", "²"),
         ("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "2"),
         ("PORTFOLIO_ASSETS_MAX_REMOVED_SHARE", "half"),
+        ("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", "-1"),
+        ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "0"),
     ],
 )
 def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidSetting, match=variable):
         build_definitions()
+
+
+def test_price_exports_is_overdue_after_the_freshness_window(monkeypatch) -> None:
+    def policies() -> dict[str, dg.FreshnessPolicy | None]:
+        graph = build_definitions().resolve_asset_graph()
+        return {key.to_user_string(): graph.get(key).freshness_policy for key in graph.materializable_asset_keys}
+
+    assert policies() == {
+        "stooq_index": None,
+        "tradeable_universe": None,
+        "match_report": None,
+        "price_exports": dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36)),
+    }
+    monkeypatch.setenv("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "12")
+    assert policies()["price_exports"] == dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=12))
+
+
+def test_the_lag_threshold_and_the_freshness_window_change_no_code_version(monkeypatch) -> None:
+    def versions() -> dict[str, str | None]:
+        graph = build_definitions().resolve_asset_graph()
+        return {key.to_user_string(): graph.get(key).code_version for key in graph.materializable_asset_keys}
+
+    before = versions()
+    monkeypatch.setenv("PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS", "1")
+    monkeypatch.setenv("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "2")
+    assert versions() == before

@@ -1,0 +1,91 @@
+"""What a materialization of match_report changed, and keeping it in the history.
+
+The previous reports are the ones on disk when the step starts, read before the
+new ones replace them; when there are none (the first materialization, or a report
+deleted) there is nothing to compare with. A reused materialization records an
+empty record. The record is pending while the reports are replaced and appended to
+the history (`incremental/change_history.py`) once they are, so a process that dies
+in between loses nothing and adds nothing that did not happen.
+
+Only a step given a run id records; called without one (a test, the benchmark) it
+returns the changes and leaves the history alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..domain.changes import ChangeSet, compare_reports
+from ..domain.reports import Reports, read_match_report, read_unmatched_report
+from ..domain.settings import Settings
+from ..incremental.change_history import (
+    ChangeRecord,
+    append_record,
+    commit_pending,
+    settle_pending,
+    stage_pending,
+)
+from ..incremental.fingerprints import text_fingerprint
+from ..io.atomic_files import remove_leftover_temp_files
+
+__all__ = ["ChangeRecording"]
+
+
+@dataclass(frozen=True)
+class ChangeRecording:
+    settings: Settings
+    run_id: str | None
+    """The run whose changes are recorded; None records nothing."""
+
+    def settle_interrupted(self) -> str | None:
+        """Settle the record of a run that died while replacing the reports; what was done, or None."""
+        if self.run_id is None:
+            return None
+        remove_leftover_temp_files(self.settings.change_history_dir)  # of a killed run: none runs now
+        return settle_pending(
+            self.settings.change_history_dir, self.settings.pending_change_path, self._reports_hash_on_disk
+        )
+
+    def record_unchanged(self) -> ChangeSet:
+        """A reused materialization: the reports are the last ones, nothing changed."""
+        changes = ChangeSet(compared=True)
+        if self.run_id is not None:
+            append_record(self.settings.change_history_dir, ChangeRecord.now(self.run_id, changes))
+        return changes
+
+    def compare(self, reports: Reports) -> tuple[ChangeSet, str | None]:
+        """The changes from the reports on disk to `reports`, and a warning when the
+        reports on disk could not be read."""
+        paths = (self.settings.match_report_path, self.settings.unmatched_report_path)
+        try:
+            previous: Reports | None = Reports(read_match_report(paths[0]), read_unmatched_report(paths[1]))
+        except FileNotFoundError:
+            previous = None
+        except (OSError, ValueError) as error:
+            warning = f"the previous reports cannot be read ({error}): the change record has nothing to compare with"
+            return compare_reports(None, reports), warning
+        return compare_reports(previous, reports), None
+
+    @contextmanager
+    def replacing(self, changes: ChangeSet, report_hash: str) -> Iterator[None]:
+        """Around replacing the reports (whose new text hashes to `report_hash`): the
+        record is pending meanwhile and appended to the history once they are replaced."""
+        if self.run_id is None:
+            yield
+            return
+        record = ChangeRecord.now(self.run_id, changes)
+        stage_pending(self.settings.pending_change_path, record, report_hash)
+        yield
+        commit_pending(self.settings.change_history_dir, self.settings.pending_change_path, record)
+
+    def _reports_hash_on_disk(self) -> str | None:
+        try:
+            texts = [
+                path.read_bytes().decode("utf-8")  # as written: no newline translation
+                for path in (self.settings.match_report_path, self.settings.unmatched_report_path)
+            ]
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text_fingerprint(*texts)

@@ -1,0 +1,157 @@
+"""Issue 12, what changed: every kind through real refreshes of a small world, the history they
+leave, the line `refresh` ends with and `portfolio-assets changes` (text and JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from portfolio_assets.cli import main as cli
+from portfolio_assets.domain.changes import CHANGE_KINDS
+from portfolio_assets.incremental.change_history import read_history
+
+from ..helpers import AAPL, run_refresh, stooq_rows, write_file
+
+HISTORY = Path("data/metadata/match_changes")
+DAYS = ["20240102", "20240103", "20240104"]
+
+
+def records(world: Path) -> list[dict]:
+    history = read_history(world / HISTORY)
+    assert history.warnings == []
+    return [record.as_json() for record in history.records]
+
+
+def changed(record: dict) -> dict[str, list[tuple[str, ...]]]:
+    """The non-empty kinds of a record, each as (symbol, column, from, to, ticker) per item."""
+    fields = ("symbol", "column", "from", "to", "ticker")
+    return {
+        kind: [tuple(item[name] for name in fields if name in item) for item in record[kind]]
+        for kind in CHANGE_KINDS
+        if record[kind]
+    }
+
+
+def changes_json(capsys: pytest.CaptureFixture[str], *args: str, warnings: list[str] | None = None) -> list[dict]:
+    """What `changes --json` prints, parsed; what it says on stderr goes to `warnings`."""
+    capsys.readouterr()
+    assert cli.main(["changes", "--json", *args]) == 0
+    out, err = capsys.readouterr()
+    printed = json.loads(out)
+    for record in printed:  # the counts always equal the lists
+        assert record["counts"] == {kind: len(record[kind]) for kind in CHANGE_KINDS}
+    if warnings is not None:
+        warnings += err.splitlines()
+    else:
+        assert err == ""
+    return printed
+
+
+def test_first_then_unchanged_then_forced(world: Path, instance, capsys) -> None:
+    run_refresh(instance)
+    [first] = records(world)
+    assert first["compared_with_previous"] is False and not changed(first)
+    assert cli.main(["changes"]) == 0
+    assert "nothing to compare with" in capsys.readouterr().out
+    assert run_refresh(instance) == []  # nothing materialized: no record
+    assert len(records(world)) == 1
+    run_refresh(instance, force=True)
+    forced = records(world)[-1]
+    assert forced["compared_with_previous"] is True and not changed(forced)
+    assert [r["run_id"] for r in changes_json(capsys, "--last", "5")] == [forced["run_id"], first["run_id"]]
+
+
+def test_every_kind_of_change_through_refreshes(world: Path, instance, monkeypatch) -> None:
+    stooq = world / "data/stooq/d_us_txt/data/daily/us"
+    run_refresh(instance)
+    # NOPE gets a file, KIM loses its own, AAPL gets a file that sorts before its old one.
+    write_file(stooq / "nasdaq stocks/1/nope.us.txt", stooq_rows("NOPE.US", DAYS))
+    (stooq / "nyse stocks/2/kim.us.txt").unlink()
+    write_file(stooq / "nasdaq stocks/0/aapl.us.txt", (world / AAPL).read_text())
+    run_refresh(instance)
+    assert changed(records(world)[-1]) == {
+        "matched": [("NOPE", "manual_review", "NOPE.US", "NOPE.US")],
+        "unmatched": [("KIM:US", "KIM.US", "manual_review", "KIM.US")],
+        "rematched": [
+            (
+                "AAPL",
+                "stooq_path",
+                "d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt",
+                "d_us_txt/data/daily/us/nasdaq stocks/0/aapl.us.txt",
+                "AAPL.US",
+            )
+        ],
+    }
+    # AAPL's prices move on a day; NOPE's, in the same region, do not.
+    write_file(stooq / "nasdaq stocks/0/aapl.us.txt", stooq_rows("AAPL.US", [*DAYS, "20240105"]))
+    run_refresh(instance)
+    assert changed(records(world)[-1]) == {
+        "prices_extended": [("AAPL", "price_end", "2024-01-04", "2024-01-05", "AAPL.US")],
+        "prices_stalled": [("NOPE", "price_end", "2024-01-04", "2024-01-05", "NOPE.US")],
+    }
+    monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
+    run_refresh(instance)
+    assert changed(records(world)[-1]) == {
+        "status_changed": [("IUHC:LN", "currency_status", "override", "mismatch", "IUHC.UK")],
+    }
+
+
+def test_an_appended_a_deleted_and_an_emptied_instrument_are_exactly_what_changed(
+    world: Path, capsys, monkeypatch, tmp_path_factory
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
+    assert cli.main(["refresh"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "changes: nothing to compare with (no earlier reports, as on the first materialization)"
+    )
+    broker_a = world / "tradeable_instruments/broker_a.csv"
+    broker_a.write_text(broker_a.read_text().replace("GPW,PLEXM,EXM,Exm\n", "") + "XETRA,DE0007164600,SAP,SAP\n")
+    write_file(world / AAPL, "")
+    assert cli.main(["refresh"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "changes: 1 added, 1 removed, 1 status change"
+    [newest] = changes_json(capsys)
+    assert changed(newest) == {
+        "added": [("SAP", "")],
+        "removed": [("EXM", "EXM")],
+        "status_changed": [("AAPL", "data_status", "ok", "empty", "AAPL.US")],
+    }
+    assert newest["added"][0] == {
+        "source_file": "broker_a.csv",
+        "symbol": "SAP",
+        "market": "XETRA",
+        "isin": "DE0007164600",
+        "occurrence": 1,
+        "ticker": "",
+    }
+    assert cli.main(["changes"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].endswith("1 added, 1 removed, 1 status change") and newest["run_id"] in text[0]
+    assert text[1:] == [
+        "  added           SAP (XETRA, DE0007164600) in broker_a.csv (unmatched)",
+        "  removed         EXM (GPW, PLEXM) in broker_a.csv -> EXM",
+        "  status_changed  AAPL (NSQ, US0378331005) in broker_a.csv: AAPL.US data_status ok -> empty",
+    ]
+
+
+def test_a_damaged_history_is_reported_and_readable_records_are_shown(world: Path, instance, capsys) -> None:
+    run_refresh(instance)
+    run_refresh(instance, force=True)
+    [month] = (world / HISTORY).glob("*.jsonl")
+    month.write_bytes(month.read_bytes() + b'{"at": "torn\n')
+    warnings: list[str] = []
+    printed = changes_json(capsys, "--last", "3", warnings=warnings)
+    assert [record["compared_with_previous"] for record in printed] == [True, False]
+    [warning] = warnings
+    assert warning.startswith("portfolio-assets: warning: ") and f"{month.name} line 3" in warning
+
+
+def test_changes_before_any_history_and_a_bad_last(world: Path, capsys) -> None:
+    assert cli.main(["changes"]) == 0
+    assert "no change recorded yet" in capsys.readouterr().out
+    assert changes_json(capsys) == []
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["changes", "--last", "0"])
+    assert exited.value.code == 2
+    assert "argument --last: 0 is not valid; expected a whole number, at least 1" in capsys.readouterr().err
