@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := sample
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-fast lint dev env instance clean-sample
+.PHONY: demo test test-fast test-postgres lint dev env instance clean-sample
 
 $(BIN)/portfolio-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,24 @@ demo: instance
 dev: instance
 	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
+# Everything on local SQLite; then, where Debian's postgresql is installed, every test
+# that depends on the instance again on a throwaway PostgreSQL server.
 test: env
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3 --maxschedchunk 2
+	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		$(MAKE) test-postgres; \
+	else \
+		echo "PostgreSQL not installed (apt-get install postgresql): the shared-instance tests did not run"; \
+	fi
+
+# The instance-dependent tests on PostgreSQL (.ci/postgres starts and stops the server).
+# The UI's browser test and the long automation walk-through run on SQLite only.
+test-postgres: env
+	.ci/postgres start >/dev/null
+	PORTFOLIO_ASSETS_TEST_STORAGE=postgres PORTFOLIO_ASSETS_TEST_POSTGRES_URL="$$(.ci/postgres url)" \
+		$(BIN)/python -m pytest -n 3 --maxschedchunk 2 portfolio_assets_tests/cli portfolio_assets_tests/dagster \
+		portfolio_assets_tests/instance portfolio_assets_tests/e2e/test_end_to_end.py; \
+		status=$$?; .ci/postgres stop; exit $$status
 
 test-fast: env
 	$(BIN)/python -m pytest -m "not slow" -n 2

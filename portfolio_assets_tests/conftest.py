@@ -64,6 +64,14 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Slow tests first: on two workers the longest ones then overlap with everything else
-    instead of starting last (the same order on every worker, as xdist requires)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest tests first (the end-to-end ones, then the other slow ones): spread over
+    the workers (`--maxschedchunk 2` hands out two tests at a time), they overlap with
+    everything else instead of finishing last. The same order on every worker, as xdist
+    requires."""
+
+    def rank(item: pytest.Item) -> int:
+        if "/e2e/" in item.nodeid or item.nodeid.startswith("e2e/"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)

@@ -170,8 +170,13 @@ def _init(args: argparse.Namespace) -> int:
     with exclusive_lock(home, _shared_database(home)):
         import dagster as dg
 
-        with dg.DagsterInstance.get():
-            pass
+        from ..dagster_defs.assets import POOL
+        from ..instance.runs import ensure_pool_limit
+
+        with dg.DagsterInstance.get() as instance:
+            # An instance without the project's dagster.yaml has no pool limit: set one, so
+            # that two runs never write the same outputs at once.
+            ensure_pool_limit(instance, POOL)
     print(f"Dagster instance ready in {home}")
     return 0
 
@@ -202,6 +207,10 @@ def _locked_instance(
             args.stooq_scan = None  # taken before the wait: observe afresh
         settings, defs, instance = _load(args)
         with instance:
+            from ..dagster_defs.assets import POOL
+            from ..instance.runs import ensure_pool_limit
+
+            ensure_pool_limit(instance, POOL)  # as init does: never two writers at once
             yield settings, defs, instance, waited
 
 

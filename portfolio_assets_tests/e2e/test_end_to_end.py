@@ -11,6 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from portfolio_assets.steps.registry import ASSET_KEYS
+
 from ..helpers import graphql, wait_for
 
 pytestmark = pytest.mark.slow
@@ -66,7 +68,7 @@ def test_ui_lists_the_assets_checks_and_sensors(dagster_dev) -> None:
 
 def test_sensor_brings_everything_up_then_follows_a_broker_list(dagster_dev) -> None:
     _, root, home = dagster_dev
-    keys = ("stooq_index", "tradeable_universe", "match_report", "price_exports")
+    keys = ASSET_KEYS
     wait_for(
         lambda: all(latest_materialization(home, key) for key in keys),
         180,
