@@ -47,17 +47,19 @@ test: env
 		echo "PostgreSQL not installed (apt-get install postgresql): the shared-instance tests did not run"; \
 	fi
 
-# The instance-dependent tests on PostgreSQL (.ci/postgres starts and stops the server).
-# The UI's browser test and the long automation walk-through run on SQLite only.
+# On PostgreSQL: the tests of what the storage changes (the shared instance across
+# hosts, the daemon under `dagster dev`, the fast path, every SPEC 6 row through
+# refresh, Dagster's stale status, sensors and run liveness). The rest of the suite
+# runs on SQLite only, to keep CI within its time (README, "Tests").
+POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/e2e/test_end_to_end.py \
+	portfolio_assets_tests/instance portfolio_assets_tests/cli/test_fresh_state.py portfolio_assets_tests/cli/test_refresh.py \
+	portfolio_assets_tests/dagster/test_sensors.py portfolio_assets_tests/dagster/test_run_liveness.py
+
 test-postgres: env
 	.ci/postgres start >/dev/null
 	PORTFOLIO_ASSETS_TEST_STORAGE=postgres PORTFOLIO_ASSETS_TEST_POSTGRES_URL="$$(.ci/postgres url)" \
-		$(BIN)/python -m pytest -n 3 --maxschedchunk 2 portfolio_assets_tests/cli portfolio_assets_tests/dagster \
-		portfolio_assets_tests/instance portfolio_assets_tests/e2e/test_end_to_end.py; \
+		$(BIN)/python -m pytest -n 4 --maxschedchunk 1 $(POSTGRES_TESTS) -k "not dies_under_dagster_dev"; \
 		status=$$?; .ci/postgres stop; exit $$status
-
-test-fast: env
-	$(BIN)/python -m pytest -m "not slow" -n 2
 
 # Static checks, run by CI before the tests: lint, format, types, and the definitions load.
 lint: env
