@@ -64,6 +64,6 @@ test-postgres: env
 # Static checks, run by CI before the tests: lint, format, types, and the definitions load.
 lint: env
 	$(BIN)/ruff check portfolio_assets portfolio_assets_tests
-	$(BIN)/ruff format --check portfolio_assets portfolio_assets_tests
+	$(BIN)/ruff format --check portfolio_assets portfolio_assets_tests README.md
 	$(BIN)/mypy
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$$(mktemp -d) $(BIN)/dg check defs

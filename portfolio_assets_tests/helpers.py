@@ -127,6 +127,14 @@ def set_logic_version(monkeypatch: pytest.MonkeyPatch, key: str, version: str) -
     )
 
 
+def environment(home: Path) -> dict[str, str]:
+    """This process's environment for a command on DAGSTER_HOME `home`, with no
+    PORTFOLIO_ASSETS_* setting (the command takes the defaults)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
+    env["DAGSTER_HOME"] = str(home)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -181,8 +189,8 @@ def _answers(port: int) -> bool:
 @contextmanager
 def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log", **settings: str) -> Iterator[int]:
     """`dagster dev` from `root` with short sensor intervals (and `settings` as variables); yields its port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    env.update(DAGSTER_HOME=str(home), **E2E_INTERVALS, **settings)
+    env = environment(home)
+    env.update(**E2E_INTERVALS, **settings)
     port = free_port()
     log = open(root / log_name, "w")  # noqa: SIM115 - closed in the finally below, after the process
     process = subprocess.Popen(

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import dagster as dg
 import yaml
 
+from portfolio_assets.instance.storage_config import StorageConfig
+
 __all__ = [
     "POSTGRES",
     "STORAGE",
@@ -42,7 +44,7 @@ _KEPT_TABLES = {"alembic_version", "secondary_indexes"}
 
 
 def _libpq(url: str) -> str:
-    return "postgresql://" + url.partition("://")[2]
+    return str(StorageConfig("postgres", url).libpq_url)
 
 
 def worker_database_url(suffix: str = "") -> str:

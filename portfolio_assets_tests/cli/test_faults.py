@@ -14,7 +14,7 @@ import pytest
 
 from portfolio_assets.io.atomic_files import TEMP_PREFIX
 
-from ..helpers import BIN, output_files
+from ..helpers import BIN, environment, output_files
 
 
 def temp_files(root: Path) -> list[Path]:
@@ -38,12 +38,6 @@ def medium_sample(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     shutil.copytree(root / "tradeable_instruments", reference / "tradeable_instruments")
     refresh_in(reference, reference / "home")
     return root, output_files(reference)
-
-
-def environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    env["DAGSTER_HOME"] = str(home)
-    return env
 
 
 def refresh_in(root: Path, home: Path) -> subprocess.CompletedProcess:

@@ -10,7 +10,6 @@ its heartbeat tells. Runs only on PostgreSQL (PORTFOLIO_ASSETS_TEST_STORAGE=post
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -24,19 +23,13 @@ from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.domain.settings import settings_from_values
 from portfolio_assets.instance.runs import HEARTBEAT_STALE_SECONDS, HEARTBEAT_TAG, IN_FLIGHT
 
-from ..helpers import BIN, from_scratch, output_files, sample_world, wait_for
+from ..helpers import BIN, environment, from_scratch, output_files, sample_world, wait_for
 from ..storage import POSTGRES, write_instance_config
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not POSTGRES, reason="a shared instance needs PORTFOLIO_ASSETS_TEST_STORAGE=postgres"),
 ]
-
-
-def environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    env["DAGSTER_HOME"] = str(home)
-    return env
 
 
 def refresh_on(host: str | None, root: Path, home: Path) -> subprocess.Popen[str]:
