@@ -9,13 +9,23 @@ ASCII digits forming a real calendar date.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
 from .price_files import MissingPriceFile, PriceLines, UnreadablePriceFile
 
-__all__ = ["STOOQ_COLUMNS", "Diagnostics", "diagnose", "iso_date", "parse_number", "summarise_counts"]
+__all__ = [
+    "STOOQ_COLUMNS",
+    "Diagnostics",
+    "RowCounts",
+    "count_rows",
+    "diagnose",
+    "iso_date",
+    "parse_number",
+    "summarise_counts",
+]
 
 STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close", "volume", "openint")
 _DATE, _CLOSE, _VOLUME = 2, 7, 8
@@ -63,19 +73,82 @@ def _is_header(fields: list[str]) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RowCounts:
+    """What diagnostics count over a file's rows (`first`/`last` as YYYYMMDD): enough to
+    summarise it, and to extend the summary when rows are appended."""
+
+    rows: int
+    invalid: int
+    first: str
+    last: str
+    non_numeric: int
+    non_positive: int
+    missing_volume: int
+    zero_volume: int
+    duplicates: bool
+    non_monotonic: bool
+
+    def diagnostics(self) -> Diagnostics:
+        return summarise_counts(
+            rows=self.rows,
+            invalid=self.invalid,
+            first=self.first,
+            last=self.last,
+            non_numeric=self.non_numeric,
+            non_positive=self.non_positive,
+            missing_volume=self.missing_volume,
+            zero_volume=self.zero_volume,
+            duplicates=self.duplicates,
+            non_monotonic=self.non_monotonic,
+        )
+
+    def extended_by(self, appended: RowCounts) -> RowCounts | None:
+        """The counts of this file's rows followed by `appended` (counted with no header
+        row allowed), or None when they cannot be known without the earlier dates.
+
+        Known only when every new date is later than every earlier one: this file has
+        rows, its dates never went back (so `last` is its latest), and the new ones
+        start after `last` and never go back either. Then no new date repeats an old
+        one and the order holds across the join."""
+        if self.rows == 0 or self.non_monotonic or appended.non_monotonic:
+            return None
+        if appended.rows and appended.first <= self.last:
+            return None
+        return RowCounts(
+            rows=self.rows + appended.rows,
+            invalid=self.invalid + appended.invalid,
+            first=self.first,
+            last=appended.last if appended.rows else self.last,
+            non_numeric=self.non_numeric + appended.non_numeric,
+            non_positive=self.non_positive + appended.non_positive,
+            missing_volume=self.missing_volume + appended.missing_volume,
+            zero_volume=self.zero_volume + appended.zero_volume,
+            duplicates=self.duplicates or appended.duplicates,
+            non_monotonic=False,
+        )
+
+
 def diagnose(source: PriceLines | MissingPriceFile | UnreadablePriceFile) -> Diagnostics:
     if isinstance(source, MissingPriceFile):
         return Diagnostics("", "", 0, "missing_file", "")
     if isinstance(source, UnreadablePriceFile):
         return Diagnostics("", "", 0, f"error:{source.error_name}", "")
+    return count_rows(source.lines).diagnostics()
+
+
+def count_rows(lines: Iterable[str], first_may_be_header: bool = True) -> RowCounts:
+    """The counts over a file's data lines (`price_files`), row by row: the rules' definition.
+
+    `first_may_be_header` is False for lines appended to a file that already has rows."""
     invalid = non_numeric = non_positive = missing_volume = zero_volume = 0
     first = last = previous = ""
     seen: set[str] = set()
     duplicates = non_monotonic = False
     rows = 0
-    for number, line in enumerate(source.lines):
+    for number, line in enumerate(lines):
         fields = [field.strip() for field in line.split(",")]
-        if number == 0 and _is_header(fields):
+        if number == 0 and first_may_be_header and _is_header(fields):
             continue
         raw_date = fields[_DATE] if len(fields) > _DATE else ""
         if iso_date(raw_date) is None:
@@ -102,7 +175,7 @@ def diagnose(source: PriceLines | MissingPriceFile | UnreadablePriceFile) -> Dia
             missing_volume += 1
         elif volume == 0:
             zero_volume += 1
-    return summarise_counts(
+    return RowCounts(
         rows=rows,
         invalid=invalid,
         first=first,

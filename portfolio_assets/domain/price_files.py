@@ -17,6 +17,7 @@ __all__ = [
     "MissingPriceFile",
     "PriceLines",
     "UnreadablePriceFile",
+    "data_lines",
     "price_lines_from_bytes",
     "read_price_lines",
 ]
@@ -42,8 +43,11 @@ class UnreadablePriceFile:
 def price_lines_from_bytes(data: bytes) -> PriceLines:
     """Data lines of a file's bytes; raises UnicodeDecodeError for non-UTF-8 content."""
     text = data.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    return PriceLines(data_lines(text[1:] if text.startswith("\ufeff") else text))
+
+
+def data_lines(text: str) -> tuple[str, ...]:
+    """The data lines of decoded text (a whole file without its BOM, or lines appended to one)."""
     kept = []
     for raw in LINE_BREAK.split(text):
         if raw.startswith("<"):
@@ -51,7 +55,7 @@ def price_lines_from_bytes(data: bytes) -> PriceLines:
         line = raw.strip()
         if line:
             kept.append(line)
-    return PriceLines(tuple(kept))
+    return tuple(kept)
 
 
 def read_price_lines(path: Path) -> PriceLines | MissingPriceFile | UnreadablePriceFile:

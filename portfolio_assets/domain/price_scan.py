@@ -7,12 +7,19 @@ pyarrow's CSV reader and vectorised checks (about ten times faster than a
 Python loop over rows). Anything unusual falls back to the row-by-row reading
 of `price_files` and `diagnostics`, which defines the rules; tests check that
 both paths agree.
+
+Rows appended to a file (the daily update) are read on their own: both rules
+work line by line, so when the earlier bytes end with a line break, the export
+of the whole file is the earlier export followed by the appended rows' export,
+and its counts are the earlier counts extended (`RowCounts.extended_by`, which
+says when that is not possible). Tests check both against reading the whole file.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +27,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .diagnostics import STOOQ_COLUMNS, Diagnostics, diagnose, summarise_counts
-from .exports import EXPORT_HEADER, render_export
-from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, price_lines_from_bytes
+from .diagnostics import STOOQ_COLUMNS, Diagnostics, RowCounts, count_rows, diagnose
+from .exports import EXPORT_HEADER
+from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, data_lines, price_lines_from_bytes
 
-__all__ = ["clean_body", "diagnose_bytes", "diagnose_path", "export_from_bytes", "export_from_path"]
+__all__ = [
+    "FileScan",
+    "appended_bytes",
+    "appended_export_rows",
+    "clean_body",
+    "diagnose_bytes",
+    "diagnose_path",
+    "export_from_bytes",
+    "export_from_path",
+    "scan_appended",
+    "scan_bytes",
+]
+
+# Below this many appended lines the row-by-row count beats pyarrow's start-up.
+_FAST_APPEND_LINES = 64
 
 # Characters the row-by-row reading treats specially (strip, quotes); plain `in`
 # scans are far faster than one regex with alternatives.
@@ -84,7 +105,7 @@ def _numbers(column: pa.Array) -> tuple[int, np.ndarray]:
     return len(column) - len(values), values
 
 
-def _fast_diagnostics(body: str) -> Diagnostics | None:
+def _fast_counts(body: str) -> RowCounts | None:
     try:
         table = pacsv.read_csv(io.BytesIO(body.encode("ascii")), _READ, _PARSE, _CONVERT)
     except pa.ArrowInvalid:
@@ -95,7 +116,7 @@ def _fast_diagnostics(body: str) -> Diagnostics | None:
     non_numeric, closes = _numbers(table.column("close").combine_chunks().filter(mask))
     missing_volume, volumes = _numbers(table.column("volume").combine_chunks().filter(mask))
     rows = len(values)
-    return summarise_counts(
+    return RowCounts(
         rows=rows,
         invalid=len(dates) - rows,
         first=f"{values[0]:08d}" if rows else "",
@@ -109,28 +130,82 @@ def _fast_diagnostics(body: str) -> Diagnostics | None:
     )
 
 
-def diagnose_bytes(data: bytes) -> Diagnostics:
+@dataclass(frozen=True, slots=True)
+class FileScan:
+    diagnostics: Diagnostics
+    counts: RowCounts | None
+    """None when the file could not be decoded: there is nothing to extend."""
+
+    @property
+    def rows_parsed(self) -> int:
+        return 0 if self.counts is None else self.counts.rows + self.counts.invalid
+
+
+def scan_bytes(data: bytes) -> FileScan:
+    """The diagnostics of a whole file's bytes, and the counts behind them."""
     try:
         text = _decode(data)
     except UnicodeDecodeError as error:
-        return diagnose(UnreadablePriceFile(type(error).__name__))
+        return FileScan(diagnose(UnreadablePriceFile(type(error).__name__)), None)
     body = clean_body(text)
-    fast = _fast_diagnostics(body) if body else None
-    return fast if fast is not None else diagnose(price_lines_from_bytes(data))
+    counts = _fast_counts(body) if body else None
+    if counts is None:
+        counts = count_rows(price_lines_from_bytes(data).lines)
+    return FileScan(counts.diagnostics(), counts)
+
+
+def diagnose_bytes(data: bytes) -> Diagnostics:
+    return scan_bytes(data).diagnostics
+
+
+def appended_bytes(data: bytes, earlier_size: int) -> bytes | None:
+    """The bytes after the first `earlier_size`, when those end with a line break (the
+    appended rows then start a line of their own); else None."""
+    if earlier_size <= 0 or earlier_size > len(data) or data[earlier_size - 1] != 0x0A:
+        return None
+    return data[earlier_size:]
+
+
+def scan_appended(earlier: RowCounts, appended: bytes) -> RowCounts | None:
+    """The counts of a file whose earlier part had `earlier` counts and that then got the
+    line-aligned bytes `appended`; None when only reading the whole file can tell."""
+    try:
+        text = appended.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    body = clean_body(text) if text.count("\n") > _FAST_APPEND_LINES else None
+    counts = _fast_counts(body) if body else None
+    if counts is None:
+        counts = count_rows(data_lines(text), first_may_be_header=False)
+    return earlier.extended_by(counts)
+
+
+def _export_rows(text: str) -> str:
+    """The export's lines for decoded text, each ending with a line break."""
+    body = clean_body(text)
+    if body:
+        return body if body.endswith("\n") else body + "\n"
+    kept = [line for line in data_lines(text) if line[:6].lower() != "ticker"]
+    return "\n".join(kept) + "\n" if kept else ""
 
 
 def export_from_bytes(data: bytes | None) -> str:
     """The export text; None or undecodable bytes give the header alone."""
     if data is None:
-        return render_export(None)
+        return EXPORT_HEADER + "\n"
     try:
         text = _decode(data)
     except UnicodeDecodeError:
-        return render_export(None)
-    body = clean_body(text)
-    if body:
-        return f"{EXPORT_HEADER}\n{body}" + ("" if body.endswith("\n") else "\n")
-    return render_export(price_lines_from_bytes(data))
+        return EXPORT_HEADER + "\n"
+    return f"{EXPORT_HEADER}\n{_export_rows(text)}"
+
+
+def appended_export_rows(appended: bytes) -> bytes | None:
+    """What line-aligned `appended` bytes add to a file's export; None when undecodable."""
+    try:
+        return _export_rows(appended.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _read(path: Path) -> bytes | MissingPriceFile | UnreadablePriceFile:

@@ -1,10 +1,11 @@
-"""Remembered diagnostics per matched Stooq file, keyed by its size and mtime.
+"""Diagnostics of the matched Stooq files, reading only what changed (see `file_summaries`).
 
-match_report reads only the files that changed or are newly matched; entries
-for files no longer matched are dropped so the cache stays the size of the
-universe. A file that could not be read (gone, or an OS error) is never
-remembered: a folder moved away for a moment must not leave `missing_file`
-behind under the files' real stamps.
+A file whose stamp (size, mtime) is the one its summary was made at is not opened.
+The others are read and hashed, and parsed only as far as their summary cannot
+vouch for them. Summaries of files no longer matched are dropped, so the store
+stays the size of the universe. A file that could not be read (gone, or an OS
+error) is never remembered: a folder moved away for a moment must not leave
+`missing_file` behind under the files' real stamps.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from pathlib import Path
 
 from ..domain.diagnostics import Diagnostics
 from ..io.parallel import map_files
-from .json_cache import load_json_cache, save_json_cache
+from .file_summaries import FileRead, FileSummary, load_file_summaries, save_file_summaries, summarise_file
 from .memo import file_stamp
 
 __all__ = ["DiagnosedFiles", "diagnose_with_cache"]
-
-KIND = "diagnostics_cache"
 
 
 @dataclass
@@ -28,14 +27,13 @@ class DiagnosedFiles:
     by_path: dict[str, Diagnostics] = field(default_factory=dict)
     stamps: dict[str, str] = field(default_factory=dict)
     files_read: int = 0
+    files_extended: int = 0
+    """Files read whose earlier bytes were verified, so that only appended rows were parsed."""
+    bytes_read: int = 0
+    bytes_parsed: int = 0
+    rows_parsed: int = 0
     reused: int = 0
     warning: str | None = None
-
-
-def _was_read(diagnostics: Diagnostics) -> bool:
-    """False for a file that could not be read at all (as opposed to read and found bad)."""
-    status = diagnostics.data_status
-    return status != "missing_file" and not (status.startswith("error:") and status != "error:UnicodeDecodeError")
 
 
 def diagnose_with_cache(
@@ -43,37 +41,36 @@ def diagnose_with_cache(
     relative_paths: Iterable[str],
     cache_path: Path,
     version: str,
-    diagnose_file: Callable[[Path], Diagnostics],
+    read_file: Callable[[tuple[Path, FileSummary | None]], FileRead] = summarise_file,
     force: bool = False,
 ) -> DiagnosedFiles:
-    """Diagnostics of every path, reading only files whose stamp moved (all with `force`)."""
-    loaded = load_json_cache(cache_path, KIND, version)
+    """Diagnostics of every path, reading only files whose stamp moved (all, in full, with `force`)."""
+    known, loaded = load_file_summaries(cache_path, version)
     result = DiagnosedFiles(warning=loaded.warning)
-    known = {} if force else loaded.entries
+    summaries: dict[str, FileSummary] = {}
     to_read: list[str] = []
     for relative_path in relative_paths:
         stamp = file_stamp(stooq_dir / relative_path)
         result.stamps[relative_path] = stamp
-        cached = known.get(relative_path)
-        if isinstance(cached, list) and len(cached) == 6 and cached[0] == stamp and stamp != "missing":
-            try:
-                result.by_path[relative_path] = Diagnostics(
-                    str(cached[1]), str(cached[2]), int(cached[3]), str(cached[4]), str(cached[5])
-                )
-                result.reused += 1
-                continue
-            except (TypeError, ValueError):
-                pass
-        to_read.append(relative_path)
-    summaries = map_files(diagnose_file, [stooq_dir / path for path in to_read])
-    result.by_path.update(zip(to_read, summaries, strict=False))
+        summary = None if force else known.get(relative_path)
+        if summary is not None and summary.stamp == stamp and stamp != "missing":
+            summaries[relative_path] = summary
+            result.by_path[relative_path] = summary.diagnostics
+            result.reused += 1
+        else:
+            to_read.append(relative_path)
+    jobs = [(stooq_dir / path, None if force else known.get(path)) for path in to_read]
+    for relative_path, read in zip(to_read, map_files(read_file, jobs), strict=True):
+        result.by_path[relative_path] = read.diagnostics
+        if read.summary is not None:
+            summaries[relative_path] = read.summary
+        result.bytes_read += read.bytes_read
+        result.bytes_parsed += read.bytes_parsed
+        result.rows_parsed += read.rows_parsed
+        result.files_extended += read.extended
     result.files_read = len(to_read)
     result.by_path = {path: result.by_path[path] for path in result.stamps}
-    entries = {
-        path: [result.stamps[path], s.price_start, s.price_end, s.price_rows, s.data_status, s.data_flags]
-        for path, s in result.by_path.items()
-        if _was_read(s)
-    }
-    if entries != loaded.entries or loaded.warning:
-        save_json_cache(cache_path, KIND, version, entries)
+    summaries = {path: summaries[path] for path in result.stamps if path in summaries}
+    if summaries != known or loaded.warning:
+        save_file_summaries(cache_path, version, summaries)
     return result

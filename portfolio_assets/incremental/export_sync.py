@@ -1,10 +1,13 @@
 """Keeping the export folder in line with the report, without losing anyone's files.
 
 Two records beside the reports:
-- the export manifest: for each export, the fingerprint it was written from.
-  An export is rewritten only when that fingerprint (source file path, size
-  and mtime; export code version) changed, or its own file is gone or was
-  changed since it was written. Everything else stays untouched.
+- the export manifest: for each export, the source it was written from (path,
+  stamp, size and SHA-256) and the stamp of the file written. An export whose
+  own file is unchanged since it was written stays untouched while its source
+  has the same stamp or, by match_report's file summaries, the same bytes. When
+  the summaries say the source only had rows appended to the bytes the export
+  was written from, only those rows are read and added to a copy of the export,
+  renamed into place. Anything else is rendered from the whole source again.
 - the record of exports written: the name of every file the pipeline wrote
   into the prices folder. Only those are ever removed; any other file there
   is a stray, reported and left alone. It is saved before a new name is
@@ -18,17 +21,19 @@ unless forced.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError
 from ..domain.exports import EXPORT_HEADER, PlannedExport
-from ..domain.price_scan import export_from_path
-from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
+from ..domain.price_scan import appended_export_rows, export_from_bytes
+from ..io.atomic_files import append_atomic, remove_leftover_temp_files, write_text_if_changed
 from ..io.parallel import map_files
 from .export_folder import existing_export_names
-from .fingerprints import text_fingerprint
+from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import file_stamp
 
@@ -50,23 +55,86 @@ class ExportSync:
     removed: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)  # files the pipeline did not write: left alone
     files_read: int = 0
+    files_appended: int = 0
+    bytes_read: int = 0
     content_hashes: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
-def write_export(job: tuple[Path, Path, bool]) -> tuple[bool, str, str]:
-    """Render one export from its source and write it if it changed.
+MISSING_SOURCE = "missing"
 
-    `job` is (source, target, whether the report found the source missing). A source
-    the report saw but that is gone now means the tree is changing under us: stop
-    rather than write a header-only file. Returns (written, content hash, output
-    stamp); runs in a worker on big runs."""
-    source, target, known_missing = job
-    if not known_missing and not source.exists():
-        raise InputVanished(source, "the price exports were being written")
-    text = export_from_path(source)
-    written = write_text_if_changed(target, text)
-    return written, text_fingerprint(text), file_stamp(target)
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    source: Path
+    target: Path
+    known_missing: bool
+    """The report found the source missing: a header-only export is expected."""
+    how: Literal["render", "append"] = "render"
+    append_from: int = 0
+    """To append: the size of the source bytes the current export was written from."""
+    source_sha256: str = ""
+    """To append: the hash the file summaries give the source's current bytes."""
+    source_stamp: str = ""
+    """To append: the stamp those bytes had; a source that moved since is rendered in full."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportWrite:
+    written: bool
+    source_stamp: str
+    source_size: int
+    source_sha256: str
+    """The export's identity: it is a function of its source's bytes (MISSING_SOURCE if none)."""
+    output_stamp: str
+    bytes_read: int
+    appended: bool = False
+
+
+def _render(job: ExportJob) -> ExportWrite:
+    source = read_stamped(job.source)
+    if isinstance(source, tuple):
+        data, stamp = source
+        text = export_from_bytes(data)
+        size, digest = len(data), hashlib.sha256(data).hexdigest()
+    elif job.known_missing:
+        text, stamp, size, digest, data = export_from_bytes(None), "missing", 0, MISSING_SOURCE, b""
+    else:
+        # The report saw this source but it is gone now: the tree is changing under us.
+        # Stop rather than write a header-only file.
+        raise InputVanished(job.source, "the price exports were being written")
+    written = write_text_if_changed(job.target, text)
+    return ExportWrite(written, stamp, size, digest, file_stamp(job.target), len(data))
+
+
+def _append(job: ExportJob) -> ExportWrite | None:
+    """Add the rows appended to the source since `job.append_from` to the export."""
+    try:
+        with open(job.source, "rb") as handle:
+            stamp_stat = os.fstat(handle.fileno())
+            handle.seek(job.append_from)
+            appended = handle.read()
+    except FileNotFoundError:
+        raise InputVanished(job.source, "the price exports were being written") from None
+    except OSError:
+        return None
+    stamp = f"{stamp_stat.st_size}:{stamp_stat.st_mtime_ns}"
+    rows = appended_export_rows(appended)
+    if rows is None or stamp != job.source_stamp:
+        return None
+    if rows:
+        append_atomic(job.target, rows)
+    size = job.append_from + len(appended)
+    return ExportWrite(bool(rows), stamp, size, job.source_sha256, file_stamp(job.target), len(appended), True)
+
+
+def write_export(job: ExportJob) -> ExportWrite:
+    """Bring one export up to date with its source (runs in a worker thread on big runs)."""
+    if job.how == "append":
+        done = _append(job)
+        if done is not None:
+            return done
+    return _render(job)
 
 
 def _written_version(prices_dir: Path) -> str:
@@ -134,6 +202,19 @@ def _refuse_unsafe(
         )
 
 
+def _intact(known: object, stooq_path: str, target: Path) -> bool:
+    """Whether a manifest entry is complete, for this source, and its export file is the
+    one written (same stamp)."""
+    return (
+        isinstance(known, dict)
+        and known.get("source") == stooq_path
+        and isinstance(known.get("stamp"), str)
+        and isinstance(known.get("size"), int)
+        and isinstance(known.get("sha256"), str)
+        and known.get("output") == file_stamp(target)
+    )
+
+
 def sync_exports(
     stooq_dir: Path,
     prices_dir: Path,
@@ -144,9 +225,12 @@ def sync_exports(
     *,
     force: bool = False,
     max_removed_share: float = 0.5,
+    summaries: dict[str, FileSummary] | None = None,
 ) -> ExportSync:
     """Bring the export folder in line with `planned`, touching only what changed.
 
+    `summaries` are match_report's file summaries (by Stooq path), which say when a
+    source's bytes are the ones an export was made from, or only grew from them.
     `force` re-renders every export from its source, trusting no manifest, and allows
     removing any share of the exports; it still removes only files the pipeline wrote."""
     manifest = load_json_cache(manifest_path, KIND, version)
@@ -161,36 +245,43 @@ def sync_exports(
     _refuse_unsafe(prices_dir, planned, present, owned, removable, 1.0 if force else max_removed_share)
     remove_leftover_temp_files(prices_dir)
     trusted = {} if force else manifest.entries
-    entries: dict[str, dict[str, str]] = {}
-    to_write: list[tuple[PlannedExport, str]] = []
+    entries: dict[str, dict[str, object]] = {}
+    to_write: list[tuple[PlannedExport, ExportJob]] = []
     for item in planned:
-        source = f"{item.stooq_path}:{file_stamp(stooq_dir / item.stooq_path)}"
+        source_path, target = stooq_dir / item.stooq_path, prices_dir / item.file_name
+        stamp = file_stamp(source_path)
         known = trusted.get(item.file_name)
-        if (
-            isinstance(known, dict)
-            and known.get("source") == source
-            and known.get("output") == file_stamp(prices_dir / item.file_name)
-            and "content" in known
-        ):
-            sync.untouched.append(item.file_name)
-            entries[item.file_name] = known
-            sync.content_hashes[item.file_name] = str(known["content"])
-        else:
-            to_write.append((item, source))
+        summary = (summaries or {}).get(item.stooq_path)
+        if summary is not None and summary.stamp != stamp:
+            summary = None  # made from other bytes than the file holds now
+        job = ExportJob(source_path, target, item.data_status == "missing_file")
+        if _intact(known, item.stooq_path, target):
+            assert isinstance(known, dict)
+            same_source = known["stamp"] == stamp or (summary is not None and known["sha256"] == summary.sha256)
+            if same_source and (stamp != "missing" or job.known_missing):
+                sync.untouched.append(item.file_name)
+                entries[item.file_name] = {**known, "stamp": stamp}
+                sync.content_hashes[item.file_name] = str(known["sha256"])
+                continue
+            if summary is not None and summary.earlier == (known["size"], known["sha256"]):
+                job = ExportJob(source_path, target, False, "append", int(known["size"]), summary.sha256, stamp)
+        to_write.append((item, job))
     now_owned = owned | {item.file_name for item, _ in to_write}
     if now_owned != owned:
         save_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir), dict.fromkeys(now_owned, 1))
-    outcomes = map_files(
-        write_export,
-        [
-            (stooq_dir / item.stooq_path, prices_dir / item.file_name, item.data_status == "missing_file")
-            for item, _ in to_write
-        ],
-    )
-    for (item, source), (written, digest, output) in zip(to_write, outcomes, strict=False):
-        (sync.written if written else sync.unchanged).append(item.file_name)
-        sync.content_hashes[item.file_name] = digest
-        entries[item.file_name] = {"source": source, "output": output, "content": digest}
+    outcomes = map_files(write_export, [job for _, job in to_write])
+    for (item, _), done in zip(to_write, outcomes, strict=True):
+        (sync.written if done.written else sync.unchanged).append(item.file_name)
+        sync.content_hashes[item.file_name] = done.source_sha256
+        sync.bytes_read += done.bytes_read
+        sync.files_appended += done.appended
+        entries[item.file_name] = {
+            "source": item.stooq_path,
+            "stamp": done.source_stamp,
+            "size": done.source_size,
+            "sha256": done.source_sha256,
+            "output": done.output_stamp,
+        }
     sync.files_read = len(to_write)
     for name in removable:
         (prices_dir / name).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "FILE_MODE",
     "TEMP_PREFIX",
+    "append_atomic",
     "file_holds",
     "remove_leftover_temp_files",
     "replace_all",
@@ -100,6 +101,37 @@ def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
     finally:
         for temp_path, _ in pending:
             temp_path.unlink(missing_ok=True)
+
+
+def _copy_into(fd: int, source: Path) -> None:
+    """Copy `source`'s bytes to the start of `fd`, in the kernel (no trip through Python)."""
+    with open(source, "rb") as handle:
+        remaining = os.fstat(handle.fileno()).st_size
+        while remaining > 0:
+            copied = os.sendfile(fd, handle.fileno(), None, remaining)
+            if copied == 0:
+                break  # the file shrank while being copied: what is left is written as is
+            remaining -= copied
+
+
+def append_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with its bytes followed by `data`, atomically (readers see the old
+    file or the new one, never a partial append)."""
+    try:
+        fd, temp_path = _create_temp(path.parent)
+    except OSError as error:
+        raise _naming(error, path)  # noqa: B904 - _naming sets the cause
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            _copy_into(handle.fileno(), path)
+            handle.seek(0, os.SEEK_END)
+            handle.write(data)
+    except BaseException as error:
+        temp_path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _naming(error, path)  # noqa: B904 - _naming sets the cause
+        raise
+    replace_all([(temp_path, path)])
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

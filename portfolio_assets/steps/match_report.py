@@ -13,10 +13,10 @@ from ..domain.diagnostics import Diagnostics
 from ..domain.errors import InputVanished
 from ..domain.exports import plan_exports
 from ..domain.matching import Match, Unmatched
-from ..domain.price_scan import diagnose_path
 from ..domain.reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
 from ..domain.settings import Settings
 from ..incremental.diagnostics_cache import diagnose_with_cache
+from ..incremental.file_summaries import summarise_file
 from ..incremental.fingerprints import combine, text_fingerprint
 from ..incremental.match_cache import match_with_cache
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
@@ -98,7 +98,7 @@ def build_match_reports(
         matched_paths,
         settings.diagnostics_cache_path,
         cache_version("diagnostics"),
-        diagnose_path,
+        summarise_file,
         force=force,
     )
     warnings += [w for w in (diagnosed.warning,) if w]
@@ -118,6 +118,10 @@ def build_match_reports(
     memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
     stats.update(
         stooq_files_read=diagnosed.files_read,
+        stooq_files_extended=diagnosed.files_extended,
+        stooq_bytes_read=diagnosed.bytes_read,
+        stooq_bytes_parsed=diagnosed.bytes_parsed,
+        stooq_rows_parsed=diagnosed.rows_parsed,
         diagnostics_reused=diagnosed.reused,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -10,6 +10,7 @@ from ..domain.reports import read_match_report
 from ..domain.settings import Settings, max_removed_share
 from ..incremental.export_folder import existing_export_names
 from ..incremental.export_sync import stray_exports, sync_exports
+from ..incremental.file_summaries import load_file_summaries
 from ..incremental.fingerprints import combine, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
 from .common import StepResult, require_folder, require_output
@@ -58,10 +59,16 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None, fo
         cache_version("exports"),
         force=force,
         max_removed_share=max_removed_share(),
+        summaries=load_file_summaries(settings.diagnostics_cache_path, cache_version("diagnostics"))[0],
     )
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
-    stats = {"stooq_files_read": sync.files_read, "seconds": round(time.perf_counter() - started, 3)}
+    stats = {
+        "stooq_files_read": sync.files_read,
+        "exports_appended": sync.files_appended,
+        "stooq_bytes_read": sync.bytes_read,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     return ExportResult(
         memo,
         False,

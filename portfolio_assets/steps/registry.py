@@ -112,7 +112,7 @@ STEPS: tuple[Step, ...] = (
         _report_paths,
         logic_version="1",
         result_settings=("lse_currency_policy",),
-        caches=(("matching", "1"), ("diagnostics", "1")),
+        caches=(("matching", "1"), ("diagnostics", "2")),
     ),
     Step(
         "price_exports",
@@ -120,7 +120,7 @@ STEPS: tuple[Step, ...] = (
         _export_paths,
         logic_version="1",
         result_settings=("include_empty",),
-        caches=(("exports", "1"),),
+        caches=(("exports", "2"),),
     ),
 )
 

@@ -149,19 +149,19 @@ def test_a_region_moved_away_during_match_report_poisons_nothing(
     with open(settled / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     exports_before = {p.name: p.read_bytes() for p in (settled / PRICES).iterdir()}
-    real = match_report.diagnose_path
+    real = match_report.summarise_file
     stamps = {}
 
-    def move_away_then_read(path):
+    def move_away_then_read(job):
         if region.exists():
             stamps.update({p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in region.rglob("*")})
             region.rename(settled / "away")
-        return real(path)
+        return real(job)
 
-    monkeypatch.setattr(match_report, "diagnose_path", move_away_then_read)
+    monkeypatch.setattr(match_report, "summarise_file", move_away_then_read)
     outcome = refresh_outcome(instance)
     assert not outcome.success and "disappeared" in outcome.error
-    monkeypatch.setattr(match_report, "diagnose_path", real)
+    monkeypatch.setattr(match_report, "summarise_file", real)
     (settled / "away").rename(region)  # back, with the same sizes and mtimes
     for path, (atime, mtime) in sorted(stamps.items(), reverse=True):
         os.utime(path, ns=(atime, mtime))
@@ -175,15 +175,17 @@ def test_a_region_moved_away_during_match_report_poisons_nothing(
 
 def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch) -> None:
     from portfolio_assets.domain.diagnostics import Diagnostics
-    from portfolio_assets.domain.price_scan import diagnose_path
     from portfolio_assets.incremental.diagnostics_cache import diagnose_with_cache
+    from portfolio_assets.incremental.file_summaries import FileRead, summarise_file
 
     settings = settings_from_environment()
     relative, readable = AAPL.removeprefix("data/stooq/"), "d_us_txt/data/daily/us/nyse stocks/2/kim.us.txt"
     cache = world / "cache.json"
 
-    def diagnose(path: Path) -> Diagnostics:
-        return Diagnostics("", "", 0, "error:PermissionError", "") if "aapl" in path.name else diagnose_path(path)
+    def diagnose(job) -> FileRead:
+        if "aapl" in job[0].name:
+            return FileRead(Diagnostics("", "", 0, "error:PermissionError", ""), None)
+        return summarise_file(job)
 
     result = diagnose_with_cache(settings.stooq_dir, [relative, readable], cache, "1", diagnose)
     assert result.by_path[relative].data_status == "error:PermissionError"

@@ -42,14 +42,14 @@ def test_stooq_folder_vanishing_while_diagnosing_writes_nothing(world: Path, mon
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     before = output_files(world)
-    real = match_report.diagnose_path
+    real = match_report.summarise_file
 
-    def vanish_then_read(path):
+    def vanish_then_read(job):
         if (world / "data/stooq").exists():
             (world / "data/stooq").rename(world / "moved")
-        return real(path)
+        return real(job)
 
-    monkeypatch.setattr(match_report, "diagnose_path", vanish_then_read)
+    monkeypatch.setattr(match_report, "summarise_file", vanish_then_read)
     with pytest.raises(InputVanished, match="disappeared"):
         build_match_reports(settings_from_environment())
     assert output_files(world) == before and not temp_files(world)
@@ -62,19 +62,19 @@ def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
     build_stooq_index(settings)
     build_universe(settings)
     build_match_reports(settings)
-    real = export_sync.export_from_path
+    real = export_sync.export_from_bytes
 
-    def export_then_vanish(path):
-        text = real(path)
+    def export_then_vanish(data):
+        text = real(data)
         if (world / "data/stooq").exists():
             (world / "data/stooq").rename(world / "moved")
         return text
 
-    monkeypatch.setattr(export_sync, "export_from_path", export_then_vanish)
+    monkeypatch.setattr(export_sync, "export_from_bytes", export_then_vanish)
     with pytest.raises(InputVanished):
         build_price_exports(settings)
     assert not temp_files(world)
-    monkeypatch.setattr(export_sync, "export_from_path", real)
+    monkeypatch.setattr(export_sync, "export_from_bytes", real)
     (world / "moved").rename(world / "data/stooq")
     build_price_exports(settings)
     reference = tmp_path_factory.mktemp("reference")

@@ -44,11 +44,13 @@ def test_code_versions_are_the_recorded_ones(policy, include_empty, match_report
 
 
 def test_cache_versions_carry_their_steps_logic_version(monkeypatch) -> None:
-    assert {cache: cache_version(cache) for cache in ("matching", "diagnostics", "exports")} == dict.fromkeys(
-        ("matching", "diagnostics", "exports"), "1.1"
-    )
+    assert {cache: cache_version(cache) for cache in ("matching", "diagnostics", "exports")} == {
+        "matching": "1.1",
+        "diagnostics": "2.1",
+        "exports": "2.1",
+    }
     set_logic_version(monkeypatch, "match_report", "2")
-    assert (cache_version("matching"), cache_version("exports")) == ("1.2", "1.1")
+    assert (cache_version("matching"), cache_version("exports")) == ("1.2", "2.1")
     assert step_code_version("match_report", settings_from_values(SETTING_DEFAULTS)).startswith("v2-")
     with pytest.raises(KeyError):
         get_step("no_such_asset")

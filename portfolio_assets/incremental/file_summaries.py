@@ -1,0 +1,186 @@
+"""What is known of each matched Stooq file's bytes, so that a daily update reads only
+what changed.
+
+For every matched file it has read, match_report keeps a summary: the file's stamp
+(size and mtime), the SHA-256 of its bytes, its diagnostics and the counts behind
+them. When the file's stamp moves, the file is read and hashed again:
+- same bytes (a file touched or unpacked again unchanged): the summary stands;
+- it only grew, and its first bytes still hash to the summary's hash (verified,
+  not guessed from the size): only the appended rows are parsed and the counts
+  extended; the summary then also names the earlier version it extends
+  (`earlier`: size and hash), which lets price_exports append the same rows to an
+  export written from that version;
+- anything else (shrunk, rewritten, rows that could repeat or reorder dates, a
+  file that could not be decoded): the whole file is parsed.
+The result is always what reading the whole file gives; tests check it byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..domain.diagnostics import Diagnostics, RowCounts
+from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
+from ..domain.price_scan import appended_bytes, scan_appended, scan_bytes
+from .json_cache import LoadedCache, load_json_cache, save_json_cache
+
+__all__ = [
+    "FileRead",
+    "FileSummary",
+    "load_file_summaries",
+    "read_stamped",
+    "save_file_summaries",
+    "summarise_file",
+]
+
+KIND = "file_summaries"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSummary:
+    stamp: str
+    size: int
+    sha256: str
+    diagnostics: Diagnostics
+    counts: RowCounts | None
+    """None for a file that could not be decoded: its diagnostics stand, nothing extends."""
+    earlier: tuple[int, str] | None = None
+    """(size, sha256) of the verified earlier version this one only appended rows to."""
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.stamp,
+            self.size,
+            self.sha256,
+            list(astuple(self.diagnostics)),
+            None if self.counts is None else list(astuple(self.counts)),
+            None if self.earlier is None else list(self.earlier),
+        ]
+
+    @classmethod
+    def from_json(cls, value: Any) -> FileSummary | None:
+        """The summary a cache entry holds, or None for anything malformed."""
+        try:
+            stamp, size, sha256, diagnostics, counts, earlier = value
+            start, end, rows, status, flags = diagnostics
+            return cls(
+                str(stamp),
+                int(size),
+                str(sha256),
+                Diagnostics(str(start), str(end), int(rows), str(status), str(flags)),
+                None if counts is None else _counts_from_json(counts),
+                None if earlier is None else (int(earlier[0]), str(earlier[1])),
+            )
+        except (TypeError, ValueError, IndexError):
+            return None
+
+
+def _counts_from_json(value: Any) -> RowCounts:
+    rows, invalid, first, last, non_numeric, non_positive, missing_volume, zero_volume, duplicates, non_monotonic = (
+        value
+    )
+    if not all(isinstance(flag, bool) for flag in (duplicates, non_monotonic)):
+        raise ValueError("flags must be booleans")
+    return RowCounts(
+        int(rows),
+        int(invalid),
+        str(first),
+        str(last),
+        int(non_numeric),
+        int(non_positive),
+        int(missing_volume),
+        int(zero_volume),
+        duplicates,
+        non_monotonic,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """One file read: its summary (None when it could not be read at all) and the work done."""
+
+    diagnostics: Diagnostics
+    summary: FileSummary | None
+    bytes_read: int = 0
+    bytes_parsed: int = 0
+    rows_parsed: int = 0
+    extended: bool = False
+
+
+def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
+    """A file's bytes and the stamp (`size:mtime_ns`) it had when opened."""
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return handle.read(), f"{stat.st_size}:{stat.st_mtime_ns}"
+    except FileNotFoundError:
+        return MissingPriceFile()
+    except OSError as error:
+        return UnreadablePriceFile(type(error).__name__)
+
+
+def _unreadable(source: MissingPriceFile | UnreadablePriceFile) -> FileRead:
+    if isinstance(source, MissingPriceFile):
+        return FileRead(Diagnostics("", "", 0, "missing_file", ""), None)
+    return FileRead(Diagnostics("", "", 0, f"error:{source.error_name}", ""), None)
+
+
+def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:
+    """The read of `data` from what `known` says of its first bytes, or None."""
+    if known.size <= 0 or len(data) < known.size:
+        return None
+    view = memoryview(data)
+    digest = hashlib.sha256(view[: known.size])
+    if digest.hexdigest() != known.sha256:
+        return None
+    if len(data) == known.size:
+        same = FileSummary(stamp, known.size, known.sha256, known.diagnostics, known.counts, known.earlier)
+        return FileRead(known.diagnostics, same, bytes_read=len(data))
+    appended = appended_bytes(data, known.size)
+    if known.counts is None or appended is None:
+        return None
+    counts = scan_appended(known.counts, appended)
+    if counts is None:
+        return None
+    digest.update(view[known.size :])
+    diagnostics = counts.diagnostics()
+    summary = FileSummary(stamp, len(data), digest.hexdigest(), diagnostics, counts, (known.size, known.sha256))
+    rows_parsed = counts.rows + counts.invalid - known.counts.rows - known.counts.invalid
+    return FileRead(diagnostics, summary, len(data), len(appended), rows_parsed, extended=True)
+
+
+def summarise_file(job: tuple[Path, FileSummary | None]) -> FileRead:
+    """Read one matched file, parsing only what `known` (its last summary) cannot vouch for.
+
+    Runs in a worker thread or process on big runs."""
+    path, known = job
+    source = read_stamped(path)
+    if not isinstance(source, tuple):
+        return _unreadable(source)
+    data, stamp = source
+    if known is not None:
+        reused = _from_known(data, stamp, known)
+        if reused is not None:
+            return reused
+    scan = scan_bytes(data)
+    summary = FileSummary(stamp, len(data), hashlib.sha256(data).hexdigest(), scan.diagnostics, scan.counts)
+    return FileRead(scan.diagnostics, summary, len(data), len(data), scan.rows_parsed)
+
+
+def load_file_summaries(path: Path, version: str) -> tuple[dict[str, FileSummary], LoadedCache]:
+    """The summaries by relative path (malformed entries left out), and the loaded cache."""
+    loaded = load_json_cache(path, KIND, version)
+    summaries = {}
+    for relative_path, value in loaded.entries.items():
+        summary = FileSummary.from_json(value)
+        if summary is not None:
+            summaries[relative_path] = summary
+    return summaries, loaded
+
+
+def save_file_summaries(path: Path, version: str, summaries: dict[str, FileSummary]) -> None:
+    save_json_cache(path, KIND, version, {key: summary.to_json() for key, summary in summaries.items()})
