@@ -5,7 +5,9 @@
   `status` and `refresh` take (so no two dagster processes race to create it).
 - `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
 - `refresh [--force]` materializes exactly the stale and missing assets, and ends with
-  one line saying what changed in the universe.
+  one line saying what changed in the universe. Steps that take longer than about 2 s
+  show their progress on stderr: a bar on a terminal, plain lines elsewhere
+  (PORTFOLIO_ASSETS_PROGRESS=0 turns it off; portfolio_assets.io.progress).
 - `changes [--last N] [--json]` prints the last N change records of match_report,
   newest first (Dagster-free: it reads the history beside the reports).
 
@@ -98,6 +100,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
         max_removed_share,
         max_unmatched_share,
         price_exports_freshness_hours,
+        progress_setting,
         refresh_log_level,
         sensor_intervals,
         settings_from_environment,
@@ -115,6 +118,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
         max_removed_share,
         max_price_lag_days,
         price_exports_freshness_hours,
+        progress_setting,
     ):
         validate()
     return settings, _dagster_home()
@@ -281,9 +285,11 @@ def _refresh(args: argparse.Namespace) -> int:
         return 0
     import dagster as dg
 
+    from ..io.progress import progress_shown
     from .refresh import refresh
 
-    with _locked_instance(args) as (settings, defs, instance, waited):
+    # The runs execute in this process: their long file work shows progress on its stderr.
+    with _locked_instance(args) as (settings, defs, instance, waited), progress_shown():
         if waited > 0.5:
             print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
         try:

@@ -22,6 +22,7 @@ __all__ = [
     "parse_include_empty",
     "parse_policy",
     "price_exports_freshness_hours",
+    "progress_setting",
     "refresh_log_level",
     "sensor_intervals",
     "settings_from_environment",
@@ -162,6 +163,19 @@ def refresh_log_level(environ: Mapping[str, str] | None = None) -> str:
     if raw.strip().upper() not in LOG_LEVELS:
         raise InvalidSetting("PORTFOLIO_ASSETS_LOG_LEVEL", raw, LOG_LEVELS)
     return raw.strip().upper()
+
+
+PROGRESS_VARIABLE = "PORTFOLIO_ASSETS_PROGRESS"
+
+
+def progress_setting(environ: Mapping[str, str] | None = None) -> bool:
+    """PORTFOLIO_ASSETS_PROGRESS: whether `portfolio-assets refresh` may show progress (default
+    true; `0` or `false` turns it off)."""
+    raw = _environment(environ).get(PROGRESS_VARIABLE) or "true"
+    text = raw.strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise InvalidSetting(PROGRESS_VARIABLE, raw, ("true", "false"))
+    return text in _TRUE
 
 
 def worker_setting(environ: Mapping[str, str] | None = None) -> int | None:
