@@ -36,6 +36,12 @@ class DiagnosedFiles:
     warning: str | None = None
 
 
+def _whole_file_bytes(stamp: str, summary: FileSummary | None) -> int:
+    """How much of a file will likely be parsed: none when it grew from its summary."""
+    size = int(stamp.split(":")[0]) if stamp != "missing" else 0
+    return 0 if summary is not None and summary.counts is not None and size >= summary.size else size
+
+
 def diagnose_with_cache(
     stooq_dir: Path,
     relative_paths: Iterable[str],
@@ -60,7 +66,15 @@ def diagnose_with_cache(
         else:
             to_read.append(relative_path)
     jobs = [(stooq_dir / path, None if force else known.get(path)) for path in to_read]
-    for relative_path, read in zip(to_read, map_files(read_file, jobs), strict=True):
+    reads = map_files(
+        read_file,
+        jobs,
+        label="match_report: reading Stooq files",
+        parse_bytes=sum(
+            _whole_file_bytes(result.stamps[path], summary) for path, (_, summary) in zip(to_read, jobs, strict=True)
+        ),
+    )
+    for relative_path, read in zip(to_read, reads, strict=True):
         result.by_path[relative_path] = read.diagnostics
         if read.summary is not None:
             summaries[relative_path] = read.summary

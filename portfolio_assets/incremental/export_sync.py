@@ -202,6 +202,13 @@ def _refuse_unsafe(
         )
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _intact(known: object, stooq_path: str, target: Path) -> bool:
     """Whether a manifest entry is complete, for this source, and its export file is the
     one written (same stamp)."""
@@ -269,7 +276,12 @@ def sync_exports(
     now_owned = owned | {item.file_name for item, _ in to_write}
     if now_owned != owned:
         save_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir), dict.fromkeys(now_owned, 1))
-    outcomes = map_files(write_export, [job for _, job in to_write])
+    outcomes = map_files(
+        write_export,
+        [job for _, job in to_write],
+        label="price_exports: writing exports",
+        parse_bytes=sum(_size(job.source) for _, job in to_write if job.how == "render"),
+    )
     for (item, _), done in zip(to_write, outcomes, strict=True):
         (sync.written if done.written else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = done.source_sha256

@@ -1,10 +1,16 @@
 """Spreading per-file work over the machine's cores when there is enough of it, and
 telling whether a process still exists.
 
-Cold runs and daily updates read hundreds to thousands of price files; below
-`MIN_PARALLEL` items the work stays in this process, since starting workers
-costs more than it saves. Workers come from a forkserver that preloads the
-price reader, so they never inherit the state of a process running Dagster.
+Cold runs and daily updates read hundreds to thousands of price files. Reading and
+hashing release Python's lock (the GIL), so that work goes to a pool of threads,
+which costs nothing to start. Parsing whole files holds the lock, so it pays to
+spread it over processes, but only when there is enough of it: measured on the
+2-core machine, a pool of worker processes costs about 0.3 s to start, which
+parsing on two cores wins back from about `PROCESS_MIN_BYTES` of prices on. The
+caller says how many bytes its items will parse. Worker processes come from a
+forkserver that preloads the price reader, so they never inherit the state of a
+process running Dagster; the pool is shut down, and the forkserver stopped, before
+`map_files` returns, so no process outlives the work.
 
 Workers exit when the process that owns the pool dies. Without that, a pool
 whose owner is killed (SIGKILL: no cleanup runs) lives on forever: each worker
@@ -26,17 +32,29 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 import psutil
 
 from ..domain.settings import worker_setting
+from .progress import file_progress
 
-__all__ = ["MIN_PARALLEL", "ProcessState", "map_files", "process_identity", "process_state", "worker_count"]
+__all__ = [
+    "MIN_THREADED",
+    "PROCESS_MIN_BYTES",
+    "ProcessState",
+    "map_files",
+    "process_identity",
+    "process_state",
+    "worker_count",
+]
 
-MIN_PARALLEL = 200
+# Fewer items than this are not worth a thread pool.
+MIN_THREADED = 8
+# Parsing at least this many bytes pays for starting worker processes (see above).
+PROCESS_MIN_BYTES = 48 * 1024 * 1024
 # How often a worker looks at its owner: an orphaned pool is gone within about this long.
 OWNER_POLL_SECONDS = 0.5
 # Two start times this close name the same process. psutil gives them to 0.01 s on Linux;
@@ -112,16 +130,63 @@ def _watch_owner(owner_pid: int, owner_started: float) -> None:
     ).start()
 
 
-def map_files(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    """`[function(item) for item in items]`, in order, on several cores when worth it."""
-    workers = min(worker_count(), 8)
-    if workers < 2 or len(items) < MIN_PARALLEL:
-        return [function(item) for item in items]
+def _in_processes(function: Callable[[Item], Result], items: Sequence[Item], workers: int) -> Iterator[Result]:
     context = multiprocessing.get_context("forkserver")
     # Preloading this module too saves each worker importing psutil for its watcher.
-    context.set_forkserver_preload(["portfolio_assets.domain.price_scan", "portfolio_assets.io.parallel"])
+    context.set_forkserver_preload(["portfolio_assets.incremental.file_summaries", "portfolio_assets.io.parallel"])
     chunk = max(1, len(items) // (workers * 8))
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_watch_owner, initargs=process_identity()
-    ) as pool:
-        return list(pool.map(function, items, chunksize=chunk))
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_watch_owner, initargs=process_identity()
+        ) as pool:
+            yield from pool.map(function, items, chunksize=chunk)
+    finally:
+        _stop_forkserver()
+
+
+def _stop_forkserver() -> None:
+    """End the forkserver and multiprocessing's resource tracker now rather than when this
+    process exits: a refresh's helpers must not outlive it, nor a long-lived process such
+    as the Dagster daemon keep them idle. Both have only private stop methods (Python
+    3.8 on); where they are missing, the processes still end with this one."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for server in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(server, "_stop", None)
+        if callable(stop):
+            stop()
+
+
+def map_files(
+    function: Callable[[Item], Result], items: Sequence[Item], label: str = "", parse_bytes: int = 0
+) -> list[Result]:
+    """`[function(item) for item in items]`, in order, on several cores when worth it.
+
+    `parse_bytes` is how much the items will parse while holding the GIL (see the module's
+    docstring); `label` names the work in progress output."""
+    workers = min(worker_count(), 8)
+    with file_progress(label or "reading files", len(items)) as progress:
+        if workers < 2 or len(items) < MIN_THREADED:
+            results = []
+            for item in items:
+                results.append(function(item))
+                progress.advance()
+            return results
+        if parse_bytes >= PROCESS_MIN_BYTES and len(items) >= workers:
+            results = []
+            for result in _in_processes(function, items, workers):
+                results.append(result)
+                progress.advance()
+            return results
+
+        def counted(item: Item) -> Result:
+            result = function(item)
+            progress.advance()
+            return result
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="portfolio-assets-files")
+        try:
+            return list(pool.map(counted, items))
+        finally:
+            # On a failure the items not started yet are dropped, not worked through.
+            pool.shutdown(wait=True, cancel_futures=True)

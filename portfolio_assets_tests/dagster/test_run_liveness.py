@@ -263,7 +263,7 @@ def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> No
     workers = 3
     code = (
         "import time\nfrom portfolio_assets.io.parallel import map_files\n"
-        "print('mapping', flush=True)\nmap_files(time.sleep, [0.05] * 2000)\n"
+        "print('mapping', flush=True)\nmap_files(time.sleep, [0.05] * 2000, parse_bytes=10**12)\n"
     )
     env = {**os.environ, "PORTFOLIO_ASSETS_WORKERS": str(workers)}
     owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)

@@ -121,12 +121,16 @@ def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
     assert "zero_volume=3" in (built / "data/metadata/tradeable_matches.csv").read_text()
 
 
-def test_worker_processes_give_the_same_outputs(world, monkeypatch) -> None:
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_worker_threads_and_processes_give_the_same_outputs(world, monkeypatch, pool) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "1")
     run_steps()
     sequential = output_files(world)
     for folder in ("data/metadata", "data/processed"):
         shutil.rmtree(world / folder)
-    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(parallel, "MIN_THREADED", 1)
+    if pool == "processes":
+        monkeypatch.setattr(parallel, "PROCESS_MIN_BYTES", 0)
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     report, exports = run_steps()
     assert report.stats["stooq_files_read"] == 4 and len(exports.written) == 3
