@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from portfolio_assets.io import atomic_files
 from portfolio_assets.io.atomic_files import (
     TEMP_PREFIX,
+    append_atomic,
     remove_leftover_temp_files,
     write_bytes_atomic,
     write_text_atomic,
@@ -87,6 +89,7 @@ def test_failed_replace_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
         raise PermissionError(13, "Permission denied", str(destination))
 
     monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic_files, "_renameat2", None)  # no swap: the rename is os.replace
     with pytest.raises(OSError):
         write_text_atomic(target, "new report\n")
     monkeypatch.undo()
@@ -162,3 +165,32 @@ def test_a_failed_replace_names_the_target(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.undo()
     assert raised.value.filename == str(target)
     assert os.listdir(tmp_path) == []
+
+
+def test_replacing_a_file_swaps_it_in_whole(tmp_path: Path) -> None:
+    target = tmp_path / "abc.us.csv"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_text_atomic(target, "new\n")
+    assert target.read_text(encoding="utf-8") == "new\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "abc.us.csv",
+        "link.csv",
+    ]
+    write_text_atomic(link, "replaces the link\n")  # as os.replace does: the link itself goes
+    assert not link.is_symlink() and target.read_text(encoding="utf-8") == "new\n"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
+def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypatch) -> None:
+    """ext4 makes a rename over an existing file wait for the new data; the swap does not."""
+    target = tmp_path / "abc.us.csv"
+    target.write_text("old\n", encoding="utf-8")
+
+    def no_replace(source, destination):
+        raise AssertionError("os.replace used for an existing regular file")
+
+    monkeypatch.setattr(atomic_files.os, "replace", no_replace)
+    append_atomic(target, b"more\n")
+    write_text_atomic(target, "new\n")
+    assert target.read_text(encoding="utf-8") == "new\n" and [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
