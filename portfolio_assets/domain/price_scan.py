@@ -32,6 +32,7 @@ from .exports import EXPORT_HEADER
 from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, data_lines, price_lines_from_bytes
 
 __all__ = [
+    "EXPORT_HEADER_LINE",
     "FileScan",
     "appended_bytes",
     "appended_export_rows",
@@ -39,11 +40,13 @@ __all__ = [
     "diagnose_bytes",
     "diagnose_path",
     "export_from_bytes",
+    "export_from_offset",
     "export_from_path",
     "scan_appended",
     "scan_bytes",
 ]
 
+EXPORT_HEADER_LINE = (EXPORT_HEADER + "\n").encode()
 # Below this many appended lines the row-by-row count beats pyarrow's start-up.
 _FAST_APPEND_LINES = 64
 
@@ -135,6 +138,10 @@ class FileScan:
     diagnostics: Diagnostics
     counts: RowCounts | None
     """None when the file could not be decoded: there is nothing to extend."""
+    export_offset: int | None = None
+    """Where the file's bytes start being its export's rows, when the export is exactly
+    the header line followed by the bytes from there on (a regular file: no carriage
+    returns, ending with a line break); None otherwise."""
 
     @property
     def rows_parsed(self) -> int:
@@ -151,7 +158,9 @@ def scan_bytes(data: bytes) -> FileScan:
     counts = _fast_counts(body) if body else None
     if counts is None:
         counts = count_rows(price_lines_from_bytes(data).lines)
-    return FileScan(counts.diagnostics(), counts)
+    # ASCII body: characters are bytes, so the body is the file's last len(body) bytes.
+    verbatim = body is not None and body.endswith("\n") and "\r" not in text
+    return FileScan(counts.diagnostics(), counts, len(data) - len(body) if body and verbatim else None)
 
 
 def diagnose_bytes(data: bytes) -> Diagnostics:
@@ -206,6 +215,11 @@ def appended_export_rows(appended: bytes) -> bytes | None:
         return _export_rows(appended.decode("utf-8")).encode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def export_from_offset(data: bytes, offset: int) -> bytes:
+    """The export of a file whose `FileScan.export_offset` is `offset`."""
+    return EXPORT_HEADER_LINE + data[offset:]
 
 
 def _read(path: Path) -> bytes | MissingPriceFile | UnreadablePriceFile:

@@ -25,12 +25,12 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError
 from ..domain.exports import EXPORT_HEADER, PlannedExport
-from ..domain.price_scan import appended_export_rows, export_from_bytes
-from ..io.atomic_files import append_atomic, remove_leftover_temp_files, write_text_if_changed
+from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
+from ..io.atomic_files import append_atomic, remove_leftover_temp_files, write_spliced, write_text_if_changed
 from ..io.parallel import map_files
 from .export_folder import existing_export_names
 from .file_summaries import FileSummary, read_stamped
@@ -70,13 +70,14 @@ class ExportJob:
     target: Path
     known_missing: bool
     """The report found the source missing: a header-only export is expected."""
-    how: Literal["render", "append"] = "render"
-    append_from: int = 0
-    """To append: the size of the source bytes the current export was written from."""
+    how: Literal["render", "append", "copy"] = "render"
+    offset: int = 0
+    """To append: the size of the source bytes the current export was written from. To
+    copy: where the source's bytes start being the export's rows (`export_offset`)."""
     source_sha256: str = ""
-    """To append: the hash the file summaries give the source's current bytes."""
+    """To append or copy: the hash the file summaries give the source's current bytes."""
     source_stamp: str = ""
-    """To append: the stamp those bytes had; a source that moved since is rendered in full."""
+    """To append or copy: the stamp those bytes had; a source that moved since is rendered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def _append(job: ExportJob) -> ExportWrite | None:
     try:
         with open(job.source, "rb") as handle:
             stamp_stat = os.fstat(handle.fileno())
-            handle.seek(job.append_from)
+            handle.seek(job.offset)
             appended = handle.read()
     except FileNotFoundError:
         raise InputVanished(job.source, "the price exports were being written") from None
@@ -124,17 +125,46 @@ def _append(job: ExportJob) -> ExportWrite | None:
         return None
     if rows:
         append_atomic(job.target, rows)
-    size = job.append_from + len(appended)
+    size = job.offset + len(appended)
     return ExportWrite(bool(rows), stamp, size, job.source_sha256, file_stamp(job.target), len(appended), True)
+
+
+def _holds(target: Path, source: BinaryIO, offset: int, size: int) -> bool:
+    """Whether `target` already is the export header followed by `source` from `offset`."""
+    try:
+        if target.stat().st_size != size:
+            return False
+        source.seek(offset)
+        return target.read_bytes() == EXPORT_HEADER_LINE + source.read()
+    except OSError:
+        return False
+
+
+def _copy(job: ExportJob) -> ExportWrite | None:
+    """Write the export as its header line and the source's bytes from `job.offset` on,
+    copied by the kernel: the source is never read into Python."""
+    try:
+        source = open(job.source, "rb")  # noqa: SIM115 - closed below, after the copy
+    except FileNotFoundError:
+        raise InputVanished(job.source, "the price exports were being written") from None
+    except OSError:
+        return None
+    with source:
+        stat = os.fstat(source.fileno())
+        stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        if stamp != job.source_stamp:
+            return None
+        size = len(EXPORT_HEADER_LINE) + stat.st_size - job.offset
+        written = not _holds(job.target, source, job.offset, size)
+        if written:
+            write_spliced(job.target, [EXPORT_HEADER_LINE, (source, job.offset)])
+    return ExportWrite(written, stamp, stat.st_size, job.source_sha256, file_stamp(job.target), 0)
 
 
 def write_export(job: ExportJob) -> ExportWrite:
     """Bring one export up to date with its source (runs in a worker thread on big runs)."""
-    if job.how == "append":
-        done = _append(job)
-        if done is not None:
-            return done
-    return _render(job)
+    done = _append(job) if job.how == "append" else _copy(job) if job.how == "copy" else None
+    return done if done is not None else _render(job)
 
 
 def _written_version(prices_dir: Path) -> str:
@@ -272,6 +302,8 @@ def sync_exports(
                 continue
             if summary is not None and summary.earlier == (known["size"], known["sha256"]):
                 job = ExportJob(source_path, target, False, "append", int(known["size"]), summary.sha256, stamp)
+        if job.how == "render" and summary is not None and summary.export_offset is not None:
+            job = ExportJob(source_path, target, False, "copy", summary.export_offset, summary.sha256, stamp)
         to_write.append((item, job))
     now_owned = owned | {item.file_name for item, _ in to_write}
     if now_owned != owned:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..domain.diagnostics import Diagnostics, RowCounts
 from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
-from ..domain.price_scan import appended_bytes, scan_appended, scan_bytes
+from ..domain.price_scan import appended_bytes, appended_export_rows, scan_appended, scan_bytes
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 
 __all__ = [
@@ -50,6 +50,8 @@ class FileSummary:
     """None for a file that could not be decoded: its diagnostics stand, nothing extends."""
     earlier: tuple[int, str] | None = None
     """(size, sha256) of the verified earlier version this one only appended rows to."""
+    export_offset: int | None = None
+    """`FileScan.export_offset`: the export is its header line and the bytes from here on."""
 
     def to_json(self) -> list[Any]:
         return [
@@ -59,13 +61,14 @@ class FileSummary:
             list(astuple(self.diagnostics)),
             None if self.counts is None else list(astuple(self.counts)),
             None if self.earlier is None else list(self.earlier),
+            self.export_offset,
         ]
 
     @classmethod
     def from_json(cls, value: Any) -> FileSummary | None:
         """The summary a cache entry holds, or None for anything malformed."""
         try:
-            stamp, size, sha256, diagnostics, counts, earlier = value
+            stamp, size, sha256, diagnostics, counts, earlier, export_offset = value
             start, end, rows, status, flags = diagnostics
             return cls(
                 str(stamp),
@@ -74,6 +77,7 @@ class FileSummary:
                 Diagnostics(str(start), str(end), int(rows), str(status), str(flags)),
                 None if counts is None else _counts_from_json(counts),
                 None if earlier is None else (int(earlier[0]), str(earlier[1])),
+                None if export_offset is None else int(export_offset),
             )
         except (TypeError, ValueError, IndexError):
             return None
@@ -138,8 +142,7 @@ def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:
     if digest.hexdigest() != known.sha256:
         return None
     if len(data) == known.size:
-        same = FileSummary(stamp, known.size, known.sha256, known.diagnostics, known.counts, known.earlier)
-        return FileRead(known.diagnostics, same, bytes_read=len(data))
+        return FileRead(known.diagnostics, replace(known, stamp=stamp), bytes_read=len(data))
     appended = appended_bytes(data, known.size)
     if known.counts is None or appended is None:
         return None
@@ -148,7 +151,17 @@ def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:
         return None
     digest.update(view[known.size :])
     diagnostics = counts.diagnostics()
-    summary = FileSummary(stamp, len(data), digest.hexdigest(), diagnostics, counts, (known.size, known.sha256))
+    # Rows appended verbatim keep the export a plain copy of the bytes from the same offset.
+    verbatim = known.export_offset is not None and appended_export_rows(appended) == appended
+    summary = FileSummary(
+        stamp,
+        len(data),
+        digest.hexdigest(),
+        diagnostics,
+        counts,
+        (known.size, known.sha256),
+        known.export_offset if verbatim else None,
+    )
     rows_parsed = counts.rows + counts.invalid - known.counts.rows - known.counts.invalid
     return FileRead(diagnostics, summary, len(data), len(appended), rows_parsed, extended=True)
 
@@ -167,7 +180,8 @@ def summarise_file(job: tuple[Path, FileSummary | None]) -> FileRead:
         if reused is not None:
             return reused
     scan = scan_bytes(data)
-    summary = FileSummary(stamp, len(data), hashlib.sha256(data).hexdigest(), scan.diagnostics, scan.counts)
+    digest = hashlib.sha256(data).hexdigest()
+    summary = FileSummary(stamp, len(data), digest, scan.diagnostics, scan.counts, None, scan.export_offset)
     return FileRead(scan.diagnostics, summary, len(data), len(data), scan.rows_parsed)
 
 

@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "FILE_MODE",
@@ -41,6 +42,7 @@ __all__ = [
     "replace_all",
     "stage_bytes",
     "write_bytes_atomic",
+    "write_spliced",
     "write_text_atomic",
     "write_text_if_changed",
 ]
@@ -160,35 +162,47 @@ def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
             temp_path.unlink(missing_ok=True)
 
 
-def _copy_into(fd: int, source: Path) -> None:
-    """Copy `source`'s bytes to the start of `fd`, in the kernel (no trip through Python)."""
-    with open(source, "rb") as handle:
-        remaining = os.fstat(handle.fileno()).st_size
-        while remaining > 0:
-            copied = os.sendfile(fd, handle.fileno(), None, remaining)
-            if copied == 0:
-                break  # the file shrank while being copied: what is left is written as is
-            remaining -= copied
+def _copy_into(fd: int, source: BinaryIO, offset: int) -> None:
+    """Copy `source`'s bytes from `offset` to its end onto `fd`, in the kernel (no trip
+    through Python)."""
+    remaining = os.fstat(source.fileno()).st_size - offset
+    while remaining > 0:
+        copied = os.sendfile(fd, source.fileno(), offset, remaining)
+        if copied == 0:
+            break  # the file shrank while being copied: what is left is written as is
+        offset += copied
+        remaining -= copied
 
 
-def append_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with its bytes followed by `data`, atomically (readers see the old
-    file or the new one, never a partial append)."""
+def write_spliced(path: Path, parts: Iterable[bytes | tuple[BinaryIO, int]]) -> None:
+    """Replace `path` atomically with `parts` in order: bytes as they are, and (open
+    file, offset) for that file's bytes from the offset on, copied in the kernel."""
     try:
         fd, temp_path = _create_temp(path.parent)
     except OSError as error:
         raise _naming(error, path)  # noqa: B904 - _naming sets the cause
     try:
         with os.fdopen(fd, "wb") as handle:
-            _copy_into(handle.fileno(), path)
-            handle.seek(0, os.SEEK_END)
-            handle.write(data)
+            for part in parts:
+                if isinstance(part, bytes):
+                    handle.write(part)
+                    continue
+                handle.flush()
+                _copy_into(handle.fileno(), *part)
+                handle.seek(0, os.SEEK_END)
     except BaseException as error:
         temp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _naming(error, path)  # noqa: B904 - _naming sets the cause
         raise
     replace_all([(temp_path, path)])
+
+
+def append_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with its bytes followed by `data`, atomically (readers see the old
+    file or the new one, never a partial append)."""
+    with open(path, "rb") as current:
+        write_spliced(path, [(current, 0), data])
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -12,6 +12,7 @@ from portfolio_assets.domain.price_scan import (
     appended_bytes,
     appended_export_rows,
     export_from_bytes,
+    export_from_offset,
     scan_appended,
     scan_bytes,
 )
@@ -43,6 +44,8 @@ def _check(earlier: bytes, appended: bytes) -> tuple[bool, bool]:
     part = appended_bytes(whole, len(earlier))
     assert (part is not None) == (len(earlier) > 0 and earlier.endswith(b"\n"))
     before = scan_bytes(earlier)
+    if before.export_offset is not None:
+        assert export_from_offset(earlier, before.export_offset) == export_from_bytes(earlier).encode()
     if part is None or before.counts is None:
         return False, False
     counts = scan_appended(before.counts, part)
@@ -51,6 +54,8 @@ def _check(earlier: bytes, appended: bytes) -> tuple[bool, bool]:
         assert counts == after.counts
         assert counts.diagnostics() == after.diagnostics
     rows_added = appended_export_rows(part)
+    if after.export_offset is not None:
+        assert export_from_offset(whole, after.export_offset) == export_from_bytes(whole).encode()
     if rows_added is not None:
         assert export_from_bytes(earlier).encode() + rows_added == export_from_bytes(whole).encode()
     return counts is not None, rows_added is not None

@@ -69,7 +69,8 @@ class World:
             "1",
             force=force,
             max_removed_share=1.0,
-            summaries=load_file_summaries(cache, "1")[0],
+            # From scratch: every export rendered from its source's bytes, as the rules say.
+            summaries=None if force else load_file_summaries(cache, "1")[0],
         )
         exports = {path.name: path.read_bytes() for path in sorted((metadata / "prices").iterdir())}
         return diagnosed, sync, exports
@@ -85,6 +86,8 @@ operations = st.one_of(
     st.tuples(st.just("touch"), st.integers(0, 2), st.just(0)),
     # match_report ran but price_exports did not (it failed, or was stopped)
     st.tuples(st.just("diagnose_only"), st.just(0), st.just(0)),
+    # a user deleted an export: it is written again from its source
+    st.tuples(st.just("delete_export"), st.integers(0, 2), st.just(0)),
 )
 
 
@@ -94,6 +97,8 @@ def _apply(world: World, operation: tuple[str, int, object]) -> None:
     path = world.stooq / name
     if kind == "diagnose_only":
         world.diagnose("kept")
+    elif kind == "delete_export":
+        (world.root / "kept/prices" / f"{name[:-4]}.csv").unlink(missing_ok=True)
     elif kind == "daily":
         assert isinstance(argument, int)
         start = world.last_day[name] + 1
@@ -123,6 +128,8 @@ def _apply(world: World, operation: tuple[str, int, object]) -> None:
 # The export was made from bytes that the file no longer starts with.
 @example([("rewrite", 0, [1, 2]), ("diagnose_only", 0, 0), ("daily", 0, 2)])
 @example([("daily", 1, 1), ("diagnose_only", 0, 0), ("daily", 1, 2)])
+# Rows appended that the export does not copy verbatim (a blank line, a carriage return).
+@example([("append_text", 0, "\r\n"), ("delete_export", 0, 0)])
 def test_kept_up_to_date_equals_from_scratch(steps) -> None:
     with tempfile.TemporaryDirectory() as folder:
         world = World(Path(folder))

@@ -62,19 +62,19 @@ def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
     build_stooq_index(settings)
     build_universe(settings)
     build_match_reports(settings)
-    real = export_sync.export_from_bytes
+    real = export_sync.write_export
 
-    def export_then_vanish(data):
-        text = real(data)
+    def export_then_vanish(job):
+        done = real(job)
         if (world / "data/stooq").exists():
             (world / "data/stooq").rename(world / "moved")
-        return text
+        return done
 
-    monkeypatch.setattr(export_sync, "export_from_bytes", export_then_vanish)
+    monkeypatch.setattr(export_sync, "write_export", export_then_vanish)
     with pytest.raises(InputVanished):
         build_price_exports(settings)
     assert not temp_files(world)
-    monkeypatch.setattr(export_sync, "export_from_bytes", real)
+    monkeypatch.setattr(export_sync, "write_export", real)
     (world / "moved").rename(world / "data/stooq")
     build_price_exports(settings)
     reference = tmp_path_factory.mktemp("reference")
