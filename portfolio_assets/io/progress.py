@@ -11,7 +11,7 @@ Work that ends within `SHOW_AFTER_SECONDS` shows nothing at all, so short refres
 print exactly what they printed before. Longer work shows, on a terminal, a tqdm bar
 (`label: 40%|████ | 1200/3000 [00:02<00:03, 500files/s]`) redrawn in place and left
 as the last state when the work ends; anywhere else (a pipe, a log file, CI) plain
-lines such as `match_report: reading Stooq files: 1200/6109 files read`, at most one
+lines such as `match_report: reading Stooq files: 1200/6109 files`, at most one
 every `LINE_EVERY_SECONDS`, and a closing line when the work ends.
 
 Progress goes to the stderr the process had when progress was enabled, through a
@@ -203,14 +203,14 @@ class _Lines:
             now = _clock()
             if now >= self._next_line_at:
                 self._next_line_at = now + LINE_EVERY_SECONDS
-                self._write(f"{self._label}: {self._done}/{self._total} files read")
+                self._write(f"{self._label}: {self._done}/{self._total} files")
 
     def close(self, completed: bool) -> None:
         with self._lock:
             if self._shown:
                 seconds = _clock() - self._started
                 ending = f"in {seconds:.1f} s" if completed else f"stopped after {seconds:.1f} s"
-                self._write(f"{self._label}: {self._done}/{self._total} files read {ending}")
+                self._write(f"{self._label}: {self._done}/{self._total} files {ending}")
             self._stream = None
 
     def _write(self, line: str) -> None:
