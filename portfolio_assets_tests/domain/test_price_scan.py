@@ -14,7 +14,21 @@ HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENIN
 
 dates = st.one_of(
     st.dates().map(lambda d: d.strftime("%Y%m%d").zfill(8)),
-    st.sampled_from(["20160230", "20161301", "2016011", "00000101", "99991231", "2016-01-01", "", "abcdefgh"]),
+    st.sampled_from(
+        [
+            "20160230",
+            "20161301",
+            "2016011",
+            "00000101",
+            "99991231",
+            "2016-01-01",
+            "",
+            "abcdefgh",
+            "20190229",
+            "19000229",
+        ]
+        + ["20000229", "00040229", "+2016011", "020160101"]
+    ),
 )
 numbers = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda x: f"{x:.4f}"),
