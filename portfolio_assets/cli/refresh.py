@@ -20,9 +20,9 @@ import dagster as dg
 
 from ..dagster_defs.assets import POOL, SKIP_FRESH_TAG
 from ..dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from ..dagster_defs.location import runnable
 from ..dagster_defs.metadata import change_counts_from_metadata
 from ..dagster_defs.sources import record_observations
-from ..definitions import runnable
 from ..domain.changes import ChangeCounts, total_counts
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
