@@ -26,6 +26,7 @@ from ..dagster_defs.sources import record_observations
 from ..domain.changes import ChangeCounts, total_counts
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
+from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import (
     ASSETS_TAG,
     clear_dead_runs,
@@ -40,7 +41,7 @@ from ..instance.stale_status import (
     AssetStatus,
     asset_statuses,
     current_data_version,
-    recorded_output_stamps,
+    latest_materialization_tags,
 )
 from ..io.atomic_files import remove_leftover_temp_files
 from ..steps.registry import ASSET_KEYS
@@ -129,9 +130,11 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     home = Path(instance.root_directory)
     marker = instance_marker(home)
     sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
-    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
+    # Read once: the statuses compare the files with these tags' stamps, and the record keeps them.
+    tags = latest_materialization_tags(instance, ASSET_KEYS)
+    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS, tags)
     if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
-        stamps = recorded_output_stamps(instance, ASSET_KEYS)
+        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in ASSET_KEYS}
         if None not in stamps.values() and instance_marker(home) == marker:
             notes = {s.key: s.notes for s in statuses if s.notes}
             # The checks above leave no None among the values.

@@ -31,7 +31,6 @@ __all__ = [
     "current_data_version",
     "describe_path",
     "latest_materialization_tags",
-    "recorded_output_stamps",
     "status_of",
 ]
 
@@ -172,22 +171,21 @@ def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
     ]
 
 
-def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
-    """The output stamp each asset's latest materialization recorded."""
-    return {key: tags.get(OUTPUT_STAMP_TAG) for key, tags in latest_materialization_tags(instance, keys).items()}
-
-
 def asset_statuses(
     defs_or_graph: dg.Definitions | AnyAssetGraph,
     instance: dg.DagsterInstance,
     settings: Settings,
     keys: Sequence[str],
+    tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[AssetStatus]:
     """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
-    repository's asset graph (as a run or a sensor has it)."""
+    repository's asset graph (as a run or a sensor has it). `tags`: the latest
+    materialization tags of `keys` when the caller has just read them
+    (`latest_materialization_tags`), else they are read here."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
     judged = dagster_staleness(instance, graph, keys)
-    tags = latest_materialization_tags(instance, keys)
+    if tags is None:
+        tags = latest_materialization_tags(instance, keys)
     return [
         status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, tags[key], instance, settings)
         for key in keys
