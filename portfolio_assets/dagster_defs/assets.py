@@ -37,7 +37,7 @@ from .metadata import change_metadata, counts_table, csv_preview, report_shape
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
-__all__ = ["POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
+__all__ = ["DUE_TAG", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 
 # Every asset is in this pool; the project's instance (dagster_home/dagster.yaml) limits
 # it to 1, so runs from the UI, sensors and the shell never write outputs at once.
@@ -49,6 +49,9 @@ def _path(path: Path) -> dg.MetadataValue:
 
 
 SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
+# The assets the launcher of a skip_fresh run (refresh) judged stale or missing with
+# Dagster's resolver just before launching it: they are not judged again in the run.
+DUE_TAG = "portfolio_assets/due"
 
 
 # The whole pipeline's asset graph, sources included, for Dagster's stale status inside a
@@ -63,6 +66,8 @@ def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings, gr
     if context.run.tags.get(SKIP_FRESH_TAG) != "true":
         return False
     key = context.asset_key.to_user_string()
+    if key in context.run.tags.get(DUE_TAG, "").split(","):
+        return False  # judged stale or missing at launch: judging again costs a resolver (~75 ms)
     status = asset_statuses(graph(), context.instance, resolved, [key])[0]
     if status.status == "fresh":
         context.log.info(f"{key} is fresh: its inputs did not change; not materializing")

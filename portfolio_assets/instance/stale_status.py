@@ -44,8 +44,17 @@ class AssetStatus:
     causes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth knowing, but nothing a run would change
 
+    @property
+    def never_materialized(self) -> bool:
+        """Missing because Dagster has no materialization of it (not for a missing file)."""
+        return self.status == "missing" and self.causes == [_never_materialized(self.key)]
+
     def as_json(self) -> dict[str, Sequence[str]]:
         return {"key": self.key, "status": self.status, "causes": self.causes, "notes": self.notes}
+
+
+def _never_materialized(key: str) -> str:
+    return f"{key} was never materialized"
 
 
 def describe_path(path: Path) -> str:
@@ -108,7 +117,7 @@ def status_of(
     """The status of one asset: what Dagster says of it (`staleness`), in words, plus what
     Dagster cannot know (its output files missing or changed on disk)."""
     if staleness.status == "missing":
-        return AssetStatus(key, "missing", [f"{key} was never materialized"])
+        return AssetStatus(key, "missing", [_never_materialized(key)])
     try:
         paths = output_paths(key, settings)
     except ValueError as error:  # the report it is planned from is damaged
