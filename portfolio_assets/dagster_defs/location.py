@@ -14,8 +14,6 @@ import dagster as dg
 from ..domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 from .assets import build_pipeline_assets
 from .automation import stale_condition
-from .checks import build_checks
-from .output_checks import build_output_checks
 from .resources import settings_resource_from_environment
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
@@ -39,7 +37,6 @@ def build_definitions() -> dg.Definitions:
     ]
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *assets],
-        asset_checks=[*build_checks(), *build_output_checks()],
         sensors=build_sensors(),
         resources={"settings": settings_resource_from_environment()},
         executor=dg.in_process_executor,
@@ -49,5 +46,6 @@ def build_definitions() -> dg.Definitions:
 def runnable(
     definitions: dg.Definitions,
 ) -> list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset | CacheableAssetsDefinition]:
-    """Assets and checks, as `dg.materialize` takes them, so a run also runs the checks."""
+    """Assets and any separate checks, as `dg.materialize` takes them (each asset's checks
+    are declared on it and run in its step)."""
     return [*(definitions.assets or ()), *(definitions.asset_checks or ())]
