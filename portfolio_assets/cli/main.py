@@ -129,7 +129,7 @@ def _load(args: argparse.Namespace) -> tuple[Settings, dg.Definitions, dg.Dagste
     _dagster_home().mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
-    from ..definitions import build_definitions
+    from ..dagster_defs.location import build_definitions
     from ..domain.settings import settings_from_environment
 
     defs = build_definitions()  # an invalid setting raises here: main prints it as one line

@@ -11,21 +11,22 @@ refresh observes again and takes another round.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from ..dagster_defs.assets import POOL, SKIP_FRESH_TAG
+from ..dagster_defs.assets import DUE_TAG, POOL, SKIP_FRESH_TAG
 from ..dagster_defs.failures import failure_lines, materialize_with_one_line_log
+from ..dagster_defs.location import runnable
 from ..dagster_defs.metadata import change_counts_from_metadata
 from ..dagster_defs.sources import record_observations
-from ..definitions import runnable
 from ..domain.changes import ChangeCounts, total_counts
 from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
+from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import (
     ASSETS_TAG,
     clear_dead_runs,
@@ -40,7 +41,7 @@ from ..instance.stale_status import (
     AssetStatus,
     asset_statuses,
     current_data_version,
-    recorded_output_stamps,
+    latest_materialization_tags,
 )
 from ..io.atomic_files import remove_leftover_temp_files
 from ..steps.registry import ASSET_KEYS
@@ -76,8 +77,14 @@ class RefreshOutcome:
 
 
 def _run(
-    defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[str], force: bool = False
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: list[str],
+    force: bool = False,
+    due: Sequence[str] = (),
 ) -> dg.ExecuteInJobResult:
+    """One run of `selection`; `due` are the assets just judged stale or missing, which the
+    run does not judge again (the others re-check their inputs when their turn comes)."""
     run_config: dict[str, Any] = {}
     if force:
         run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
@@ -91,6 +98,7 @@ def _run(
     }
     if not force:
         tags[SKIP_FRESH_TAG] = "true"
+        tags[DUE_TAG] = ",".join(key for key in selection if key in due)
     return materialize_with_one_line_log(
         runnable(defs),
         resources=defs.resources,
@@ -112,6 +120,21 @@ def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
     return [key for key in ASSET_KEYS if key in chosen]
 
 
+def _judged_for_the_run(defs: dg.Definitions, due: list[AssetStatus], selection: list[str]) -> list[str]:
+    """The due assets whose judgement nothing earlier in the run can change: those with no
+    parent in `selection`, and those never materialized (no upstream run gives them a
+    materialization). Any other one is judged again when its turn comes: an upstream that
+    rematerializes (a damaged report rebuilt, say) may leave it fresh after all."""
+    graph = defs.resolve_asset_graph()
+    chosen = set(selection)
+    return [
+        status.key
+        for status in due
+        if status.never_materialized
+        or not any(parent.to_user_string() in chosen for parent in graph.get(dg.AssetKey(status.key)).parent_keys)
+    ]
+
+
 def _failure(result: dg.ExecuteInJobResult) -> str:
     """One line per failed step: our own message, not Dagster's "Error occurred while executing op"."""
     return "\n".join(failure_lines(result.all_events)) or "the run failed"
@@ -129,9 +152,11 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     home = Path(instance.root_directory)
     marker = instance_marker(home)
     sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
-    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS)
+    # Read once: the statuses compare the files with these tags' stamps, and the record keeps them.
+    tags = latest_materialization_tags(instance, ASSET_KEYS)
+    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS, tags)
     if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
-        stamps = recorded_output_stamps(instance, ASSET_KEYS)
+        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in ASSET_KEYS}
         if None not in stamps.values() and instance_marker(home) == marker:
             notes = {s.key: s.notes for s in statuses if s.notes}
             # The checks above leave no None among the values.
@@ -216,7 +241,7 @@ def refresh(
         # checks its inputs when its turn comes and, if they did not change after all,
         # is not materialized (and Dagster skips what follows it).
         selection = _with_descendants(defs, [s.key for s in due])
-        result = _run(defs, instance, selection)
+        result = _run(defs, instance, selection, due=_judged_for_the_run(defs, due, selection))
         outcome.count_changes(result)
         outcome.runs += 1
         done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}

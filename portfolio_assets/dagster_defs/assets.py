@@ -29,15 +29,17 @@ from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
 from ..steps.match_report import ReportResult
 from ..steps.price_exports import ExportResult
-from ..steps.registry import get_step, result_settings, step_code_version
+from ..steps.registry import ASSET_KEYS, get_step, result_settings, step_code_version
 from ..steps.stooq_index import IndexResult
 from ..steps.tradeable_universe import UniverseResult
+from .checks import AssetChecks, build_checks
 from .failures import failing_clearly
 from .metadata import change_metadata, counts_table, csv_preview, report_shape
+from .output_checks import latest_output_stamp
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
-__all__ = ["POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
+__all__ = ["DUE_TAG", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 
 # Every asset is in this pool; the project's instance (dagster_home/dagster.yaml) limits
 # it to 1, so runs from the UI, sensors and the shell never write outputs at once.
@@ -49,6 +51,9 @@ def _path(path: Path) -> dg.MetadataValue:
 
 
 SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
+# The assets the launcher of a skip_fresh run (refresh) judged stale or missing with
+# Dagster's resolver just before launching it: they are not judged again in the run.
+DUE_TAG = "portfolio_assets/due"
 
 
 # The whole pipeline's asset graph, sources included, for Dagster's stale status inside a
@@ -63,6 +68,8 @@ def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings, gr
     if context.run.tags.get(SKIP_FRESH_TAG) != "true":
         return False
     key = context.asset_key.to_user_string()
+    if key in context.run.tags.get(DUE_TAG, "").split(","):
+        return False  # judged stale or missing at launch: judging again costs a resolver (~75 ms)
     status = asset_statuses(graph(), context.instance, resolved, [key])[0]
     if status.status == "fresh":
         context.log.info(f"{key} is fresh: its inputs did not change; not materializing")
@@ -132,18 +139,38 @@ def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -
     return {f"dagster/input_data_version/{source}": version}
 
 
+def _selected_checks(context: dg.AssetExecutionContext) -> set[str]:
+    return {key.name for key in context.selected_asset_check_keys}
+
+
+def _checks_alone(
+    context: dg.AssetExecutionContext, checks: AssetChecks, key: str, settings: PipelineSettings
+) -> Iterator[dg.AssetCheckResult]:
+    """The asset's selected checks, judged from the files of its latest materialization:
+    what the step does when only checks were selected (the UI's "Execute checks")."""
+    resolved = settings.resolve()
+    stamp = latest_output_stamp(context.instance, key)
+    yield from checks.evaluate(key, resolved, _selected_checks(context), stamp)
+
+
 def _materialize_result(
+    context: dg.AssetExecutionContext,
+    checks: AssetChecks,
     step: str,
     resolved: Settings,
     result: StepResult,
     metadata: Mapping[str, Any],
     input_tags: dict[str, str] | None = None,
 ) -> dg.MaterializeResult[None]:
+    """The materialization, with the selected checks evaluated on the files the step just
+    wrote (its output stamp is the one being recorded)."""
     chosen = result_settings(step, resolved)
     return dg.MaterializeResult(
+        asset_key=step,
         data_version=dg.DataVersion(result.data_version),
         tags={**memo_tags(result.memo, chosen), **(input_tags or {})},
         metadata={"reused": result.reused, **{f"setting_{k}": v for k, v in chosen.items()}, **metadata},
+        check_results=checks.evaluate(step, resolved, _selected_checks(context), result.memo.output_stamp),
     )
 
 
@@ -154,25 +181,51 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily update is late). Like
     the price lag check's threshold, that window changes no result, so no code version."""
     freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
+    checks = build_checks(ASSET_KEYS)
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=POOL,
-        output_required=False,
-        deps=[stooq_files],
-        kinds={"python", "csv"},
-        code_version=step_code_version("stooq_index", settings),
+    def pipeline_asset(
+        key: str, deps: list[str], description: str, freshness_policy: dg.FreshnessPolicy | None = None
+    ) -> Callable[[Callable[..., Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]]], dg.AssetsDefinition]:
+        """One asset and its checks in one step (op `key`, in the pool). can_subset lets a run
+        select the checks alone, and lets the step skip materializing (fresh in this run)."""
+        return dg.multi_asset(
+            name=key,
+            specs=[
+                dg.AssetSpec(
+                    key,
+                    group_name=GROUP,
+                    deps=deps,
+                    kinds={"python", "csv"},
+                    code_version=step_code_version(key, settings),
+                    description=description,
+                    skippable=True,
+                    freshness_policy=freshness_policy,
+                )
+            ],
+            check_specs=checks.specs[key],
+            pool=POOL,
+            can_subset=True,
+        )
+
+    @pipeline_asset(
+        "stooq_index",
+        deps=[stooq_files.key.to_user_string()],
         description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
     )
     def stooq_index(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None]]:
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
+        if not context.selected_asset_keys:
+            yield from _checks_alone(context, checks, "stooq_index", settings)
+            return
         scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
         resolved, result = _run_step(context, config, settings, pipeline_graph, IndexResult, scan=scan)
         if result is None:
             return
         read = _source_read(context, "stooq_files", result.source_version)
         yield _materialize_result(
+            context,
+            checks,
             "stooq_index",
             resolved,
             result,
@@ -186,23 +239,24 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             },
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=POOL,
-        output_required=False,
-        deps=[tradeable_instruments],
-        kinds={"python", "csv"},
-        code_version=step_code_version("tradeable_universe", settings),
+    @pipeline_asset(
+        "tradeable_universe",
+        deps=[tradeable_instruments.key.to_user_string()],
         description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
     )
     def tradeable_universe(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None]]:
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
+        if not context.selected_asset_keys:
+            yield from _checks_alone(context, checks, "tradeable_universe", settings)
+            return
         resolved, result = _run_step(context, config, settings, pipeline_graph, UniverseResult)
         if result is None:
             return
         read = _source_read(context, "tradeable_instruments", result.source_version)
         yield _materialize_result(
+            context,
+            checks,
             "tradeable_universe",
             resolved,
             result,
@@ -217,19 +271,18 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             },
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=POOL,
-        output_required=False,
-        deps=[stooq_index, tradeable_universe, stooq_files],
-        kinds={"python", "csv"},
-        code_version=step_code_version("match_report", settings),
+    @pipeline_asset(
+        "match_report",
+        deps=["stooq_index", "tradeable_universe", stooq_files.key.to_user_string()],
         description="Each instrument matched to a Stooq file with diagnostics and currency "
         "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
     )
     def match_report(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None]]:
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
+        if not context.selected_asset_keys:
+            yield from _checks_alone(context, checks, "match_report", settings)
+            return
         resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult, run_id=context.run.run_id)
         if result is None:
             return
@@ -240,6 +293,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             return Counter(row[column] for row in matches)
 
         yield _materialize_result(
+            context,
+            checks,
             "match_report",
             resolved,
             result,
@@ -262,19 +317,18 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             },
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=POOL,
-        output_required=False,
-        deps=[match_report],
-        kinds={"python", "csv"},
-        code_version=step_code_version("price_exports", settings),
-        freshness_policy=freshness,
+    @pipeline_asset(
+        "price_exports",
+        deps=["match_report"],
         description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
+        freshness_policy=freshness,
     )
     def price_exports(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None]]:
+    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
+        if not context.selected_asset_keys:
+            yield from _checks_alone(context, checks, "price_exports", settings)
+            return
         resolved, result = _run_step(context, config, settings, pipeline_graph, ExportResult)
         if result is None:
             return
@@ -284,6 +338,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 f"and are left alone: {', '.join(result.strays[:10])}"
             )
         yield _materialize_result(
+            context,
+            checks,
             "price_exports",
             resolved,
             result,

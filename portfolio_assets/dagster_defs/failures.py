@@ -121,7 +121,10 @@ def _headline(error: Any) -> str:
         error = error.cause  # "Error occurred while executing op ..." wraps what went wrong
     if error is None:
         return ""
-    first = (error.message or "").strip().splitlines()[0] if (error.message or "").strip() else ""
+    lines = (error.message or "").strip().splitlines()
+    # A failed blocking check names the asset and the check on the lines after the first
+    # (its step is the asset's own, which names no check).
+    first = " ".join(lines) if error.cls_name == "DagsterAssetCheckFailedError" else lines[0] if lines else ""
     name, _, rest = first.partition(": ")
     if rest and name.rsplit(".", 1)[-1] == error.cls_name:
         return f"{error.cls_name}: {rest}"

@@ -8,7 +8,7 @@ judged (read before looking at the files), so a rebuild that lands meanwhile is
 never mistaken for broken, and it reports once per materialization: deleting the
 same file again after the rebuild is a new failure.
 
-No `from __future__ import annotations`: Dagster reads the check's parameter types.
+No `from __future__ import annotations`: Dagster reads the sensor's parameter types.
 """
 
 import json
@@ -24,14 +24,15 @@ from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
 from ..instance.stale_status import describe_path
 from ..steps.registry import ASSET_KEYS, output_paths
-from .assets import POOL
 from .resources import PipelineSettings
 
 __all__ = [
     "OUTPUTS_INTACT",
-    "build_output_checks",
     "build_output_files_sensor",
     "evaluate_outputs_tick",
+    "latest_output_stamp",
+    "outputs_intact_result",
+    "outputs_intact_spec",
     "outputs_problem",
 ]
 
@@ -63,24 +64,26 @@ def _recorded_stamp(record: dg.EventLogRecord | None) -> str | None:
     return (materialization.tags or {}).get(OUTPUT_STAMP_TAG) if materialization is not None else None
 
 
-def _output_check(key: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def outputs_intact_spec(key: str) -> dg.AssetCheckSpec:
+    """`key`'s outputs_intact check: blocking, so a failure reported by the sensor rebuilds it."""
+    return dg.AssetCheckSpec(
+        OUTPUTS_INTACT,
         asset=key,
-        name=OUTPUTS_INTACT,
         blocking=True,
-        pool=POOL,
         description="Every file the last materialization wrote is on disk, unchanged. A sensor "
         "reports a failure when one is deleted or edited, and the asset is rebuilt.",
     )
-    def outputs_intact(context: dg.AssetCheckExecutionContext, settings: PipelineSettings) -> dg.AssetCheckResult:
-        problem = outputs_problem(key, settings.resolve(), _recorded_stamp(_latest(context.instance, key)))
-        return dg.AssetCheckResult(passed=problem is None, metadata={"problem": problem or "none"})
-
-    return outputs_intact
 
 
-def build_output_checks() -> list[dg.AssetChecksDefinition]:
-    return [_output_check(key) for key in ASSET_KEYS]
+def outputs_intact_result(key: str, settings: Settings, recorded_stamp: str | None) -> dg.AssetCheckResult:
+    """The check's result for the materialization that recorded `recorded_stamp`."""
+    problem = outputs_problem(key, settings, recorded_stamp)
+    return dg.AssetCheckResult(passed=problem is None, metadata={"problem": problem or "none"})
+
+
+def latest_output_stamp(instance: dg.DagsterInstance, key: str) -> str | None:
+    """The output stamp `key`'s latest materialization recorded."""
+    return _recorded_stamp(_latest(instance, key))
 
 
 def _failed(key: str, record: dg.EventLogRecord, problem: str) -> dg.AssetCheckEvaluation:

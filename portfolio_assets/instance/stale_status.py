@@ -31,7 +31,6 @@ __all__ = [
     "current_data_version",
     "describe_path",
     "latest_materialization_tags",
-    "recorded_output_stamps",
     "status_of",
 ]
 
@@ -45,8 +44,17 @@ class AssetStatus:
     causes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth knowing, but nothing a run would change
 
+    @property
+    def never_materialized(self) -> bool:
+        """Missing because Dagster has no materialization of it (not for a missing file)."""
+        return self.status == "missing" and self.causes == [_never_materialized(self.key)]
+
     def as_json(self) -> dict[str, Sequence[str]]:
         return {"key": self.key, "status": self.status, "causes": self.causes, "notes": self.notes}
+
+
+def _never_materialized(key: str) -> str:
+    return f"{key} was never materialized"
 
 
 def describe_path(path: Path) -> str:
@@ -109,7 +117,7 @@ def status_of(
     """The status of one asset: what Dagster says of it (`staleness`), in words, plus what
     Dagster cannot know (its output files missing or changed on disk)."""
     if staleness.status == "missing":
-        return AssetStatus(key, "missing", [f"{key} was never materialized"])
+        return AssetStatus(key, "missing", [_never_materialized(key)])
     try:
         paths = output_paths(key, settings)
     except ValueError as error:  # the report it is planned from is damaged
@@ -172,22 +180,21 @@ def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:
     ]
 
 
-def recorded_output_stamps(instance: dg.DagsterInstance, keys: tuple[str, ...]) -> dict[str, str | None]:
-    """The output stamp each asset's latest materialization recorded."""
-    return {key: tags.get(OUTPUT_STAMP_TAG) for key, tags in latest_materialization_tags(instance, keys).items()}
-
-
 def asset_statuses(
     defs_or_graph: dg.Definitions | AnyAssetGraph,
     instance: dg.DagsterInstance,
     settings: Settings,
     keys: Sequence[str],
+    tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[AssetStatus]:
     """Status of each asset of `keys`, in order; `defs_or_graph` is the Definitions or a
-    repository's asset graph (as a run or a sensor has it)."""
+    repository's asset graph (as a run or a sensor has it). `tags`: the latest
+    materialization tags of `keys` when the caller has just read them
+    (`latest_materialization_tags`), else they are read here."""
     graph = defs_or_graph.resolve_asset_graph() if isinstance(defs_or_graph, dg.Definitions) else defs_or_graph
     judged = dagster_staleness(instance, graph, keys)
-    tags = latest_materialization_tags(instance, keys)
+    if tags is None:
+        tags = latest_materialization_tags(instance, keys)
     return [
         status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, tags[key], instance, settings)
         for key in keys

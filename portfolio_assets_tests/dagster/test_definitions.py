@@ -35,7 +35,9 @@ def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
     job = build_definitions().resolve_implicit_global_asset_job_def()
     pools = {node.name: node.definition.pool for node in job.graph.nodes}
     assert {name for name, pool in pools.items() if pool != POOL} == {"stooq_files", "tradeable_instruments"}
-    assert len(pools) == 2 + 4 + 9  # sources, assets, checks (five rules, four outputs_intact)
+    assert len(pools) == 2 + 4  # sources, assets; each asset's checks run in its own step
+    checks = build_definitions().resolve_asset_graph().asset_check_keys
+    assert len(checks) == 9  # five rules, four outputs_intact
 
 
 def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
