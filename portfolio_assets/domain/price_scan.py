@@ -101,16 +101,39 @@ def clean_body(text: str) -> str | None:
     return text
 
 
+# pyarrow imports pandas (0.2 s) on the first `to_numpy()` or `pa.array()`, in every process
+# that reads a price file; these views of arrow buffers (no nulls here: every column is
+# read with nulls turned off) give numpy arrays without it.
+def _values(array: pa.Array, dtype: type[np.generic]) -> np.ndarray:
+    """The values of a fixed-width arrow array without nulls, as numpy (a copy)."""
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * itemsize).copy()
+
+
+def _flags(array: pa.Array) -> np.ndarray:
+    """A boolean arrow array without nulls as a numpy bool array."""
+    bits = np.unpackbits(np.frombuffer(array.buffers()[1], dtype=np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + len(array)].astype(bool)
+
+
+def _arrow_flags(flags: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(np.packbits(flags, bitorder="little"))])
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    return table.column(name).combine_chunks()
+
+
 def _valid_dates(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Mask of rows whose date is a real YYYYMMDD date, and those dates as integers."""
     # A clean body is ASCII, so "8 characters, all decimal digits" is exactly [0-9]{8}.
-    eight_digits = pc.and_(pc.equal(pc.binary_length(dates), 8), pc.ascii_is_decimal(dates))
-    eight = eight_digits.to_numpy(zero_copy_only=False)
+    # (Comparing with an arrow scalar would import pandas too: the length test is numpy's.)
+    eight = (_values(pc.binary_length(dates), np.int32) == 8) & _flags(pc.ascii_is_decimal(dates))
     values = np.zeros(len(dates), dtype=np.int64)
     if eight.all():
-        values = pc.cast(dates, pa.int64()).to_numpy()
+        values = _values(pc.cast(dates, pa.int64()), np.int64)
     elif eight.any():
-        values[eight] = pc.cast(dates.filter(eight_digits), pa.int64()).to_numpy()
+        values[eight] = _values(pc.cast(dates.filter(_arrow_flags(eight)), pa.int64()), np.int64)
     year, month_day = np.divmod(values, 10000)
     valid = eight & (year >= 1) & _REAL_MONTH_DAYS[month_day]
     # 29 February only in leap years (rare enough to judge one by one).
@@ -123,7 +146,7 @@ def _valid_dates(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _numbers(column: pa.Array) -> tuple[int, np.ndarray]:
     """How many values are not numbers, and the numbers."""
     numeric = pc.match_substring_regex(column, _NUMBER)
-    values = pc.cast(column.filter(numeric), pa.float64()).to_numpy(zero_copy_only=False)
+    values = _values(pc.cast(column.filter(numeric), pa.float64()), np.float64)
     return len(column) - len(values), values
 
 
@@ -133,11 +156,11 @@ def _fast_counts(body: str) -> RowCounts | None:
         table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT_NUMBERS)
     except pa.ArrowInvalid:
         return _counts_from_text_columns(data)  # a value that is no number, or ragged rows
-    closes = table.column("close").to_numpy()
-    volumes = table.column("volume").to_numpy()
+    closes = _values(_column(table, "close"), np.float64)
+    volumes = _values(_column(table, "volume"), np.float64)
     if np.isnan(closes).any() or np.isnan(volumes).any():
         return _counts_from_text_columns(data)
-    valid, values = _valid_dates(table.column("date").combine_chunks())
+    valid, values = _valid_dates(_column(table, "date"))
     return _counts(len(valid), values, 0, closes[valid], 0, volumes[valid])
 
 
@@ -146,10 +169,10 @@ def _counts_from_text_columns(data: bytes) -> RowCounts | None:
         table = pacsv.read_csv(io.BytesIO(data), _READ, _PARSE, _CONVERT)
     except pa.ArrowInvalid:
         return None  # ragged rows: the exact path reads them
-    valid, values = _valid_dates(table.column("date").combine_chunks())
-    mask = pa.array(valid)
-    non_numeric, closes = _numbers(table.column("close").combine_chunks().filter(mask))
-    missing_volume, volumes = _numbers(table.column("volume").combine_chunks().filter(mask))
+    valid, values = _valid_dates(_column(table, "date"))
+    mask = _arrow_flags(valid)
+    non_numeric, closes = _numbers(_column(table, "close").filter(mask))
+    missing_volume, volumes = _numbers(_column(table, "volume").filter(mask))
     return _counts(len(valid), values, non_numeric, closes, missing_volume, volumes)
 
 

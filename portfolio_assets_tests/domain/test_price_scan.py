@@ -104,3 +104,18 @@ def test_a_header_ending_in_a_bare_carriage_return_keeps_the_first_row() -> None
 def test_undecodable_bytes() -> None:
     assert diagnose_bytes(b"\xff\xfe<TICKER>").data_status == "error:UnicodeDecodeError"
     assert export_from_bytes(b"\xff\xfe<TICKER>") == "ticker,per,date,time,open,high,low,close,volume,openint\n"
+
+
+def test_reading_price_files_does_not_import_pandas() -> None:
+    """pyarrow imports pandas (0.2 s a process) on `to_numpy()`, `pa.array()` or a scalar."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom portfolio_assets.domain.price_scan import scan_bytes\n"
+        "scan_bytes(b'A,D,20200101,0,1,2,3,4,5,6\\nA,D,20200102,0,1,2,3,5,0,6\\n')\n"
+        "scan_bytes(b'A,D,20200101,0,1,2,3,4,5,6\\nA,D,2020010x,0,1,2,3,nan,x,6\\n')\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert ran.stdout.strip() == "False"
