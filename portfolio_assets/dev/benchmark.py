@@ -9,7 +9,8 @@ files with `--rows` daily rows, default 300 to 6,000, the rest 5 to 40), then ti
 real `portfolio-assets refresh` processes, Dagster's start-up included, in four
 scenarios per run, in this order on one world:
 
-- cold: no outputs (data/metadata and data/processed removed), a new empty DAGSTER_HOME;
+- cold: no outputs (data/metadata and data/processed removed), a new DAGSTER_HOME holding
+  only the project's dagster.yaml (dagster_home/dagster.yaml, what the README sets up);
 - nothing changed: the same command again;
 - one instrument appended: a broker list gains a row naming an unmatched US ticker;
 - daily update: one row appended to every matched file.
@@ -24,8 +25,9 @@ CPUs this process may run on (`os.sched_getaffinity`).
 - dagster_fixed: wall time of a separate process, `python -P
   portfolio_assets/dev/trivial_dagster.py` (run by its path: it imports Dagster and
   nothing of this package), that defines four trivial assets in a chain and
-  materializes them in one in-process run on a fresh instance (a new empty
-  DAGSTER_HOME each time, local SQLite storage, as a cold refresh has). Interpreter
+  materializes them in one in-process run on a fresh instance (a new DAGSTER_HOME
+  each time, local SQLite storage as a cold refresh has, telemetry off as in the
+  project's dagster.yaml). Interpreter
   start-up and `import dagster` included.
 - stat_tree: an lstat of every file under data/stooq and tradeable_instruments, by a
   recursive `os.scandir` and `DirEntry.stat(follow_symlinks=False)` in this process
@@ -264,11 +266,29 @@ def measure_process(
 # --- floor components --------------------------------------------------------------------------
 
 
-def dagster_fixed(workdir: Path, env: dict[str, str]) -> Measured:
-    """The trivial four-asset Dagster run, in its own process, on a new empty DAGSTER_HOME."""
-    home = workdir / "trivial_dagster_home"
+# The instance a user of this project has (README: DAGSTER_HOME=dagster_home); telemetry off
+# there, as on the trivial run's instance, so neither pays for writing telemetry logs.
+PROJECT_INSTANCE_CONFIG = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
+NO_TELEMETRY = "telemetry:\n  enabled: false\n"
+
+
+def new_dagster_home(home: Path, config: str) -> None:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(config, encoding="utf-8")
+
+
+def project_instance_config() -> str:
+    try:
+        return PROJECT_INSTANCE_CONFIG.read_text(encoding="utf-8")
+    except OSError:
+        return NO_TELEMETRY
+
+
+def dagster_fixed(workdir: Path, env: dict[str, str]) -> Measured:
+    """The trivial four-asset Dagster run, in its own process, on a new DAGSTER_HOME."""
+    home = workdir / "trivial_dagster_home"
+    new_dagster_home(home, NO_TELEMETRY)
     try:
         return measure_process(
             [sys.executable, "-P", str(TRIVIAL_DAGSTER)], workdir, {**env, "DAGSTER_HOME": str(home)}
@@ -519,8 +539,7 @@ def run(workdir: Path, world: Path, runs: int) -> Results:
     folders = [world / "data/stooq", world / "tradeable_instruments"]
     for number in range(runs):
         home = workdir / f"dagster_home_{number}"
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir()
+        new_dagster_home(home, project_instance_config())
         env["DAGSTER_HOME"] = str(home)
         for folder in ("data/metadata", "data/processed"):
             shutil.rmtree(world / folder, ignore_errors=True)

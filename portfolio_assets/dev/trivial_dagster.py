@@ -1,11 +1,11 @@
 """Dagster's own fixed cost, for the benchmark's floors: a trivial run of four assets.
 
-    DAGSTER_HOME=<new empty folder> python -P portfolio_assets/dev/trivial_dagster.py
+    DAGSTER_HOME=<new folder> python -P portfolio_assets/dev/trivial_dagster.py
 
 Imports Dagster (and nothing of this package: the benchmark runs this file by its
 path), defines four assets in a chain that each return a small number, and
 materializes them in one in-process run on the instance in DAGSTER_HOME, which the
-benchmark makes a new empty folder each time (local SQLite storage, as a cold
+benchmark makes a new folder each time, with only telemetry turned off (local SQLite storage, as a cold
 `portfolio-assets refresh` on a new DAGSTER_HOME has). The wall time of the whole
 process, interpreter start-up included, is the floor's `dagster_fixed`.
 """
