@@ -134,13 +134,13 @@ def _valid_dates(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values = _values(pc.cast(dates, pa.int64()), np.int64)
     elif eight.any():
         values[eight] = _values(pc.cast(dates.filter(_arrow_flags(eight)), pa.int64()), np.int64)
-    year, month_day = np.divmod(values, 10000)
-    valid = eight & (year >= 1) & _REAL_MONTH_DAYS[month_day]
+    month_day = values % 10000
+    valid = eight & (values >= 10000) & _REAL_MONTH_DAYS[month_day]  # year 1 or later, a real day
     # 29 February only in leap years (rare enough to judge one by one).
     for row in np.flatnonzero(eight & (month_day == 229)):
-        y = int(year[row])
-        valid[row] = y >= 1 and ((y % 4 == 0 and y % 100 != 0) or y % 400 == 0)
-    return valid, values[valid]
+        year = int(values[row]) // 10000
+        valid[row] = year >= 1 and ((year % 4 == 0 and year % 100 != 0) or year % 400 == 0)
+    return valid, values if valid.all() else values[valid]
 
 
 def _numbers(column: pa.Array) -> tuple[int, np.ndarray]:
@@ -161,7 +161,9 @@ def _fast_counts(body: str) -> RowCounts | None:
     if np.isnan(closes).any() or np.isnan(volumes).any():
         return _counts_from_text_columns(data)
     valid, values = _valid_dates(_column(table, "date"))
-    return _counts(len(valid), values, 0, closes[valid], 0, volumes[valid])
+    if len(values) < len(valid):
+        closes, volumes = closes[valid], volumes[valid]
+    return _counts(len(valid), values, 0, closes, 0, volumes)
 
 
 def _counts_from_text_columns(data: bytes) -> RowCounts | None:

@@ -28,6 +28,7 @@ about the process recorded for a Dagster run.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -154,7 +155,10 @@ def _stop_forkserver() -> None:
     for server in (forkserver._forkserver, resource_tracker._resource_tracker):
         stop = getattr(server, "_stop", None)
         if callable(stop):
-            stop()
+            # State inherited from another process (a pid of None, a child not ours) means
+            # there is nothing of ours to stop.
+            with contextlib.suppress(OSError, TypeError, ChildProcessError):
+                stop()
 
 
 def map_files(
