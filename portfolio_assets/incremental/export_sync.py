@@ -29,6 +29,7 @@ from typing import BinaryIO, Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError
 from ..domain.exports import EXPORT_HEADER, PlannedExport
+from ..domain.price_files import MissingPriceFile
 from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
 from ..io.atomic_files import append_atomic, remove_leftover_temp_files, write_spliced, write_text_if_changed
 from ..io.parallel import map_files
@@ -62,6 +63,7 @@ class ExportSync:
 
 
 MISSING_SOURCE = "missing"
+UNREADABLE_SOURCE = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,41 +94,52 @@ class ExportWrite:
     appended: bool = False
 
 
+def _stamp(stat: os.stat_result) -> str:
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def _render(job: ExportJob) -> ExportWrite:
     source = read_stamped(job.source)
     if isinstance(source, tuple):
         data, stamp = source
         text = export_from_bytes(data)
         size, digest = len(data), hashlib.sha256(data).hexdigest()
-    elif job.known_missing:
-        text, stamp, size, digest, data = export_from_bytes(None), "missing", 0, MISSING_SOURCE, b""
-    else:
+    elif isinstance(source, MissingPriceFile) and not job.known_missing:
         # The report saw this source but it is gone now: the tree is changing under us.
         # Stop rather than write a header-only file.
         raise InputVanished(job.source, "the price exports were being written")
-    written = write_text_if_changed(job.target, text)
+    else:
+        # Gone as the report said, or unreadable (a permission, an I/O error): the header
+        # alone, as SPEC 2 has it for a file with no usable rows (with include_empty).
+        text, stamp, size, data = export_from_bytes(None), file_stamp(job.source), 0, b""
+        digest = MISSING_SOURCE if isinstance(source, MissingPriceFile) else f"{UNREADABLE_SOURCE}:{source.error_name}"
+    written = write_text_if_changed(job.target, text, rebuildable=True)
     return ExportWrite(written, stamp, size, digest, file_stamp(job.target), len(data))
 
 
 def _append(job: ExportJob) -> ExportWrite | None:
-    """Add the rows appended to the source since `job.append_from` to the export."""
+    """Add the rows appended to the source since `job.offset` to the export, or None when
+    the source is not the one the file summaries describe (it moved since)."""
     try:
         with open(job.source, "rb") as handle:
-            stamp_stat = os.fstat(handle.fileno())
-            handle.seek(job.offset)
-            appended = handle.read()
+            before = os.fstat(handle.fileno())
+            appended = os.pread(handle.fileno(), max(0, before.st_size - job.offset), job.offset)
+            after = os.fstat(handle.fileno())
     except FileNotFoundError:
         raise InputVanished(job.source, "the price exports were being written") from None
     except OSError:
         return None
-    stamp = f"{stamp_stat.st_size}:{stamp_stat.st_mtime_ns}"
+    stamp = _stamp(before)
+    if stamp != job.source_stamp or _stamp(after) != stamp or job.offset + len(appended) != before.st_size:
+        return None
     rows = appended_export_rows(appended)
-    if rows is None or stamp != job.source_stamp:
+    if rows is None:
         return None
     if rows:
         append_atomic(job.target, rows)
-    size = job.offset + len(appended)
-    return ExportWrite(bool(rows), stamp, size, job.source_sha256, file_stamp(job.target), len(appended), True)
+    return ExportWrite(
+        bool(rows), stamp, before.st_size, job.source_sha256, file_stamp(job.target), len(appended), True
+    )
 
 
 def _holds(target: Path, source: BinaryIO, offset: int, size: int) -> bool:
@@ -134,15 +147,15 @@ def _holds(target: Path, source: BinaryIO, offset: int, size: int) -> bool:
     try:
         if target.stat().st_size != size:
             return False
-        source.seek(offset)
-        return target.read_bytes() == EXPORT_HEADER_LINE + source.read()
+        return target.read_bytes() == EXPORT_HEADER_LINE + os.pread(source.fileno(), size, offset)
     except OSError:
         return False
 
 
 def _copy(job: ExportJob) -> ExportWrite | None:
     """Write the export as its header line and the source's bytes from `job.offset` on,
-    copied by the kernel: the source is never read into Python."""
+    copied by the kernel: the source is never read into Python. None when the source is
+    not the one the file summaries describe, before or after the copy (it moved)."""
     try:
         source = open(job.source, "rb")  # noqa: SIM115 - closed below, after the copy
     except FileNotFoundError:
@@ -151,13 +164,17 @@ def _copy(job: ExportJob) -> ExportWrite | None:
         return None
     with source:
         stat = os.fstat(source.fileno())
-        stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        stamp = _stamp(stat)
         if stamp != job.source_stamp:
             return None
-        size = len(EXPORT_HEADER_LINE) + stat.st_size - job.offset
-        written = not _holds(job.target, source, job.offset, size)
-        if written:
-            write_spliced(job.target, [EXPORT_HEADER_LINE, (source, job.offset)])
+        count = stat.st_size - job.offset
+        written = not _holds(job.target, source, job.offset, len(EXPORT_HEADER_LINE) + count)
+        if written and not write_spliced(
+            job.target,
+            [EXPORT_HEADER_LINE, (source, job.offset, count)],
+            still_valid=lambda: _stamp(os.fstat(source.fileno())) == stamp,
+        ):
+            return None
     return ExportWrite(written, stamp, stat.st_size, job.source_sha256, file_stamp(job.target), 0)
 
 
@@ -271,6 +288,8 @@ def sync_exports(
     `force` re-renders every export from its source, trusting no manifest, and allows
     removing any share of the exports; it still removes only files the pipeline wrote."""
     manifest = load_json_cache(manifest_path, KIND, version)
+    if force:
+        summaries = None  # from the sources' bytes alone, trusting no record
     written_record = _load_written(written_path, prices_dir)
     sync = ExportSync(warnings=[w for w in (manifest.warning, written_record.warning) if w])
     owned = _owned(written_record, manifest)

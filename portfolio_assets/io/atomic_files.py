@@ -3,17 +3,18 @@
 Every output of the pipeline goes through here, so a reader never sees a
 half-written file and a failed run leaves the previous outputs intact.
 
-Replacing an existing file: on Linux, the new file is swapped with the old one in
-one step (`renameat2` with RENAME_EXCHANGE) and the old one, now under the
-temporary name, is then removed; elsewhere, or where the file system cannot swap,
-`os.replace`. Both are atomic for readers. The swap is used because ext4 makes a
-plain rename over an existing file wait to write the new file's data out first
-(its `auto_da_alloc` safeguard): measured on this project's machine, replacing
-2,000 exports (376 MB) took 1.02 s by `os.replace` and 0.44 s by swap and unlink,
-the bulk of a daily update's export step. The price of the swap is that ext4 no
-longer forces the data out before the rename: after a power failure an export can
-come back empty, which `price_exports` sees (its stamp differs from the manifest's)
-and writes again.
+Replacing an existing export (a file the pipeline can write again, `rebuildable`):
+on Linux, the new file is swapped with the old one in one step (`renameat2` with
+RENAME_EXCHANGE) and the old one, now under the temporary name, is then removed;
+elsewhere, or where the file system cannot swap, `os.replace`. Both are atomic for
+readers. The swap is used because ext4 makes a plain rename over an existing file
+wait to write the new file's data out first (its `auto_da_alloc` safeguard):
+measured on this project's machine, replacing 2,000 exports (376 MB) took 1.02 s by
+`os.replace` and 0.44 s by swap and unlink, the bulk of a daily update's export
+step. The price of the swap is that ext4 no longer forces the data out before the
+rename: after a power failure an export can come back empty, which `price_exports`
+sees (its stamp differs from the manifest's) and writes again. Every other file
+(reports, caches, the change history) keeps `os.replace` and ext4's safeguard.
 Temporary files carry a fixed prefix so a later run can recognise and remove
 leftovers of a killed one. Files get the permissions of any file the user makes
 (0o666 less the umask), and a failed write raises an OSError naming the file
@@ -29,7 +30,7 @@ import secrets
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -123,37 +124,49 @@ def _load_renameat2() -> ctypes._NamedFuncPointer | None:
 _renameat2 = _load_renameat2()
 
 
+def _swap(temp_path: Path, target: Path) -> bool:
+    return (
+        _renameat2 is not None
+        and _renameat2(_AT_FDCWD, os.fsencode(temp_path), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) == 0
+    )
+
+
 def _swapped(temp_path: Path, target: Path) -> bool:
     """Swap `temp_path` with an existing regular file `target` and remove what then bears
     the temporary name (the old file); False, with nothing changed, where that cannot be
-    done. Anything but a regular file (a folder, a symlink) is left to `os.replace`,
-    which refuses a folder and replaces a symlink itself."""
-    if _renameat2 is None:
+    done (no such target, a file system that cannot swap, no renameat2). Anything but a
+    regular file that was swapped out (a folder, a symlink) is swapped back, for
+    `os.replace` to decide: it refuses a folder and replaces a symlink itself."""
+    if not _swap(temp_path, target):
         return False
     try:
-        if not stat.S_ISREG(os.lstat(target).st_mode):
-            return False
+        regular = stat.S_ISREG(os.lstat(temp_path).st_mode)
     except OSError:
+        regular = False
+    if not regular:
+        if not _swap(temp_path, target):
+            raise OSError(errno.EIO, f"could not put {target} back after swapping it with {temp_path}")
         return False
-    if _renameat2(_AT_FDCWD, os.fsencode(temp_path), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
-        return False  # no such target, a file system that cannot swap, ...: os.replace decides
     temp_path.unlink(missing_ok=True)
     return True
 
 
-def _rename_into_place(temp_path: Path, target: Path) -> None:
-    if not _swapped(temp_path, target):
+def _rename_into_place(temp_path: Path, target: Path, rebuildable: bool) -> None:
+    if not (rebuildable and _swapped(temp_path, target)):
         os.replace(temp_path, target)
 
 
-def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
-    """Move each staged temporary file onto its target; on failure drop the rest."""
+def replace_all(staged: Iterable[tuple[Path, Path]], rebuildable: bool = False) -> None:
+    """Move each staged temporary file onto its target; on failure drop the rest.
+
+    `rebuildable` targets (exports, which the pipeline writes again when their stamp
+    differs from its manifest's) are swapped in rather than renamed over; see above."""
     pending = list(staged)
     try:
         while pending:
             temp_path, target = pending[0]
             try:
-                _rename_into_place(temp_path, target)
+                _rename_into_place(temp_path, target, rebuildable)
             except OSError as error:
                 raise _naming(error, target)  # noqa: B904 - _naming sets the cause
             pending.pop(0)
@@ -162,58 +175,92 @@ def replace_all(staged: Iterable[tuple[Path, Path]]) -> None:
             temp_path.unlink(missing_ok=True)
 
 
-def _copy_into(fd: int, source: BinaryIO, offset: int) -> None:
-    """Copy `source`'s bytes from `offset` to its end onto `fd`, in the kernel (no trip
-    through Python)."""
-    remaining = os.fstat(source.fileno()).st_size - offset
-    while remaining > 0:
-        copied = os.sendfile(fd, source.fileno(), offset, remaining)
-        if copied == 0:
-            break  # the file shrank while being copied: what is left is written as is
-        offset += copied
-        remaining -= copied
+_COPY_CHUNK = 1 << 20
 
 
-def write_spliced(path: Path, parts: Iterable[bytes | tuple[BinaryIO, int]]) -> None:
-    """Replace `path` atomically with `parts` in order: bytes as they are, and (open
-    file, offset) for that file's bytes from the offset on, copied in the kernel."""
+def _copy_into(fd: int, source: BinaryIO, offset: int, count: int) -> int:
+    """Copy `count` bytes of `source` from `offset` on to `fd`; return how many there were
+    (fewer if the file shrank). On Linux in the kernel (`sendfile`); elsewhere, or where
+    the file systems refuse it, through a buffer."""
+    copied = 0
+    if sys.platform.startswith("linux"):
+        while copied < count:
+            try:
+                sent = os.sendfile(fd, source.fileno(), offset + copied, count - copied)
+            except OSError:
+                if copied:
+                    raise
+                break  # refused before anything was sent: copy through a buffer below
+            if sent == 0:
+                return copied  # end of file: the source shrank
+            copied += sent
+    while copied < count:
+        chunk = os.pread(source.fileno(), min(_COPY_CHUNK, count - copied), offset + copied)
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+        copied += len(chunk)
+    return copied
+
+
+def write_spliced(
+    path: Path,
+    parts: Iterable[bytes | tuple[BinaryIO, int, int]],
+    still_valid: Callable[[], bool] = lambda: True,
+) -> bool:
+    """Replace `path` atomically with `parts` in order: bytes as they are, and (open file,
+    offset, count) for that many of the file's bytes from the offset, copied in the kernel.
+
+    Returns False, with `path` left as it was, when a file had fewer bytes than asked for or
+    `still_valid()` (asked once all is written) says no: the source moved meanwhile."""
     try:
         fd, temp_path = _create_temp(path.parent)
     except OSError as error:
         raise _naming(error, path)  # noqa: B904 - _naming sets the cause
     try:
+        complete = True
         with os.fdopen(fd, "wb") as handle:
             for part in parts:
                 if isinstance(part, bytes):
                     handle.write(part)
                     continue
                 handle.flush()
-                _copy_into(handle.fileno(), *part)
+                source, offset, count = part
+                complete = complete and _copy_into(handle.fileno(), source, offset, count) == count
                 handle.seek(0, os.SEEK_END)
+        if not (complete and still_valid()):
+            temp_path.unlink(missing_ok=True)
+            return False
     except BaseException as error:
         temp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _naming(error, path)  # noqa: B904 - _naming sets the cause
         raise
-    replace_all([(temp_path, path)])
+    replace_all([(temp_path, path)], rebuildable=True)
+    return True
 
 
 def append_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with its bytes followed by `data`, atomically (readers see the old
-    file or the new one, never a partial append)."""
+    file or the new one, never a partial append). For files the pipeline can write again
+    (exports: see `replace_all`)."""
     with open(path, "rb") as current:
-        write_spliced(path, [(current, 0), data])
+        size = os.fstat(current.fileno()).st_size
+        if not write_spliced(path, [(current, 0, size), data]):
+            raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    replace_all([(stage_bytes(path, data), path)])
+def write_bytes_atomic(path: Path, data: bytes, rebuildable: bool = False) -> None:
+    replace_all([(stage_bytes(path, data), path)], rebuildable)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_text_if_changed(path: Path, text: str) -> bool:
+def write_text_if_changed(path: Path, text: str, rebuildable: bool = False) -> bool:
     """Write atomically unless the file already holds exactly this text; True if written.
 
     Leaving an identical file alone keeps its mtime, so readers that watch
@@ -222,7 +269,7 @@ def write_text_if_changed(path: Path, text: str) -> bool:
     data = text.encode("utf-8")
     if file_holds(path, data):
         return False
-    write_bytes_atomic(path, data)
+    write_bytes_atomic(path, data, rebuildable)
     return True
 
 

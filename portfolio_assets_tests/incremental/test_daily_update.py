@@ -11,10 +11,12 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portfolio_assets.domain.exports import PlannedExport
+from portfolio_assets.incremental import export_sync
 from portfolio_assets.incremental.diagnostics_cache import DiagnosedFiles, diagnose_with_cache
 from portfolio_assets.incremental.export_sync import ExportSync, sync_exports
 from portfolio_assets.incremental.file_summaries import load_file_summaries
@@ -168,3 +170,43 @@ def test_a_daily_update_reads_and_parses_only_the_new_rows(tmp_path: Path) -> No
     diagnosed, sync, _ = world.refresh("kept")
     assert diagnosed.files_extended == 0 and diagnosed.bytes_parsed == len(data)
     assert sync.written == ["a.us.csv"] and sync.files_appended == 0
+
+
+@pytest.mark.parametrize("writer", ["appends", "truncates"])
+def test_a_source_changing_during_the_copy_leaves_no_wrong_export(tmp_path: Path, monkeypatch, writer: str) -> None:
+    """Stooq's archive unpacked again while price_exports copies (unzip truncates files in
+    place): the copy is dropped and the export rendered from what the file then holds."""
+    world = World(tmp_path)
+    name = FILES[0]
+    real = export_sync.write_spliced
+
+    def racing(path, parts, **options):
+        if path.name == "a.us.csv":
+            if writer == "appends":
+                world.write(name, _row(11), "a")
+            else:
+                source = world.stooq / name
+                source.write_bytes(source.read_bytes()[:200])
+        return real(path, parts, **options)
+
+    monkeypatch.setattr(export_sync, "write_spliced", racing)
+    world.refresh("kept")
+    monkeypatch.setattr(export_sync, "write_spliced", real)
+    world.write(name, HEADER + "".join(_row(day) for day in range(13)))  # the writer finished
+    world.refresh("kept")
+    _, _, kept = world.refresh("kept")
+    _, _, scratch = world.refresh("scratch", force=True)
+    assert kept == scratch
+
+
+def test_an_unreadable_source_gets_the_header_alone(tmp_path: Path) -> None:
+    """A matched file that cannot be read (here a folder named like one) is reported as
+    error:<class> and, with include_empty, exported as the header line, as before."""
+    world = World(tmp_path)
+    (world.stooq / FILES[0]).unlink()
+    (world.stooq / FILES[0]).mkdir()
+    diagnosed, _, exports = world.refresh("kept")
+    assert diagnosed.by_path[FILES[0]].data_status == "error:IsADirectoryError"
+    assert exports["a.us.csv"] == b"ticker,per,date,time,open,high,low,close,volume,openint\n"
+    _, again, _ = world.refresh("kept")
+    assert "a.us.csv" in again.untouched

@@ -15,6 +15,7 @@ from portfolio_assets.io.atomic_files import (
     append_atomic,
     remove_leftover_temp_files,
     write_bytes_atomic,
+    write_spliced,
     write_text_atomic,
 )
 
@@ -172,18 +173,19 @@ def test_replacing_a_file_swaps_it_in_whole(tmp_path: Path) -> None:
     target.write_text("old\n", encoding="utf-8")
     link = tmp_path / "link.csv"
     link.symlink_to(target)
-    write_text_atomic(target, "new\n")
+    write_bytes_atomic(target, b"new\n", rebuildable=True)
     assert target.read_text(encoding="utf-8") == "new\n" and sorted(p.name for p in tmp_path.iterdir()) == [
         "abc.us.csv",
         "link.csv",
     ]
-    write_text_atomic(link, "replaces the link\n")  # as os.replace does: the link itself goes
+    write_bytes_atomic(link, b"replaces the link\n", rebuildable=True)  # as os.replace does: the link goes
     assert not link.is_symlink() and target.read_text(encoding="utf-8") == "new\n"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
 def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypatch) -> None:
-    """ext4 makes a rename over an existing file wait for the new data; the swap does not."""
+    """ext4 makes a rename over an existing file wait for the new data; the swap does not
+    (for exports: other files keep os.replace and ext4's safeguard)."""
     target = tmp_path / "abc.us.csv"
     target.write_text("old\n", encoding="utf-8")
 
@@ -192,5 +194,54 @@ def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(atomic_files.os, "replace", no_replace)
     append_atomic(target, b"more\n")
-    write_text_atomic(target, "new\n")
+    write_bytes_atomic(target, b"new\n", rebuildable=True)
     assert target.read_text(encoding="utf-8") == "new\n" and [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
+
+
+def test_a_copy_the_kernel_refuses_goes_through_a_buffer(tmp_path: Path, monkeypatch) -> None:
+    """sendfile between files is Linux's; elsewhere (or where a file system refuses) a buffer."""
+    source = tmp_path / "source.txt"
+    source.write_bytes(b"x" * 3_000_000)
+    target = tmp_path / "export.csv"
+
+    def refused(*arguments):
+        raise OSError(errno.ENOTSOCK, "Socket operation on non-socket")
+
+    monkeypatch.setattr(atomic_files.os, "sendfile", refused)
+    with open(source, "rb") as handle:
+        assert write_spliced(target, [b"head\n", (handle, 1, 2_999_999)])
+    assert target.read_bytes() == b"head\n" + b"x" * 2_999_999
+
+
+def test_a_source_that_shrank_or_moved_is_not_copied(tmp_path: Path) -> None:
+    source = tmp_path / "source.txt"
+    source.write_bytes(b"0123456789")
+    target = tmp_path / "export.csv"
+    target.write_bytes(b"old\n")
+    with open(source, "rb") as handle:
+        assert not write_spliced(target, [(handle, 0, 20)])  # fewer bytes than asked for
+        assert not write_spliced(target, [(handle, 0, 10)], still_valid=lambda: False)
+    assert target.read_bytes() == b"old\n" and [p.name for p in sorted(tmp_path.iterdir())] == [
+        "export.csv",
+        "source.txt",
+    ]
+
+
+def test_an_export_target_that_is_a_folder_stays_a_folder(tmp_path: Path) -> None:
+    target = tmp_path / "abc.us.csv"
+    target.mkdir()
+    (target / "inside.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OSError):
+        write_bytes_atomic(target, b"ticker\n", rebuildable=True)
+    assert (target / "inside.txt").read_text(encoding="utf-8") == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
+
+
+def test_files_the_pipeline_cannot_write_again_keep_os_replace(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "2026-12.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    replaced = []
+    real = atomic_files.os.replace
+    monkeypatch.setattr(atomic_files.os, "replace", lambda a, b: (replaced.append(b), real(a, b)))
+    write_text_atomic(target, "new\n")
+    assert replaced == [target] and target.read_text(encoding="utf-8") == "new\n"
