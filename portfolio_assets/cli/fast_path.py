@@ -96,11 +96,7 @@ def observed_state(
     materializations recorded (a check found the files still match them), else the
     files on disk are stamped now."""
     if sources is None:
-        scan = stooq_scan if stooq_scan is not None else scan_stooq_tree(settings.stooq_dir)
-        sources = {
-            "stooq_files": stooq_fingerprint(scan),
-            "tradeable_instruments": tradeable_fingerprint(settings.tradeable_dir),
-        }
+        sources = observed_sources(settings, stooq_scan)
     return {
         "settings": {name: str(getattr(settings, name)) for name in settings.__dataclass_fields__},
         "sources": dict(sources),
@@ -111,6 +107,15 @@ def observed_state(
         "outputs": dict(output_stamps)
         if output_stamps is not None
         else {key: output_stamp(output_paths(key, settings)) for key in ASSET_KEYS},
+    }
+
+
+def observed_sources(settings: Settings, stooq_scan: list[StooqFile] | None = None) -> dict[str, str]:
+    """The sources' fingerprints as the observations make them."""
+    scan = stooq_scan if stooq_scan is not None else scan_stooq_tree(settings.stooq_dir)
+    return {
+        "stooq_files": stooq_fingerprint(scan),
+        "tradeable_instruments": tradeable_fingerprint(settings.tradeable_dir),
     }
 
 
@@ -141,9 +146,11 @@ def known_fresh(dagster_home: Path, settings: Settings, stooq_scan: list[StooqFi
             return False
         if not (settings.stooq_dir.is_dir() and settings.tradeable_dir.is_dir()):
             return False
-        current = observed_state(settings, stooq_scan=stooq_scan)
         recorded_state: object = recorded.get("state")
-        current_state: object = json.loads(json.dumps(current))  # as the record holds it
+        sources = observed_sources(settings, stooq_scan)
+        if not isinstance(recorded_state, dict) or recorded_state.get("sources") != sources:
+            return False  # an input changed: no need to stamp the outputs to know
+        current_state: object = json.loads(json.dumps(observed_state(settings, sources)))  # as the record holds it
         return recorded_state == current_state
     except (OSError, ValueError, TypeError, AttributeError):
         return False

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,27 @@ class FileSummary:
     """`FileScan.export_offset`: the export is its header line and the bytes from here on."""
 
     def to_json(self) -> list[Any]:
+        # Spelled out: dataclasses.astuple deep-copies, ten times slower over 7,000 files.
+        d, c = self.diagnostics, self.counts
         return [
             self.stamp,
             self.size,
             self.sha256,
-            list(astuple(self.diagnostics)),
-            None if self.counts is None else list(astuple(self.counts)),
+            [d.price_start, d.price_end, d.price_rows, d.data_status, d.data_flags],
+            None
+            if c is None
+            else [
+                c.rows,
+                c.invalid,
+                c.first,
+                c.last,
+                c.non_numeric,
+                c.non_positive,
+                c.missing_volume,
+                c.zero_volume,
+                c.duplicates,
+                c.non_monotonic,
+            ],
             None if self.earlier is None else list(self.earlier),
             self.export_offset,
         ]

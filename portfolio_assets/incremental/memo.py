@@ -25,7 +25,7 @@ class StepMemo:
     data_version: str
 
 
-def file_stamp(path: Path) -> str:
+def file_stamp(path: Path | str) -> str:
     """`size:mtime_ns` of a file, or `missing`."""
     try:
         stat = os.stat(path)
@@ -35,10 +35,10 @@ def file_stamp(path: Path) -> str:
 
 
 def output_stamp(paths: Iterable[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(f"{path}\0{file_stamp(path)}\n".encode())
-    return digest.hexdigest()[:24]
+    # Sorted as Path objects sort (part by part), but as strings: comparing 7,000 Path
+    # objects costs more than stamping the files.
+    texts = sorted((os.fspath(path) for path in paths), key=lambda text: text.split(os.sep))
+    return hashlib.sha256("".join(f"{text}\0{file_stamp(text)}\n" for text in texts).encode()).hexdigest()[:24]
 
 
 def can_reuse(

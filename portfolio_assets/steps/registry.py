@@ -94,12 +94,28 @@ def _report_paths(settings: Settings) -> list[Path]:
     return [settings.match_report_path, settings.unmatched_report_path]
 
 
+# The last answer of `_export_paths`, by what it depends on: status checks ask several
+# times per refresh, and planning 7,000 exports costs more than stamping them.
+_EXPORT_PATHS: dict[tuple[str, int, int, str, bool], list[Path]] = {}
+
+
 def _export_paths(settings: Settings) -> list[Path]:
     """The exports the current match report calls for (none before there is a report)."""
     if not settings.match_report_path.is_file():
         return []
-    planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
-    return [settings.prices_dir / item.file_name for item in planned]
+    stat = settings.match_report_path.stat()
+    key = (
+        str(settings.match_report_path),
+        stat.st_size,
+        stat.st_mtime_ns,
+        str(settings.prices_dir),
+        settings.include_empty,
+    )
+    if key not in _EXPORT_PATHS:
+        planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+        _EXPORT_PATHS.clear()
+        _EXPORT_PATHS[key] = [settings.prices_dir / item.file_name for item in planned]
+    return list(_EXPORT_PATHS[key])
 
 
 # In dependency order: every step comes after the steps it reads from.
