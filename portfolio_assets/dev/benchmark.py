@@ -347,6 +347,8 @@ class ReadAndParse:
 
 _READ_OPTIONS = pacsv.ReadOptions(use_threads=False)
 _TAIL_OPTIONS = pacsv.ReadOptions(use_threads=False, column_names=STOOQ_COLUMNS)
+# A ragged last line (a messy file's) is skipped, not allowed to refuse the others joined to it.
+_TAIL_PARSE = pacsv.ParseOptions(invalid_row_handler=lambda row: "skip")
 
 
 def _read(path: Path) -> bytes:
@@ -376,7 +378,7 @@ def _parse(data: bytes) -> int:
 def _parse_tail(data: bytes) -> int:
     """Parse appended rows (the files' last lines, joined)."""
     try:
-        return int(pacsv.read_csv(io.BytesIO(data), read_options=_TAIL_OPTIONS).num_rows)
+        return int(pacsv.read_csv(io.BytesIO(data), read_options=_TAIL_OPTIONS, parse_options=_TAIL_PARSE).num_rows)
     except pa.ArrowException:
         return -1
 
