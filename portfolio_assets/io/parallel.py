@@ -45,6 +45,7 @@ from .progress import file_progress
 __all__ = [
     "MIN_THREADED",
     "PROCESS_MIN_BYTES",
+    "THREAD_CHUNK",
     "ProcessState",
     "map_files",
     "process_identity",
@@ -54,6 +55,8 @@ __all__ = [
 
 # Fewer items than this are not worth a thread pool.
 MIN_THREADED = 8
+# At most this many items go to a thread at once (so that progress still moves).
+THREAD_CHUNK = 32
 # Parsing at least this many bytes pays for starting worker processes (see above).
 PROCESS_MIN_BYTES = 48 * 1024 * 1024
 # How often a worker looks at its owner: an orphaned pool is gone within about this long.
@@ -183,14 +186,20 @@ def map_files(
                 progress.advance()
             return results
 
-        def counted(item: Item) -> Result:
-            result = function(item)
-            progress.advance()
-            return result
+        def counted(part: Sequence[Item]) -> list[Result]:
+            done = []
+            for item in part:
+                done.append(function(item))
+                progress.advance()
+            return done
 
+        # Items go to the threads in small runs: a future per file costs more than
+        # hashing a small one.
+        size = max(1, min(THREAD_CHUNK, len(items) // (workers * 8)))
+        parts = [items[start : start + size] for start in range(0, len(items), size)]
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="portfolio-assets-files")
         try:
-            return list(pool.map(counted, items))
+            return [result for part in pool.map(counted, parts) for result in part]
         finally:
             # On a failure the items not started yet are dropped, not worked through.
             pool.shutdown(wait=True, cancel_futures=True)
