@@ -543,8 +543,12 @@ class Results:
         self.components.setdefault(name, []).append(seconds)
 
 
-def run(workdir: Path, world: Path, runs: int) -> Results:
+def run(workdir: Path, world: Path, runs: int, code: Path | None = None) -> Results:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
+    if code is not None:
+        # Another checkout of the project (`git worktree add`), measured side by side: its
+        # package comes first on the refresh processes' path, the installed one after it.
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
     results = Results()
     lists = sorted((world / "tradeable_instruments").glob("*.csv"))
     folders = [world / "data/stooq", world / "tradeable_instruments"]
@@ -685,13 +689,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the world generated earlier in --workdir with the same arguments (restored to as generated)",
     )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        help="time the refresh of another checkout of the project (a folder holding portfolio_assets/), "
+        "e.g. an earlier commit's `git worktree`; the floors are measured the same",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     rows = (args.rows[0], args.rows[1])
     world, summary = prepare_world(workdir, args.files, args.instruments, rows, args.reuse_world)
-    results = run(workdir, world, args.runs)
+    results = run(workdir, world, args.runs, None if args.code is None else args.code.absolute())
+    if args.code is not None:
+        print(f"\nrefresh code: {args.code.absolute()}")
     print("\n" + report(results, summary, args.runs, rows, load))
     return 0
 
