@@ -210,6 +210,7 @@ def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)  # reaped, not left to the garbage collector's warning
         log.close()
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(root / log_name, ARTIFACTS / log_name)
