@@ -9,12 +9,21 @@ Planning and rendering only: listing the prices folder is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .price_files import PriceLines
 from .reports import MatchRow
 
-__all__ = ["EXPORT_HEADER", "PlannedExport", "export_file_name", "is_exportable", "plan_exports", "render_export"]
+__all__ = [
+    "EXPORT_HEADER",
+    "PlannedExport",
+    "export_file_name",
+    "export_lines",
+    "is_exportable",
+    "plan_exports",
+    "render_export",
+]
 
 EXPORT_HEADER = "ticker,per,date,time,open,high,low,close,volume,openint"
 
@@ -47,9 +56,14 @@ def plan_exports(matches: list[MatchRow], include_empty: bool) -> list[PlannedEx
     return [item for item in planned.values() if is_exportable(item.data_status, include_empty)]
 
 
+def export_lines(lines: Iterable[str]) -> list[str]:
+    """The data lines (`price_files`) an export keeps: all but those starting with `ticker`."""
+    return [line for line in lines if line[:6].lower() != "ticker"]
+
+
 def render_export(source: PriceLines | None) -> str:
     """The export text; `None` (a missing or unreadable source) gives the header alone."""
     lines = [EXPORT_HEADER]
     if source is not None:
-        lines += [line for line in source.lines if line[:6].lower() != "ticker"]
+        lines += export_lines(source.lines)
     return "\n".join(lines) + "\n"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .diagnostics import STOOQ_COLUMNS, Diagnostics, RowCounts, count_rows, diagnose
-from .exports import EXPORT_HEADER
-from .price_files import LINE_BREAK, MissingPriceFile, UnreadablePriceFile, data_lines, price_lines_from_bytes
+from .exports import EXPORT_HEADER, export_lines, render_export
+from .price_files import LINE_BREAK, UnreadablePriceFile, data_lines, price_lines_from_bytes
 
 __all__ = [
     "EXPORT_HEADER_LINE",
@@ -38,10 +37,8 @@ __all__ = [
     "appended_export_rows",
     "clean_body",
     "diagnose_bytes",
-    "diagnose_path",
     "export_from_bytes",
     "export_from_offset",
-    "export_from_path",
     "scan_appended",
     "scan_bytes",
 ]
@@ -262,18 +259,18 @@ def _export_rows(text: str) -> str:
     body = clean_body(text)
     if body:
         return body if body.endswith("\n") else body + "\n"
-    kept = [line for line in data_lines(text) if line[:6].lower() != "ticker"]
+    kept = export_lines(data_lines(text))
     return "\n".join(kept) + "\n" if kept else ""
 
 
 def export_from_bytes(data: bytes | None) -> str:
     """The export text; None or undecodable bytes give the header alone."""
     if data is None:
-        return EXPORT_HEADER + "\n"
+        return render_export(None)
     try:
         text = _decode(data)
     except UnicodeDecodeError:
-        return EXPORT_HEADER + "\n"
+        return render_export(None)
     return f"{EXPORT_HEADER}\n{_export_rows(text)}"
 
 
@@ -288,22 +285,3 @@ def appended_export_rows(appended: bytes) -> bytes | None:
 def export_from_offset(data: bytes, offset: int) -> bytes:
     """The export of a file whose `FileScan.export_offset` is `offset`."""
     return EXPORT_HEADER_LINE + data[offset:]
-
-
-def _read(path: Path) -> bytes | MissingPriceFile | UnreadablePriceFile:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return MissingPriceFile()
-    except OSError as error:
-        return UnreadablePriceFile(type(error).__name__)
-
-
-def diagnose_path(path: Path) -> Diagnostics:
-    data = _read(path)
-    return diagnose(data) if not isinstance(data, bytes) else diagnose_bytes(data)
-
-
-def export_from_path(path: Path) -> str:
-    data = _read(path)
-    return export_from_bytes(data if isinstance(data, bytes) else None)

@@ -36,7 +36,7 @@ from ..io.parallel import map_files
 from .export_folder import existing_export_names
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
-from .memo import file_stamp
+from .memo import file_stamp, stat_stamp
 
 __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
@@ -94,10 +94,6 @@ class ExportWrite:
     appended: bool = False
 
 
-def _stamp(stat: os.stat_result) -> str:
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def _render(job: ExportJob) -> ExportWrite:
     source = read_stamped(job.source)
     if isinstance(source, tuple):
@@ -129,8 +125,8 @@ def _append(job: ExportJob) -> ExportWrite | None:
         raise InputVanished(job.source, "the price exports were being written") from None
     except OSError:
         return None
-    stamp = _stamp(before)
-    if stamp != job.source_stamp or _stamp(after) != stamp or job.offset + len(appended) != before.st_size:
+    stamp = stat_stamp(before)
+    if stamp != job.source_stamp or stat_stamp(after) != stamp or job.offset + len(appended) != before.st_size:
         return None
     rows = appended_export_rows(appended)
     if rows is None:
@@ -164,7 +160,7 @@ def _copy(job: ExportJob) -> ExportWrite | None:
         return None
     with source:
         stat = os.fstat(source.fileno())
-        stamp = _stamp(stat)
+        stamp = stat_stamp(stat)
         if stamp != job.source_stamp:
             return None
         count = stat.st_size - job.offset
@@ -172,7 +168,7 @@ def _copy(job: ExportJob) -> ExportWrite | None:
         if written and not write_spliced(
             job.target,
             [EXPORT_HEADER_LINE, (source, job.offset, count)],
-            still_valid=lambda: _stamp(os.fstat(source.fileno())) == stamp,
+            still_valid=lambda: stat_stamp(os.fstat(source.fileno())) == stamp,
         ):
             return None
     return ExportWrite(written, stamp, stat.st_size, job.source_sha256, file_stamp(job.target), 0)

@@ -27,6 +27,7 @@ from ..domain.diagnostics import Diagnostics, RowCounts
 from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
 from ..domain.price_scan import appended_bytes, appended_export_rows, scan_appended, scan_bytes
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
+from .memo import stat_stamp
 
 __all__ = [
     "FileRead",
@@ -135,7 +136,7 @@ def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | Unreadabl
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            return handle.read(), f"{stat.st_size}:{stat.st_mtime_ns}"
+            return handle.read(), stat_stamp(stat)
     except FileNotFoundError:
         return MissingPriceFile()
     except OSError as error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
-__all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp"]
+__all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp", "stat_stamp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +28,13 @@ class StepMemo:
 def file_stamp(path: Path | str) -> str:
     """`size:mtime_ns` of a file, or `missing`."""
     try:
-        stat = os.stat(path)
+        return stat_stamp(os.stat(path))
     except OSError:
         return "missing"
+
+
+def stat_stamp(stat: os.stat_result) -> str:
+    """A file's stamp from its stat (an open file's `os.fstat`, say)."""
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 

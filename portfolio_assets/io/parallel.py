@@ -137,7 +137,7 @@ def _watch_owner(owner_pid: int, owner_started: float) -> None:
 def _in_processes(function: Callable[[Item], Result], items: Sequence[Item], workers: int) -> Iterator[Result]:
     context = multiprocessing.get_context("forkserver")
     # Preloading this module too saves each worker importing psutil for its watcher.
-    context.set_forkserver_preload(["portfolio_assets.incremental.file_summaries", "portfolio_assets.io.parallel"])
+    context.set_forkserver_preload(["portfolio_assets.domain.price_scan", "portfolio_assets.io.parallel"])
     chunk = max(1, len(items) // (workers * 8))
     try:
         with ProcessPoolExecutor(
