@@ -47,6 +47,11 @@ test: env
 		echo "PostgreSQL not installed (apt-get install postgresql): the shared-instance tests did not run"; \
 	fi
 
+# The tests that start no real process (no CLI, webserver or daemon): a quick check
+# after each change. `make test` runs them too.
+test-fast: env
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
+
 # On PostgreSQL: the tests of what the storage changes (the shared instance across
 # hosts, the daemon under `dagster dev`, the fast path, Dagster's stale status in every
 # SPEC 6 state, sensors and run liveness). The rest of the suite runs on SQLite only,
