@@ -354,6 +354,16 @@ def _flag_type(parse: Callable[[str], object]) -> Callable[[str], str]:
     return flag_value
 
 
+def _folder_parser(field: str) -> Callable[[str], object]:
+    from ..domain.settings import parse_folder
+
+    def parse_folder_flag(value: str) -> object:
+        parse_folder(field, value)
+        return value  # kept as typed: relative paths resolve where the settings are read
+
+    return parse_folder_flag
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     from ..domain.currency import LSE_CURRENCY_POLICIES
     from ..domain.settings import parse_include_empty, parse_policy
@@ -374,7 +384,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         elif field == "lse_currency_policy":
             group.add_argument(flag, dest=field, type=_flag_type(parse_policy), metavar="|".join(LSE_CURRENCY_POLICIES))
         else:
-            group.add_argument(flag, dest=field, metavar="PATH")
+            group.add_argument(flag, dest=field, type=_flag_type(_folder_parser(field)), metavar="PATH")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ __all__ = [
     "BrokerListError",
     "FolderConflict",
     "InputVanished",
+    "InvalidFolderSetting",
     "InvalidSetting",
     "MissingInputFolder",
     "PortfolioInputError",
@@ -88,6 +89,17 @@ class InvalidSetting(PortfolioInputError):
     def problem(self) -> str:
         """What is wrong, without the variable's name (the CLI names its flag instead)."""
         return f"is not valid; expected one of: {', '.join(self.allowed)}"
+
+
+class InvalidFolderSetting(InvalidSetting):
+    """A folder setting that is a URL: the pipeline reads and writes local folders only."""
+
+    def __init__(self, variable: str, value: str) -> None:
+        super().__init__(variable, value, ())
+
+    @property
+    def problem(self) -> str:
+        return "is a URL, not a folder; set it to a local folder (mount the storage and give its path)"
 
 
 class FolderConflict(PortfolioInputError):

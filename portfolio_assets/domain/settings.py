@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .currency import LSE_CURRENCY_POLICIES
-from .errors import FolderConflict, InvalidSetting
+from .errors import FolderConflict, InvalidFolderSetting, InvalidSetting
 
 __all__ = [
     "FOLDER_FLAGS",
@@ -19,6 +20,7 @@ __all__ = [
     "max_price_lag_days",
     "max_removed_share",
     "max_unmatched_share",
+    "parse_folder",
     "parse_include_empty",
     "parse_policy",
     "price_exports_freshness_hours",
@@ -66,6 +68,18 @@ def parse_include_empty(value: str | bool) -> bool:
     if text in _FALSE:
         return False
     raise InvalidSetting(SETTING_VARIABLES["include_empty"], value, ("true", "false"))
+
+
+# `s3://bucket/prices`, `file:///data`, `https://...`: a scheme followed by `://`. Taken
+# as a path it would silently become the local folder `./s3:/bucket/prices`.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def parse_folder(field: str, value: str) -> Path:
+    """A folder setting as an absolute local path; a URL is refused, not taken for a folder."""
+    if _URL.match(value.strip()):
+        raise InvalidFolderSetting(SETTING_VARIABLES[field], value)
+    return Path(value).absolute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,10 +307,10 @@ def settings_from_values(values: Mapping[str, str | bool | None]) -> Settings:
         return SETTING_DEFAULTS[field] if value is None or value == "" else value
 
     settings = Settings(
-        stooq_dir=Path(str(raw("stooq_dir"))).absolute(),
-        tradeable_dir=Path(str(raw("tradeable_dir"))).absolute(),
-        metadata_dir=Path(str(raw("metadata_dir"))).absolute(),
-        prices_dir=Path(str(raw("prices_dir"))).absolute(),
+        stooq_dir=parse_folder("stooq_dir", str(raw("stooq_dir"))),
+        tradeable_dir=parse_folder("tradeable_dir", str(raw("tradeable_dir"))),
+        metadata_dir=parse_folder("metadata_dir", str(raw("metadata_dir"))),
+        prices_dir=parse_folder("prices_dir", str(raw("prices_dir"))),
         lse_currency_policy=parse_policy(str(raw("lse_currency_policy"))),
         include_empty=parse_include_empty(raw("include_empty")),
     )

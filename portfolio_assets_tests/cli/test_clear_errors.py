@@ -118,6 +118,53 @@ def test_an_invalid_flag_is_one_line_naming_the_flag(home, capsys, flag, value, 
     assert not (home / "history").exists()  # refused before Dagster was touched
 
 
+# --- issue 20, finding 14: a URL where a folder is expected -----------------------------------
+
+
+@pytest.mark.parametrize("command", ["status", "refresh"])
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("PORTFOLIO_ASSETS_PRICES_DIR", "s3://bucket/prices"),
+        ("PORTFOLIO_ASSETS_STOOQ_DIR", "https://stooq.com/db/h/"),
+        ("PORTFOLIO_ASSETS_METADATA_DIR", "file:///srv/metadata"),
+        ("PORTFOLIO_ASSETS_TRADEABLE_DIR", "gs://team/lists"),
+    ],
+)
+def test_a_url_for_a_folder_is_refused_in_one_line_naming_the_variable(
+    home, capsys, monkeypatch, command, variable, url
+) -> None:
+    monkeypatch.chdir(home.parent)
+    monkeypatch.setenv(variable, url)
+    assert cli.main([command]) == 2
+    lines = stderr_lines(capsys)
+    assert lines == [
+        f"portfolio-assets: {variable}={url} is a URL, not a folder; set it to a local folder "
+        "(mount the storage and give its path)"
+    ]
+    scheme = url.split(":", 1)[0]
+    assert not (home.parent / f"{scheme}:").exists()  # no local folder named after the URL
+
+
+def test_a_url_given_as_a_folder_flag_is_refused_naming_the_flag(home, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(home.parent)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["refresh", "--prices-dir", "s3://bucket/prices"])
+    assert exited.value.code == 2
+    assert stderr_lines(capsys) == [
+        "portfolio-assets refresh: argument --prices-dir: s3://bucket/prices is a URL, not a folder; "
+        "set it to a local folder (mount the storage and give its path) (see portfolio-assets refresh --help)"
+    ]
+    assert not (home.parent / "s3:").exists()
+
+
+def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path) -> None:
+    from portfolio_assets.domain.settings import parse_folder
+
+    assert parse_folder("prices_dir", "prices:2026") == (Path.cwd() / "prices:2026")
+    assert parse_folder("prices_dir", str(tmp_path / "a://b")) == tmp_path / "a:" / "b"
+
+
 @pytest.mark.parametrize(
     ("flags", "field", "expected"),
     [
