@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := sample
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-fast test-postgres lint dev env instance clean-sample
+.PHONY: demo test test-fast test-postgres lint dev env instance clean-sample system-packages
 
 $(BIN)/portfolio-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,15 +37,16 @@ demo: instance
 dev: instance
 	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
-# Everything on local SQLite; then, where Debian's postgresql is installed, every test
-# that depends on the instance again on a throwaway PostgreSQL server.
-test: env
+# Debian's chromium (the browser test) and postgresql (the tests on PostgreSQL), installed
+# when missing (apt-get, through sudo when not root).
+system-packages:
+	.ci/system-packages
+
+# Everything on local SQLite; then every test that depends on the instance again on a
+# throwaway PostgreSQL server.
+test: env system-packages
 	$(BIN)/python -m pytest -n 3 --maxschedchunk 2
-	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-		$(MAKE) test-postgres; \
-	else \
-		echo "PostgreSQL not installed (apt-get install postgresql): the shared-instance tests did not run"; \
-	fi
+	$(MAKE) test-postgres
 
 # The tests that start no real process (no CLI, webserver or daemon): a quick check
 # after each change. `make test` runs them too.
