@@ -97,7 +97,9 @@ def _undeclared(folder: str) -> list[str]:
             providers = {_normal(name) for name in distributions.get(module, [])}
             if not providers & wanted:
                 provided_by = ", ".join(sorted(providers)) or "no installed distribution"
-                problems.append(f"{path.relative_to(PROJECT)}:{line}: {module} ({provided_by}), imported at {where} level")
+                problems.append(
+                    f"{path.relative_to(PROJECT)}:{line}: {module} ({provided_by}), imported at {where} level"
+                )
     return problems
 
 
