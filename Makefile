@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := sample
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-fast test-postgres lint dev env instance clean-sample
+.PHONY: demo test test-fast test-postgres lint dev env instance clean-sample system-packages
 
 $(BIN)/portfolio-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,26 +37,28 @@ demo: instance
 dev: instance
 	cd $(SAMPLE) && ../$(BIN)/dagster dev -w ../workspace.yaml -h 127.0.0.1 -p 3000
 
-# Everything on local SQLite; then, where Debian's postgresql is installed, every test
-# that depends on the instance again on a throwaway PostgreSQL server.
-test: env
+# Debian's chromium (the browser test) and postgresql (the tests on PostgreSQL), installed
+# when missing (apt-get, through sudo when not root).
+system-packages:
+	.ci/system-packages
+
+# Everything on local SQLite; then every test that depends on the instance again on a
+# throwaway PostgreSQL server.
+test: env system-packages
 	$(BIN)/python -m pytest -n 3 --maxschedchunk 2
-	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-		$(MAKE) test-postgres; \
-	else \
-		echo "PostgreSQL not installed (apt-get install postgresql): the shared-instance tests did not run"; \
-	fi
+	$(MAKE) test-postgres
 
 # The tests that start no real process (no CLI, webserver or daemon): a quick check
 # after each change. `make test` runs them too.
 test-fast: env
 	$(BIN)/python -m pytest -n 2 -m "not slow" -q
 
-# On PostgreSQL: the tests of what the storage changes (the shared instance across
-# hosts, the daemon under `dagster dev`, the fast path, Dagster's stale status in every
-# SPEC 6 state, sensors and run liveness). The rest of the suite runs on SQLite only,
+# On PostgreSQL: the tests of what the storage changes (the README's shared-instance
+# steps as written, the shared instance across hosts, the daemon under `dagster dev`, the
+# fast path, Dagster's stale status in every SPEC 6 state, sensors and run liveness). The rest of the suite runs on SQLite only,
 # to keep CI within its time (README, "Tests").
-POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/e2e/test_end_to_end.py \
+POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/cli/test_shared_setup.py \
+	portfolio_assets_tests/e2e/test_end_to_end.py \
 	portfolio_assets_tests/instance portfolio_assets_tests/cli/test_fresh_state.py \
 	portfolio_assets_tests/dagster/test_sensors.py portfolio_assets_tests/dagster/test_run_liveness.py
 

@@ -30,6 +30,14 @@ def pytest_configure(config: pytest.Config) -> None:
         tempfile.tempdir = None  # forget the folder already chosen
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_instance_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests choose their instance's storage themselves (storage.py): a shared
+    instance's PORTFOLIO_ASSETS_POSTGRES_URL in the caller's shell would make the CLI refuse
+    every local instance they make."""
+    monkeypatch.delenv("PORTFOLIO_ASSETS_POSTGRES_URL", raising=False)
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory with data/stooq and tradeable_instruments at their default places."""

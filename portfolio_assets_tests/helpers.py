@@ -187,14 +187,22 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def running_dagster_dev(root: Path, home: Path, log_name: str = "dagster_dev.log", **settings: str) -> Iterator[int]:
-    """`dagster dev` from `root` with short sensor intervals (and `settings` as variables); yields its port."""
+def running_dagster_dev(
+    root: Path,
+    home: Path,
+    log_name: str = "dagster_dev.log",
+    location: tuple[str, ...] = ("-w", str(PROJECT / "workspace.yaml")),
+    **settings: str,
+) -> Iterator[int]:
+    """`dagster dev` from `root` with short sensor intervals (and `settings` as variables),
+    loading the code location `location` names (`make dev`'s workspace.yaml unless told);
+    yields its port."""
     env = environment(home)
     env.update(**E2E_INTERVALS, **settings)
     port = free_port()
     log = open(root / log_name, "w")  # noqa: SIM115 - closed in the finally below, after the process
     process = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-w", str(PROJECT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        [str(BIN / "dagster"), "dev", *location, "-h", "127.0.0.1", "-p", str(port)],
         cwd=root,
         env=env,
         stdout=log,

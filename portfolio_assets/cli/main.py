@@ -2,7 +2,9 @@
 
 - `sample DIR` writes the generated sample world.
 - `init` creates the Dagster instance in DAGSTER_HOME, once, under the lock that
-  `status` and `refresh` take (so no two dagster processes race to create it).
+  `status` and `refresh` take (so no two dagster processes race to create it), and says
+  where it is. With PORTFOLIO_ASSETS_POSTGRES_URL set it sets up the shared instance:
+  the PostgreSQL template as dagster.yaml when DAGSTER_HOME has none, then the database.
 - `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
 - `refresh [--force]` materializes exactly the stale and missing assets, and ends with
   one line saying what changed in the universe. Steps that take longer than about 2 s
@@ -12,7 +14,9 @@
   newest first (Dagster-free: it reads the history beside the reports).
 
 `status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
-setting as a flag, which overrides its environment variable.
+setting as a flag, which overrides its environment variable. With
+PORTFOLIO_ASSETS_POSTGRES_URL set, `init`, `status` and `refresh` refuse an instance
+kept anywhere but that database (instance/storage_config.py).
 
 Bad input and faults are one line on stderr: an invalid flag names the flag, an
 invalid variable names the variable, a file that cannot be read or written names
@@ -106,7 +110,11 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
         settings_from_environment,
         worker_setting,
     )
+    from ..instance.storage_config import check_instance_storage
 
+    home = _dagster_home()
+    # Before the fast path, which would otherwise answer from an instance the user does not mean.
+    check_instance_storage(home)
     settings = settings_from_environment()
     # Every validator the definitions run (a new one missed here still ends as one line,
     # from main, when the definitions load).
@@ -121,7 +129,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
         progress_setting,
     ):
         validate()
-    return settings, _dagster_home()
+    return settings, home
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, dg.Definitions, dg.DagsterInstance]:
@@ -167,21 +175,38 @@ def _init(args: argparse.Namespace) -> int:
 
     Dagster creates them on first use; two processes doing that at once on a new
     DAGSTER_HOME can fail (dagster issue 27390), so `make demo` and `make dev` call
-    this before anything else runs."""
+    this before anything else runs. With PORTFOLIO_ASSETS_POSTGRES_URL set, a
+    DAGSTER_HOME without dagster.yaml gets the PostgreSQL template, and one whose
+    dagster.yaml keeps the instance elsewhere is refused (check_instance_storage)."""
     home = _dagster_home()
+    from ..instance.storage_config import (
+        POSTGRES_TEMPLATE,
+        check_instance_storage,
+        postgres_location,
+        shared_database_url,
+        write_postgres_template,
+    )
     from ..io.locking import exclusive_lock
 
-    with exclusive_lock(home, _shared_database(home)):
+    if shared_database_url() and write_postgres_template(home):
+        print(f"wrote {home / 'dagster.yaml'} from {POSTGRES_TEMPLATE}")
+    storage = check_instance_storage(home)
+    with exclusive_lock(home, storage.libpq_url):
         import dagster as dg
 
         from ..dagster_defs.assets import POOL
         from ..instance.runs import ensure_pool_limit
 
+        # Opening it creates the schema, in the database on PostgreSQL: connected, then.
         with dg.DagsterInstance.get() as instance:
             # An instance without the project's dagster.yaml has no pool limit: set one, so
             # that two runs never write the same outputs at once.
             ensure_pool_limit(instance, POOL)
-    print(f"Dagster instance ready in {home}")
+    if storage.kind == "postgres":
+        where = f"shared, in PostgreSQL {postgres_location(str(storage.postgres_url))}"
+    else:
+        where = "local SQLite, this host's only" if storage.kind == "sqlite" else "the storage its dagster.yaml names"
+    print(f"Dagster instance ready in {home}: {where}")
     return 0
 
 

@@ -1,12 +1,12 @@
 """The asset graph as a user sees it: Debian's Chromium, driven by Playwright, headless.
 
-No browser is downloaded: Playwright drives /usr/bin/chromium (Debian's package,
-installed by .ci/run). The screenshot is kept in test-artifacts/.
+No browser is downloaded: Playwright drives the `chromium` on PATH (Debian's package,
+which `make test` installs when missing: .ci/system-packages). The screenshot is kept in test-artifacts/.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
 
 import pytest
 
@@ -16,7 +16,6 @@ from ..helpers import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -32,10 +31,11 @@ FLAGS = [
 def test_asset_graph_shows_the_four_assets(dagster_dev, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed: .ci/system-packages installs it"
     port, _, _ = dagster_dev
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/asset-groups/portfolio@portfolio_assets", timeout=60_000)
