@@ -31,14 +31,22 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Literal, TypeVar
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Any, Literal, TypeVar
 
 import psutil
 
+from ..domain.errors import WorkerProcessDied
 from ..domain.settings import worker_setting
 from .progress import file_progress
 
@@ -61,6 +69,9 @@ THREAD_CHUNK = 32
 PROCESS_MIN_BYTES = 48 * 1024 * 1024
 # How often a worker looks at its owner: an orphaned pool is gone within about this long.
 OWNER_POLL_SECONDS = 0.5
+# How long the workers get to finish the item they are on once the work ends (on a failure,
+# most often) before they are killed.
+STOP_GRACE_SECONDS = 30.0
 # Two start times this close name the same process. psutil gives them to 0.01 s on Linux;
 # a pid can only be reused after the kernel wraps around the pid space, which never takes
 # under a second, so the slack can only ever make a dead process look alive (fail closed).
@@ -122,29 +133,158 @@ def process_state(pid: int, started: float | None = None) -> ProcessState:
 def _exit_when_gone(owner_pid: int, owner_started: float) -> None:
     while process_state(owner_pid, owner_started) != "dead":
         time.sleep(OWNER_POLL_SECONDS)
-    # The owner cannot collect results any more: end now, without the interpreter's
-    # clean-up (which would wait on queue feeder threads talking to a dead process).
+    # The owner cannot collect results any more: end now, without the interpreter's clean-up.
     os._exit(1)
 
 
-def _watch_owner(owner_pid: int, owner_started: float) -> None:
-    """Pool initializer: run `_exit_when_gone` beside the worker's task loop."""
+class WorkerTraceback(Exception):
+    """Where an error raised in a worker process came from: the worker's formatted
+    traceback, attached as the error's `__cause__` so that the run's full log shows it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _portable(error: BaseException) -> tuple[BaseException, str]:
+    """`error` (or, if it cannot cross a pipe, a RuntimeError saying what it was) and its traceback."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - any failure to pickle or unpickle it
+        return RuntimeError(f"{type(error).__name__}: {error}"), text
+    return error, text
+
+
+def _serve(function: Callable[[Any], Any], connection: Connection, owner_pid: int, owner_started: float) -> None:
+    """A worker process's life: batches of `(index, item)` in, one `(index, result, error)` out per item.
+
+    It ends when the owner closes its end of the pipe: while waiting for a batch, between
+    two items, or when a result can no longer be sent; and when the owner dies."""
+    # Ctrl-C on a terminal reaches the whole process group; the owner handles it and ends us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
         target=_exit_when_gone, args=(owner_pid, owner_started), name="watch-pool-owner", daemon=True
     ).start()
+    try:
+        while True:
+            batch = connection.recv()
+            for position, (index, item) in enumerate(batch):
+                # The owner sends nothing while a batch is under way, so anything to read
+                # before its last item is the end of the pipe: the owner wants no more.
+                if position and connection.poll():
+                    return
+                try:
+                    outcome: tuple[int, Any, Any] = (index, function(item), None)
+                except BaseException as error:  # noqa: BLE001 - every error goes back to the owner
+                    outcome = (index, None, _portable(error))
+                try:
+                    connection.send(outcome)
+                except OSError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - a result that cannot be pickled
+                    connection.send((index, None, _portable(error)))
+    except (EOFError, OSError):
+        return  # the owner closed the pipe, or died
 
 
-def _in_processes(function: Callable[[Item], Result], items: Sequence[Item], workers: int) -> Iterator[Result]:
+class _Worker:
+    """A worker process, the owner's end of its pipe, and the items it has not answered yet."""
+
+    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.running: deque[int] = deque()
+
+
+def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], count: int) -> list[_Worker]:
+    workers = []
+    owner_pid, owner_started = process_identity()
+    for number in range(count):
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_serve,
+            args=(function, theirs, owner_pid, owner_started),
+            name=f"portfolio-assets-worker-{number}",
+            daemon=True,
+        )
+        try:
+            process.start()
+        finally:
+            # Only the worker holds its end now, so its death shows here as the end of the pipe.
+            theirs.close()
+        workers.append(_Worker(process, ours))
+    return workers
+
+
+def _stop_workers(workers: list[_Worker]) -> None:
+    """Close every pipe, so each worker ends after the item it is on, and wait for them all."""
+    for worker in workers:
+        worker.connection.close()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for worker in workers:
+        worker.process.join(max(0.0, deadline - time.monotonic()))
+        if worker.process.exitcode is None:
+            # Stuck (in a hung read, say): its work is abandoned, and atomic writes leave
+            # at most a temporary file, which the next refresh removes.
+            worker.process.kill()
+            worker.process.join()
+
+
+def _in_processes(
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    count: int,
+    advance: Callable[[], None],
+    item_file: Callable[[Item], object] | None,
+) -> list[Result]:
+    """Each worker has one batch of items at a time and answers item by item, in order, on
+    its own pipe: the owner always knows which item a worker is on, and a worker's death
+    shows at once as the end of its pipe."""
     context = multiprocessing.get_context("forkserver")
     # Preloading this module too saves each worker importing psutil for its watcher.
     context.set_forkserver_preload(["portfolio_assets.domain.price_scan", "portfolio_assets.io.parallel"])
-    chunk = max(1, len(items) // (workers * 8))
+    size = max(1, len(items) // (count * 8))
+    batches = deque(range(start, min(start + size, len(items))) for start in range(0, len(items), size))
+    results: list[Any] = [None] * len(items)
+    unanswered = len(items)
+    workers: list[_Worker] = []
+
+    def give_batch(worker: _Worker) -> None:
+        if batches:
+            indices = batches.popleft()
+            worker.running.extend(indices)
+            worker.connection.send([(index, items[index]) for index in indices])
+
+    def died(worker: _Worker) -> WorkerProcessDied:
+        worker.process.join(STOP_GRACE_SECONDS)  # the exit status comes from the forkserver
+        on = str(item_file(items[worker.running[0]])) if worker.running and item_file is not None else None
+        return WorkerProcessDied(worker.process.exitcode, on)
+
     try:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_watch_owner, initargs=process_identity()
-        ) as pool:
-            yield from pool.map(function, items, chunksize=chunk)
+        workers = _start_workers(context, function, count)
+        for worker in workers:
+            give_batch(worker)
+        while unanswered:
+            by_connection = {worker.connection: worker for worker in workers if worker.running}
+            for connection in wait(list(by_connection)):
+                worker = by_connection[connection]  # type: ignore[index]
+                try:
+                    index, result, failure = worker.connection.recv()
+                except (EOFError, OSError):
+                    raise died(worker) from None
+                if failure is not None:
+                    error, text = failure
+                    error.__cause__ = WorkerTraceback(text)
+                    raise error
+                results[index] = result
+                worker.running.popleft()
+                unanswered -= 1
+                advance()
+                if not worker.running:
+                    give_batch(worker)
+        return results
     finally:
+        _stop_workers(workers)
         _stop_forkserver()
 
 
@@ -165,12 +305,17 @@ def _stop_forkserver() -> None:
 
 
 def map_files(
-    function: Callable[[Item], Result], items: Sequence[Item], label: str = "", parse_bytes: int = 0
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    label: str = "",
+    parse_bytes: int = 0,
+    item_file: Callable[[Item], object] | None = None,
 ) -> list[Result]:
     """`[function(item) for item in items]`, in order, on several cores when worth it.
 
     `parse_bytes` is how much the items will parse while holding the GIL (see the module's
-    docstring); `label` names the work in progress output."""
+    docstring); `label` names the work in progress output; `item_file` names the file an
+    item works on, for the error a worker process's death raises (`WorkerProcessDied`)."""
     workers = min(worker_count(), 8)
     with file_progress(label or "reading files", len(items)) as progress:
         if workers < 2 or len(items) < MIN_THREADED:
@@ -180,11 +325,7 @@ def map_files(
                 progress.advance()
             return results
         if parse_bytes >= PROCESS_MIN_BYTES and len(items) >= workers:
-            results = []
-            for result in _in_processes(function, items, workers):
-                results.append(result)
-                progress.advance()
-            return results
+            return _in_processes(function, items, workers, progress.advance, item_file)
 
         def counted(part: Sequence[Item]) -> list[Result]:
             done = []
