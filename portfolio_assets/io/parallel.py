@@ -9,17 +9,27 @@ spread it over processes, but only when there is enough of it: measured on the
 parsing on two cores wins back from about `PROCESS_MIN_BYTES` of prices on. The
 caller says how many bytes its items will parse. Worker processes come from a
 forkserver that preloads the price reader, so they never inherit the state of a
-process running Dagster; the pool is shut down, and the forkserver stopped, before
-`map_files` returns, so no process outlives the work.
+process running Dagster; the workers are stopped, and the forkserver with them,
+before `map_files` returns, so no process outlives the work.
 
-Workers exit when the process that owns the pool dies. Without that, a pool
-whose owner is killed (SIGKILL: no cleanup runs) lives on forever: each worker
-blocks reading the task queue, whose write end every worker also holds, and
-each holds a copy of the forkserver's "alive" pipe, so the forkserver never
-sees its client go either. A daemon thread in every worker watches the owner
-(pid and start time) and ends the worker once the owner is gone; the
-forkserver and multiprocessing's resource tracker then see their pipes close
-and exit on their own.
+The pool is our own rather than `concurrent.futures.ProcessPoolExecutor`: each
+worker has one pipe to the owner, gets one batch of items at a time and answers
+item by item. So the owner always knows which item a worker is on, and a worker
+that dies (the kernel's out-of-memory killer sends SIGKILL) shows at once as the
+end of its pipe: the work ends with one `WorkerProcessDied` naming the file, the
+signal and what to do, instead of a `BrokenProcessPool` without a hint (or
+multiprocessing's own tracebacks). Nor does the pool need a named semaphore:
+the executor's queues lock with them, which multiprocessing registers with its
+resource tracker when a forkserver starts the workers, and after a kill -9 of the
+owner the tracker finds them and warns of "leaked semaphore objects" on the
+terminal. Pipes and processes register nothing there.
+
+Workers exit when the process that owns the pool dies. A waiting worker sees the
+end of its pipe at once, a busy one when it sends its next result; and a daemon
+thread in every worker watches the owner (pid and start time) and ends the worker
+within `OWNER_POLL_SECONDS` even in the middle of a long file. Each worker holds a
+copy of the forkserver's "alive" pipe, so the forkserver (and multiprocessing's
+resource tracker) exit on their own once the workers are gone.
 
 `process_state` is the one answer to "does this process still exist" for the
 whole project: the workers ask it about their owner, and `portfolio_assets.instance.runs`
@@ -32,6 +42,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import selectors
 import signal
 import threading
 import time
@@ -39,7 +50,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal, TypeVar
@@ -155,45 +166,59 @@ def _portable(error: BaseException) -> tuple[BaseException, str]:
     return error, text
 
 
-def _serve(function: Callable[[Any], Any], connection: Connection, owner_pid: int, owner_started: float) -> None:
-    """A worker process's life: batches of `(index, item)` in, one `(index, result, error)` out per item.
+def _serve(
+    function: Callable[[Any], Any], connection: Connection, on_item: Any, owner_pid: int, owner_started: float
+) -> None:
+    """A worker process's life: batches of `(index, item)` in; per batch, one answer out:
+    the results in order, and the error that ended the batch early, if one did.
 
-    It ends when the owner closes its end of the pipe: while waiting for a batch, between
-    two items, or when a result can no longer be sent; and when the owner dies."""
+    Before each item it writes the item's index to `on_item`, memory it shares with the
+    owner, which reads it if this process dies. It ends when the owner closes its end of
+    the pipe (seen while waiting for a batch, between two items, or when an answer can no
+    longer be sent), and when the owner dies."""
     # Ctrl-C on a terminal reaches the whole process group; the owner handles it and ends us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
         target=_exit_when_gone, args=(owner_pid, owner_started), name="watch-pool-owner", daemon=True
     ).start()
+    # One selector for the whole life: Connection.poll would build one per call.
+    owner_closed = selectors.DefaultSelector()
+    owner_closed.register(connection, selectors.EVENT_READ)
     try:
         while True:
             batch = connection.recv()
-            for position, (index, item) in enumerate(batch):
+            results: list[Any] = []
+            failure = None
+            for index, item in batch:
                 # The owner sends nothing while a batch is under way, so anything to read
-                # before its last item is the end of the pipe: the owner wants no more.
-                if position and connection.poll():
+                # is the end of the pipe: the owner wants no more.
+                if results and owner_closed.select(0):
                     return
+                on_item.value = index
                 try:
-                    outcome: tuple[int, Any, Any] = (index, function(item), None)
+                    results.append(function(item))
                 except BaseException as error:  # noqa: BLE001 - every error goes back to the owner
-                    outcome = (index, None, _portable(error))
-                try:
-                    connection.send(outcome)
-                except OSError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - a result that cannot be pickled
-                    connection.send((index, None, _portable(error)))
+                    failure = _portable(error)
+                    break
+            try:
+                connection.send((results, failure))
+            except OSError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a result that cannot be pickled
+                connection.send(([], _portable(error)))
     except (EOFError, OSError):
         return  # the owner closed the pipe, or died
 
 
 class _Worker:
-    """A worker process, the owner's end of its pipe, and the items it has not answered yet."""
+    """A worker process, the owner's end of its pipe, the index of the item it is on (shared
+    memory the worker writes), and the items of the batch it has not answered yet."""
 
-    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+    def __init__(self, process: BaseProcess, connection: Connection, on_item: Any) -> None:
         self.process = process
         self.connection = connection
-        self.running: deque[int] = deque()
+        self.on_item = on_item
+        self.batch: list[int] = []
 
 
 def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], count: int) -> list[_Worker]:
@@ -201,9 +226,11 @@ def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], c
     owner_pid, owner_started = process_identity()
     for number in range(count):
         ours, theirs = context.Pipe(duplex=True)
+        # Memory without a lock: one writer, and the owner reads it only once the writer is dead.
+        on_item = context.RawValue("q", -1)
         process = context.Process(
             target=_serve,
-            args=(function, theirs, owner_pid, owner_started),
+            args=(function, theirs, on_item, owner_pid, owner_started),
             name=f"portfolio-assets-worker-{number}",
             daemon=True,
         )
@@ -212,7 +239,7 @@ def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], c
         finally:
             # Only the worker holds its end now, so its death shows here as the end of the pipe.
             theirs.close()
-        workers.append(_Worker(process, ours))
+        workers.append(_Worker(process, ours, on_item))
     return workers
 
 
@@ -234,56 +261,60 @@ def _in_processes(
     function: Callable[[Item], Result],
     items: Sequence[Item],
     count: int,
-    advance: Callable[[], None],
+    advance: Callable[[int], None],
     item_file: Callable[[Item], object] | None,
 ) -> list[Result]:
-    """Each worker has one batch of items at a time and answers item by item, in order, on
-    its own pipe: the owner always knows which item a worker is on, and a worker's death
-    shows at once as the end of its pipe."""
+    """Each worker has one batch of items at a time and answers it as a whole, so messages
+    stay few; the item it is on it keeps in memory shared with this process, so that its
+    death, which shows at once as the end of its pipe, can name that item."""
     context = multiprocessing.get_context("forkserver")
     # Preloading this module too saves each worker importing psutil for its watcher.
     context.set_forkserver_preload(["portfolio_assets.domain.price_scan", "portfolio_assets.io.parallel"])
     size = max(1, len(items) // (count * 8))
-    batches = deque(range(start, min(start + size, len(items))) for start in range(0, len(items), size))
+    batches = deque(list(range(start, min(start + size, len(items)))) for start in range(0, len(items), size))
     results: list[Any] = [None] * len(items)
     unanswered = len(items)
     workers: list[_Worker] = []
 
     def give_batch(worker: _Worker) -> None:
-        if batches:
-            indices = batches.popleft()
-            worker.running.extend(indices)
-            worker.connection.send([(index, items[index]) for index in indices])
+        worker.batch = batches.popleft() if batches else []
+        if worker.batch:
+            worker.connection.send([(index, items[index]) for index in worker.batch])
+        else:
+            answering.unregister(worker.connection)  # done: its exit from now on is no failure
 
     def died(worker: _Worker) -> WorkerProcessDied:
         worker.process.join(STOP_GRACE_SECONDS)  # the exit status comes from the forkserver
-        on = str(item_file(items[worker.running[0]])) if worker.running and item_file is not None else None
+        index = worker.on_item.value
+        on = str(item_file(items[index])) if index in worker.batch and item_file is not None else None
         return WorkerProcessDied(worker.process.exitcode, on)
 
+    # One selector for the whole map: multiprocessing.connection.wait builds one per call.
+    answering = selectors.DefaultSelector()
     try:
         workers = _start_workers(context, function, count)
         for worker in workers:
+            answering.register(worker.connection, selectors.EVENT_READ, worker)
             give_batch(worker)
         while unanswered:
-            by_connection = {worker.connection: worker for worker in workers if worker.running}
-            for connection in wait(list(by_connection)):
-                worker = by_connection[connection]  # type: ignore[index]
+            for key, _ in answering.select():
+                worker = key.data
                 try:
-                    index, result, failure = worker.connection.recv()
+                    answered, failure = worker.connection.recv()
                 except (EOFError, OSError):
                     raise died(worker) from None
                 if failure is not None:
                     error, text = failure
                     error.__cause__ = WorkerTraceback(text)
                     raise error
-                results[index] = result
-                worker.running.popleft()
-                unanswered -= 1
-                advance()
-                if not worker.running:
-                    give_batch(worker)
+                for index, result in zip(worker.batch, answered, strict=True):
+                    results[index] = result
+                unanswered -= len(answered)
+                advance(len(answered))
+                give_batch(worker)
         return results
     finally:
+        answering.close()
         _stop_workers(workers)
         _stop_forkserver()
 
