@@ -89,7 +89,7 @@ def _vanished(path: Path) -> str:
 def test_an_error_in_a_worker_process_arrives_as_itself_with_its_traceback(monkeypatch) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     files = [Path(f"/prices/file-{number}.txt") for number in range(50)]
-    with pytest.raises(InputVanished, match="file-5.txt disappeared while the price exports") as raised:
+    with pytest.raises(InputVanished, match=r"file-5\.txt disappeared while the price exports") as raised:
         parallel.map_files(_vanished, files, parse_bytes=parallel.PROCESS_MIN_BYTES)
     assert raised.value.path == files[5]
     assert isinstance(raised.value.__cause__, parallel.WorkerTraceback)
