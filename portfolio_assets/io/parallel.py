@@ -212,7 +212,7 @@ def _serve(
 
 class _Worker:
     """A worker process, the owner's end of its pipe, the index of the item it is on (shared
-    memory the worker writes), and the items of the batch it has not answered yet."""
+    memory the worker writes), and the indices of the batch it is working through."""
 
     def __init__(self, process: BaseProcess, connection: Connection, on_item: Any) -> None:
         self.process = process
@@ -221,8 +221,11 @@ class _Worker:
         self.batch: list[int] = []
 
 
-def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], count: int) -> list[_Worker]:
-    workers = []
+def _start_workers(
+    context: ForkServerContext, function: Callable[[Any], Any], count: int, workers: list[_Worker]
+) -> None:
+    """Start `count` workers into `workers`, where each is as soon as it runs: if a later
+    one fails to start, the caller still stops those already running."""
     owner_pid, owner_started = process_identity()
     for number in range(count):
         ours, theirs = context.Pipe(duplex=True)
@@ -236,11 +239,13 @@ def _start_workers(context: ForkServerContext, function: Callable[[Any], Any], c
         )
         try:
             process.start()
+        except BaseException:
+            ours.close()
+            raise
         finally:
             # Only the worker holds its end now, so its death shows here as the end of the pipe.
             theirs.close()
         workers.append(_Worker(process, ours, on_item))
-    return workers
 
 
 def _stop_workers(workers: list[_Worker]) -> None:
@@ -292,7 +297,7 @@ def _in_processes(
     # One selector for the whole map: multiprocessing.connection.wait builds one per call.
     answering = selectors.DefaultSelector()
     try:
-        workers = _start_workers(context, function, count)
+        _start_workers(context, function, count, workers)
         for worker in workers:
             answering.register(worker.connection, selectors.EVENT_READ, worker)
             give_batch(worker)
