@@ -13,19 +13,21 @@ process running Dagster; the workers are stopped, and the forkserver with them,
 before `map_files` returns, so no process outlives the work.
 
 The pool is our own rather than `concurrent.futures.ProcessPoolExecutor`: each
-worker has one pipe to the owner, gets one batch of items at a time and answers
-item by item. So the owner always knows which item a worker is on, and a worker
-that dies (the kernel's out-of-memory killer sends SIGKILL) shows at once as the
-end of its pipe: the work ends with one `WorkerProcessDied` naming the file, the
-signal and what to do, instead of a `BrokenProcessPool` without a hint (or
-multiprocessing's own tracebacks). Nor does the pool need a named semaphore:
-the executor's queues lock with them, which multiprocessing registers with its
-resource tracker when a forkserver starts the workers, and after a kill -9 of the
-owner the tracker finds them and warns of "leaked semaphore objects" on the
-terminal. Pipes and processes register nothing there.
+worker has one pipe to the owner, gets one batch of items at a time, answers it
+as a whole, and keeps the index of the item it is on in memory it shares with
+the owner (one number, no lock). So the owner always knows which item a worker
+is on, and a worker that dies (the kernel's out-of-memory killer sends SIGKILL)
+shows at once as the end of its pipe: the work ends with one `WorkerProcessDied`
+naming the file, the signal and what to do, instead of a `BrokenProcessPool`
+without a hint (or multiprocessing's own tracebacks). Nor does the pool need a
+named semaphore: the executor's queues lock with them, which multiprocessing
+registers with its resource tracker when a forkserver starts the workers, and
+once a worker or the owner is killed the tracker finds them still registered and
+warns of "leaked semaphore objects" on the terminal. Pipes, processes and the
+shared number (a file unlinked as soon as it is made) register nothing there.
 
 Workers exit when the process that owns the pool dies. A waiting worker sees the
-end of its pipe at once, a busy one when it sends its next result; and a daemon
+end of its pipe at once, a busy one before its next item; and a daemon
 thread in every worker watches the owner (pid and start time) and ends the worker
 within `OWNER_POLL_SECONDS` even in the middle of a long file. Each worker holds a
 copy of the forkserver's "alive" pipe, so the forkserver (and multiprocessing's
