@@ -210,7 +210,7 @@ def test_a_killed_parse_worker_fails_the_step_with_one_line(tmp_path) -> None:
     _write_matched_files(tmp_path, tickers[2:], trap=True)  # nine new files, one past the threshold
 
     refresh = _trapped_refresh(tmp_path, home, victim="os.getpid()")
-    out, err = refresh.communicate(timeout=120)  # returns once no process holds its stderr
+    out, err = refresh.communicate(timeout=120)
 
     trap_path = tmp_path.resolve() / NASDAQ / TRAP_FILE
     assert refresh.returncode == 1, out + err
@@ -224,7 +224,8 @@ def test_a_killed_parse_worker_fails_the_step_with_one_line(tmp_path) -> None:
     # match_report wrote nothing: the reports and exports of the first refresh are intact.
     assert {path: data for path, data in output_files(tmp_path).items() if path in before} == before
     assert not any(path.endswith("t05.csv") for path in output_files(tmp_path))
-    assert _left_in_group(refresh.pid) == []
+    # Dagster's own helpers (its log mirror) may take a moment after the refresh exits.
+    wait_for(lambda: not _left_in_group(refresh.pid), 30, "the refresh's helpers to exit", interval=0.1)
 
 
 @pytest.mark.slow
@@ -236,7 +237,7 @@ def test_a_refresh_killed_while_its_workers_run_leaves_no_warning(tmp_path) -> N
     home.mkdir()
 
     refresh = _trapped_refresh(tmp_path, home, victim="os.getpgid(0)")
-    out, err = refresh.communicate(timeout=120)  # returns once no process holds its stderr
+    out, err = refresh.communicate(timeout=120)
 
     assert refresh.returncode == -signal.SIGKILL, out + err
     # The workers, the forkserver and the resource tracker follow within a second or so.
