@@ -1,7 +1,8 @@
 """How bad input and faults surface: in Dagster, and on the shell of `portfolio-assets refresh`.
 
-- In a step, our PortfolioInputError and any OSError (full disk, read-only folder)
-  fail the step with a `dg.Failure` whose headline is one line naming the file.
+- In a step, our PortfolioInputError, a worker process that died (WorkerProcessDied)
+  and any OSError (full disk, read-only folder) fail the step with a `dg.Failure`
+  whose headline is one line naming the file.
 - A refresh's runs print their log one line per record, on stderr, and leave
   failures out: the refresh ends with one line per failed step instead, taken
   from the failure events. The full log, stacks included, stays in the instance
@@ -18,18 +19,19 @@ from typing import Any
 
 import dagster as dg
 
-from ..domain.errors import PortfolioInputError, describe_os_error
+from ..domain.errors import PortfolioInputError, WorkerProcessDied, describe_os_error
 
 __all__ = ["failing_clearly", "failure_lines", "materialize_with_one_line_log", "one_line_console_logger"]
 
 
 @contextmanager
 def failing_clearly() -> Iterator[None]:
-    """Bad input or an OSError fails the step with one line (file, line, variable, or the
-    path and what went wrong) as the headline, instead of "Error occurred while executing op"."""
+    """Bad input, a dead worker process or an OSError fails the step with one line (file,
+    line, variable, or the path and what went wrong) as the headline, instead of "Error
+    occurred while executing op"."""
     try:
         yield
-    except PortfolioInputError as error:
+    except (PortfolioInputError, WorkerProcessDied) as error:
         raise dg.Failure(description=str(error)) from error
     except OSError as error:
         metadata = {"path": dg.MetadataValue.path(str(error.filename))} if error.filename else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ __all__ = [
     "InvalidSetting",
     "MissingInputFolder",
     "PortfolioInputError",
+    "WorkerProcessDied",
+    "describe_exit",
     "describe_os_error",
 ]
 
@@ -107,6 +110,39 @@ class FolderConflict(PortfolioInputError):
 
     The pipeline writes and removes files in its output folders, so a prices folder
     that is also the broker folder (say) would cost the user their files."""
+
+
+class WorkerProcessDied(RuntimeError):
+    """A worker process that ended while it had files to work on (the kernel's
+    out-of-memory killer, most often). Not bad input: the same run may well pass again."""
+
+    def __init__(self, exitcode: int | None, file: str | None) -> None:
+        self.exitcode = exitcode
+        self.file = file
+        working_on = f" working on {file}" if file else ""
+        super().__init__(
+            f"a worker process died{working_on} ({describe_exit(exitcode)}); run again, "
+            "or set PORTFOLIO_ASSETS_WORKERS=1 to parse in this process"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As PortfolioInputError's: the default would call __init__ with the message alone.
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """How a child process ended, from its exit code as multiprocessing gives it
+    (minus the signal's number when a signal ended it)."""
+    if exitcode is None:
+        return "its exit status is unknown"
+    if exitcode >= 0:
+        return f"it exited with status {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    # The kernel's out-of-memory killer sends SIGKILL, which nothing else sends on its own.
+    return f"killed by {name}{', often the out-of-memory killer' if name == 'SIGKILL' else ''}"
 
 
 # What to do about the OSErrors a user can fix; others are shown as they are.

@@ -73,6 +73,7 @@ def diagnose_with_cache(
         parse_bytes=sum(
             _whole_file_bytes(result.stamps[path], summary) for path, (_, summary) in zip(to_read, jobs, strict=True)
         ),
+        item_file=lambda job: job[0],
     )
     for relative_path, read in zip(to_read, reads, strict=True):
         result.by_path[relative_path] = read.diagnostics

@@ -328,6 +328,7 @@ def sync_exports(
         [job for _, job in to_write],
         label="price_exports: writing exports",
         parse_bytes=sum(_size(job.source) for _, job in to_write if job.how == "render"),
+        item_file=lambda job: job.source,
     )
     for (item, _), done in zip(to_write, outcomes, strict=True):
         (sync.written if done.written else sync.unchanged).append(item.file_name)

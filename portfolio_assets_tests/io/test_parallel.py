@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import psutil
 import pytest
 
+from portfolio_assets.domain.errors import InputVanished, WorkerProcessDied
 from portfolio_assets.io import parallel
 
 
@@ -47,3 +52,45 @@ def test_no_worker_process_outlives_the_work() -> None:
     env = {**os.environ, "PORTFOLIO_ASSETS_WORKERS": "2"}
     ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
     assert ran.stdout.strip() == "0", ran.stderr
+
+
+def _killed_at_file_37(path: Path) -> str:
+    if path.name == "file-37.txt":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+    return path.name
+
+
+def _descendants() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+@pytest.mark.slow
+def test_a_killed_worker_process_ends_the_work_with_one_line_and_leaves_no_process(monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
+    before = _descendants()
+    files = [Path(f"/prices/file-{number}.txt") for number in range(200)]
+    with pytest.raises(WorkerProcessDied) as raised:
+        parallel.map_files(_killed_at_file_37, files, parse_bytes=parallel.PROCESS_MIN_BYTES, item_file=lambda f: f)
+    assert str(raised.value) == (
+        "a worker process died working on /prices/file-37.txt (killed by SIGKILL, often the out-of-memory "
+        "killer); run again, or set PORTFOLIO_ASSETS_WORKERS=1 to parse in this process"
+    )
+    assert _descendants() - before == set()  # the other worker, the forkserver, the resource tracker
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
+
+
+def _vanished(path: Path) -> str:
+    if path.name == "file-5.txt":
+        raise InputVanished(path, "the price exports were being written")
+    return path.name
+
+
+@pytest.mark.slow
+def test_an_error_in_a_worker_process_arrives_as_itself_with_its_traceback(monkeypatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
+    files = [Path(f"/prices/file-{number}.txt") for number in range(50)]
+    with pytest.raises(InputVanished, match=r"file-5\.txt disappeared while the price exports") as raised:
+        parallel.map_files(_vanished, files, parse_bytes=parallel.PROCESS_MIN_BYTES)
+    assert raised.value.path == files[5]
+    assert isinstance(raised.value.__cause__, parallel.WorkerTraceback)
+    assert "in _vanished" in str(raised.value.__cause__)  # for the run's full log
