@@ -37,13 +37,13 @@ from typing import BinaryIO
 __all__ = [
     "FILE_MODE",
     "TEMP_PREFIX",
-    "append_atomic",
     "file_holds",
     "remove_leftover_temp_files",
     "replace_all",
+    "stage_appended",
     "stage_bytes",
+    "stage_spliced",
     "write_bytes_atomic",
-    "write_spliced",
     "write_text_atomic",
     "write_text_if_changed",
 ]
@@ -205,16 +205,17 @@ def _copy_into(fd: int, source: BinaryIO, offset: int, count: int) -> int:
     return copied
 
 
-def write_spliced(
+def stage_spliced(
     path: Path,
     parts: Iterable[bytes | tuple[BinaryIO, int, int]],
     still_valid: Callable[[], bool] = lambda: True,
-) -> bool:
-    """Replace `path` atomically with `parts` in order: bytes as they are, and (open file,
-    offset, count) for that many of the file's bytes from the offset, copied in the kernel.
+) -> Path | None:
+    """Write `parts` in order to a new temporary file beside `path` and return its path:
+    bytes as they are, and (open file, offset, count) for that many of the file's bytes
+    from the offset, copied in the kernel.
 
-    Returns False, with `path` left as it was, when a file had fewer bytes than asked for or
-    `still_valid()` (asked once all is written) says no: the source moved meanwhile."""
+    Returns None, leaving no temporary file, when a file had fewer bytes than asked for
+    or `still_valid()` (asked once all is written) says no: the source moved meanwhile."""
     try:
         fd, temp_path = _create_temp(path.parent)
     except OSError as error:
@@ -232,24 +233,23 @@ def write_spliced(
                 handle.seek(0, os.SEEK_END)
         if not (complete and still_valid()):
             temp_path.unlink(missing_ok=True)
-            return False
+            return None
     except BaseException as error:
         temp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _naming(error, path)  # noqa: B904 - _naming sets the cause
         raise
-    replace_all([(temp_path, path)], rebuildable=True)
-    return True
+    return temp_path
 
 
-def append_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with its bytes followed by `data`, atomically (readers see the old
-    file or the new one, never a partial append). For files the pipeline can write again
-    (exports: see `replace_all`)."""
+def stage_appended(path: Path, data: bytes) -> Path:
+    """A new temporary file beside `path` holding its bytes followed by `data`."""
     with open(path, "rb") as current:
         size = os.fstat(current.fileno()).st_size
-        if not write_spliced(path, [(current, 0, size), data]):
-            raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
+        staged = stage_spliced(path, [(current, 0, size), data])
+    if staged is None:
+        raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
+    return staged
 
 
 def write_bytes_atomic(path: Path, data: bytes, rebuildable: bool = False) -> None:
