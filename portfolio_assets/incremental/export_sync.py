@@ -366,6 +366,10 @@ def _intact(known: object, stooq_path: str, target: Path) -> bool:
     )
 
 
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
 def _stage_all(prices_dir: Path, jobs: list[ExportJob]) -> list[StagedExport]:
     """Every export of `jobs` staged beside its target, or none: after a failure (a full
     disk) the temporary files are removed and the error raised, no export changed."""
@@ -452,10 +456,14 @@ def sync_exports(
         if now_owned != set(records.written) or not records.current:
             _save_written(written_path, records.folder, now_owned)
         swaps = [(done.staged, job.target) for (_, job), done in zip(to_write, staged, strict=True) if done.staged]
-        replace_all(swaps, rebuildable=True)
+        replaced: list[Path] = []
+        replace_all(swaps, rebuildable=True, old_files=replaced)
     except BaseException:
         remove_leftover_temp_files(prices_dir)
         raise
+    # The old versions, swapped out under temporary names: removed once all are in place,
+    # on several threads (freeing their blocks is what takes time).
+    map_files(_remove, replaced, label="price_exports: removing replaced exports")
     for (item, job), done in zip(to_write, staged, strict=True):
         (sync.written if done.staged is not None else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = done.source_sha256
