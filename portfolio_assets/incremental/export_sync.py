@@ -217,6 +217,8 @@ class _FolderRecords:
     """Both records describe this folder as it is, by its current path, and loaded cleanly:
     nothing to save unless their entries change."""
     warnings: list[str]
+    other_folder: str | None = None
+    """The folder the records describe instead, when they describe another one."""
 
 
 def _describes(loaded: LoadedCache, here: FolderIdentity) -> tuple[bool, FolderIdentity | None]:
@@ -244,10 +246,11 @@ def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, ver
         )
         if folder is not None and not applies and loaded.entries
     ]
-    if elsewhere:
+    other_folder = printable(elsewhere[0].path) if elsewhere else None
+    if other_folder is not None:
         warnings.append(
             f"the export records ({written_path.name}, {manifest_path.name}) describe the prices folder "
-            f"{printable(elsewhere[0].path)}, not the folder now at {printable(here.path)} (another folder, a "
+            f"{other_folder}, not the folder now at {printable(here.path)} (another folder, a "
             "re-pointed link, or a folder made again): the pipeline owns no file in it yet"
         )
     current = (
@@ -258,7 +261,7 @@ def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, ver
     )
     # Every name in the manifest was written by the pipeline too (manifests from before
     # the record of exports written existed).
-    return _FolderRecords(here, set(names) | set(entries), dict(names), entries, current, warnings)
+    return _FolderRecords(here, set(names) | set(entries), dict(names), entries, current, warnings, other_folder)
 
 
 def _save_written(written_path: Path, folder: FolderIdentity, names: set[str]) -> None:
@@ -305,6 +308,7 @@ def _refuse_unsafe(
     removable: list[str],
     max_removed_share: float,
     adopt: bool,
+    other_folder: str | None = None,
 ) -> set[str]:
     """Stop before anything is touched when the run could lose a file; else the names of
     the files it adopts (files of others that it will overwrite, with `adopt`)."""
@@ -329,8 +333,9 @@ def _refuse_unsafe(
         return set()
     files, them = (f"{len(foreign)} files", "them") if len(foreign) > 1 else ("a file", "it")
     if not adopt:
+        why = f" (its records are of another folder, {other_folder})" if other_folder else ""
         raise UnsafeExportChange(
-            f"price_exports would overwrite {files} in {prices_dir} that the pipeline did not write: "
+            f"price_exports would overwrite {files} in {prices_dir} that the pipeline did not write{why}: "
             f"{_listed(foreign)}; nothing was written or removed. Move {them} out of that folder; or, to replace "
             "earlier price exports (such as those of prepare_tradeable_data.py), run `portfolio-assets refresh "
             "--adopt-exports`, which takes over only files that start with the export header line"
@@ -420,7 +425,8 @@ def sync_exports(
     keep = {item.file_name for item in planned}
     removable = sorted((present - keep) & owned)
     sync.strays = sorted(present - keep - owned)
-    adopted = _refuse_unsafe(prices_dir, planned, present, owned, removable, 1.0 if force else max_removed_share, adopt)
+    share = 1.0 if force else max_removed_share
+    adopted = _refuse_unsafe(prices_dir, planned, present, owned, removable, share, adopt, records.other_folder)
     sync.adopted = sorted(adopted)
     owned |= adopted
     remove_leftover_temp_files(prices_dir)

@@ -83,6 +83,7 @@ def test_a_new_prices_folder_holding_the_users_files_is_refused(world: Path, hom
     code, _, errors = portfolio_assets(capsys, "refresh", "--prices-dir", "new_prices")
     assert code == 1
     assert_refused_naming(errors, "aapl.us.csv")
+    assert f"its records are of another folder, {(world / PRICES).resolve()}" in errors[0]
     assert contents(world / "new_prices") == mine  # not overwritten, not removed
     # Moved away, the rest is written; kim.us.csv (the user's) stays, reported as a stray.
     (world / "new_prices/aapl.us.csv").rename(world / "aapl_notes.csv")
@@ -107,6 +108,7 @@ def test_a_re_pointed_prices_link_owns_nothing_in_its_new_folder(world: Path, ho
     code, _, errors = portfolio_assets(capsys, "refresh")
     assert code == 1
     assert_refused_naming(errors, "aapl.us.csv")
+    assert f"its records are of another folder, {(world / 'prices_a').resolve()}" in errors[0]
     assert contents(world / "prices_b") == mine
     assert contents(world / "prices_a") == before
 
