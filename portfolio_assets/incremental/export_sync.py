@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, BinaryIO, Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError
@@ -210,7 +210,8 @@ class _FolderRecords:
     folder: FolderIdentity
     owned: set[str]
     """Names the pipeline wrote into this folder (either record's)."""
-    written: dict[str, Any]
+    written: set[str]
+    """The names exports_written.json holds for this folder."""
     manifest: dict[str, Any]
     """What each export in this folder was written from (empty for another folder's record)."""
     current: bool
@@ -261,7 +262,7 @@ def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, ver
     )
     # Every name in the manifest was written by the pipeline too (manifests from before
     # the record of exports written existed).
-    return _FolderRecords(here, set(names) | set(entries), dict(names), entries, current, warnings, other_folder)
+    return _FolderRecords(here, set(names) | set(entries), set(names), entries, current, warnings, other_folder)
 
 
 def _save_written(written_path: Path, folder: FolderIdentity, names: set[str]) -> None:
@@ -286,7 +287,7 @@ def _is_export(path: Path) -> bool:
     try:
         # A link is not adopted (its target is someone's file), nor a pipe (opening it
         # would wait for a writer).
-        if not stat.S_ISREG(os.lstat(path).st_mode):
+        if not S_ISREG(os.lstat(path).st_mode):
             return False
         with path.open("rb") as handle:
             return handle.readline(len(EXPORT_HEADER_LINE) + 1).rstrip(b"\r\n") == EXPORT_HEADER.encode()
@@ -459,7 +460,7 @@ def sync_exports(
     try:
         # Recorded before any new name appears in the folder: a run killed from here on
         # leaves no file of its own unrecorded.
-        if now_owned != set(records.written) or not records.current:
+        if now_owned != records.written or not records.current:
             _save_written(written_path, records.folder, now_owned)
         swaps = [(done.staged, job.target) for (_, job), done in zip(to_write, staged, strict=True) if done.staged]
         replaced: list[Path] = []
