@@ -6,8 +6,8 @@
   where it is. With PORTFOLIO_ASSETS_POSTGRES_URL set it sets up the shared instance:
   the PostgreSQL template as dagster.yaml when DAGSTER_HOME has none, then the database.
 - `status [--json]` observes the sources and prints each asset as fresh, stale or missing.
-- `refresh [--force]` materializes exactly the stale and missing assets, and ends with
-  one line saying what changed in the universe. Steps that take longer than about 2 s
+- `refresh [--force] [--adopt-exports]` materializes exactly the stale and missing
+  assets, and ends with one line saying what changed in the universe. Steps that take longer than about 2 s
   show their progress on stderr: a bar on a terminal, plain lines elsewhere
   (PORTFOLIO_ASSETS_PROGRESS=0 turns it off; portfolio_assets.io.progress).
 - `changes [--last N] [--json]` prints the last N change records of match_report,
@@ -318,7 +318,14 @@ def _refresh(args: argparse.Namespace) -> int:
         if waited > 0.5:
             print(f"waited {waited:.1f} s for another refresh or status on this instance to finish")
         try:
-            outcome = refresh(defs, instance, settings, force=args.force, stooq_scan=getattr(args, "stooq_scan", None))
+            outcome = refresh(
+                defs,
+                instance,
+                settings,
+                force=args.force,
+                stooq_scan=getattr(args, "stooq_scan", None),
+                adopt_exports=args.adopt_exports,
+            )
         except (dg.Failure, PortfolioInputError) as error:
             return _input_problem(error, exit_code=1)
     if not outcome.success:
@@ -433,6 +440,12 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(run=_status)
     refresh = commands.add_parser("refresh", help="materialize exactly the stale and missing assets")
     refresh.add_argument("--force", action="store_true", help="materialize and rewrite every asset")
+    refresh.add_argument(
+        "--adopt-exports",
+        action="store_true",
+        help="take over files in the prices folder that have an export's name and start with the export "
+        "header line (earlier exports, such as prepare_tradeable_data.py's) instead of stopping before them",
+    )
     _add_setting_flags(refresh)
     refresh.set_defaults(run=_refresh)
     changes = commands.add_parser("changes", help="what changed in the universe at the last materializations")

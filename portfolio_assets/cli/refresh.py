@@ -82,12 +82,18 @@ def _run(
     selection: list[str],
     force: bool = False,
     due: Sequence[str] = (),
+    adopt_exports: bool = False,
 ) -> dg.ExecuteInJobResult:
     """One run of `selection`; `due` are the assets just judged stale or missing, which the
     run does not judge again (the others re-check their inputs when their turn comes)."""
     run_config: dict[str, Any] = {}
+    ops: dict[str, dict[str, dict[str, bool]]] = {}
     if force:
-        run_config["ops"] = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
+        ops = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
+    if adopt_exports and "price_exports" in selection:
+        ops.setdefault("price_exports", {"config": {}})["config"]["adopt_exports"] = True
+    if ops:
+        run_config["ops"] = ops
     # The shell shows the run's log one line per record and, at the end, our one-line
     # summary of any failure; the full log (stacks included) stays in the instance and the UI.
     run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
@@ -191,7 +197,11 @@ def refresh(
     force: bool = False,
     report: Callable[[str], None] = print,
     stooq_scan: list[StooqFile] | None = None,
+    adopt_exports: bool = False,
 ) -> RefreshOutcome:
+    """Materialize exactly the stale and missing assets (all of them with `force`).
+    `adopt_exports`: price_exports takes over the files with an export's name that start
+    with the export header line (see `sync_exports`)."""
     for run_id in clear_dead_runs(instance):
         report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
     if not in_flight_assets(instance):
@@ -212,7 +222,7 @@ def refresh(
     reobserved = False
     if force:
         report("materializing every asset (--force)")
-        result = _run(defs, instance, list(ASSET_KEYS), force=True)
+        result = _run(defs, instance, list(ASSET_KEYS), force=True, adopt_exports=adopt_exports)
         outcome.count_changes(result)
         outcome.runs += 1
         outcome.materialized = list(ASSET_KEYS)
@@ -241,7 +251,9 @@ def refresh(
         # checks its inputs when its turn comes and, if they did not change after all,
         # is not materialized (and Dagster skips what follows it).
         selection = _with_descendants(defs, [s.key for s in due])
-        result = _run(defs, instance, selection, due=_judged_for_the_run(defs, due, selection))
+        result = _run(
+            defs, instance, selection, due=_judged_for_the_run(defs, due, selection), adopt_exports=adopt_exports
+        )
         outcome.count_changes(result)
         outcome.runs += 1
         done = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}

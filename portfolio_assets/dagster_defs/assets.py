@@ -23,7 +23,7 @@ from ..domain.settings import (
 )
 from ..domain.stooq_tree import INDEX_COLUMNS
 from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
-from ..instance.memo_tags import StepConfig, memo_tags, previous_memo
+from ..instance.memo_tags import ExportStepConfig, StepConfig, memo_tags, previous_memo
 from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
@@ -324,12 +324,14 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         freshness_policy=freshness,
     )
     def price_exports(
-        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+        context: dg.AssetExecutionContext, config: ExportStepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
         if not context.selected_asset_keys:
             yield from _checks_alone(context, checks, "price_exports", settings)
             return
-        resolved, result = _run_step(context, config, settings, pipeline_graph, ExportResult)
+        resolved, result = _run_step(
+            context, config, settings, pipeline_graph, ExportResult, adopt_exports=config.adopt_exports
+        )
         if result is None:
             return
         if result.strays:
@@ -352,6 +354,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "exports_written": len(result.written),
                 "exports_untouched": len(result.untouched) + len(result.unchanged),
                 "exports_removed": len(result.removed),
+                "exports_adopted": len(result.adopted),
                 **result.stats,
                 "preview": dg.MetadataValue.md(
                     "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"

@@ -1,6 +1,9 @@
 """Keeping the export folder in line with the report, without losing anyone's files.
 
-Two records beside the reports:
+Two records beside the reports, each naming the prices folder it describes (device,
+inode and birth time: `io/folder_identity.py`) and applying to that folder alone, so a
+folder moved keeps them and a new folder, a re-pointed link or a folder made again
+starts with none:
 - the export manifest: for each export, the source it was written from (path,
   stamp, size and SHA-256) and the stamp of the file written. An export whose
   own file is unchanged since it was written stays untouched while its source
@@ -14,9 +17,17 @@ Two records beside the reports:
   written, so a run killed mid-way never leaves a file of its own unrecorded,
   and it outlives code version changes (unlike the manifest).
 
-A run that would remove more than a set share of the existing exports (an
-emptied Stooq tree, a wrong broker folder) stops before touching anything,
-unless forced.
+A file the pipeline did not write is never removed and never overwritten: one with
+the name of an export the run must write stops the run before anything is touched,
+unless the run adopts it (`adopt`: a file that starts with the export header line,
+an earlier export or the old tool's). A run that would remove more than a set share
+of the existing exports (an emptied Stooq tree, a wrong broker folder) stops before
+touching anything too, unless forced.
+
+Every new or changed export is first staged as a temporary file in the prices folder;
+only when all are staged are they swapped in, and then stale exports removed. A
+failure while staging (a full disk) removes the temporary files and changes no
+export, so a backtest never reads a mix of old and new prices.
 """
 
 from __future__ import annotations
@@ -25,15 +36,24 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from stat import S_ISREG
+from typing import Any, BinaryIO, Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError
 from ..domain.exports import EXPORT_HEADER, PlannedExport
 from ..domain.price_files import MissingPriceFile
 from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
-from ..io.atomic_files import append_atomic, remove_leftover_temp_files, write_spliced, write_text_if_changed
+from ..io.atomic_files import (
+    file_holds,
+    remove_leftover_temp_files,
+    replace_all,
+    stage_appended,
+    stage_bytes,
+    stage_spliced,
+)
+from ..io.folder_identity import FolderIdentity, folder_identity
 from ..io.parallel import map_files
-from .export_folder import existing_export_names
+from .export_folder import existing_export_names, printable
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import file_stamp, stat_stamp
@@ -42,6 +62,9 @@ __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
 KIND = "export_manifest"
 WRITTEN_KIND = "exports_written"
+WRITTEN_VERSION = "2"
+"""Version 1 named its folder by resolved path, which a new folder can take over: it is
+not trusted, and exports it lists are adopted again (`adopt`) like any others."""
 
 
 class UnsafeExportChange(PortfolioInputError):
@@ -55,6 +78,7 @@ class ExportSync:
     untouched: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)  # files the pipeline did not write: left alone
+    adopted: list[str] = field(default_factory=list)  # files of others taken over (and rewritten) on request
     files_read: int = 0
     files_appended: int = 0
     bytes_read: int = 0
@@ -83,18 +107,18 @@ class ExportJob:
 
 
 @dataclass(frozen=True, slots=True)
-class ExportWrite:
-    written: bool
+class StagedExport:
+    staged: Path | None
+    """The temporary file holding the new export, None when the export already holds it."""
     source_stamp: str
     source_size: int
     source_sha256: str
     """The export's identity: it is a function of its source's bytes (MISSING_SOURCE if none)."""
-    output_stamp: str
     bytes_read: int
     appended: bool = False
 
 
-def _render(job: ExportJob) -> ExportWrite:
+def _render(job: ExportJob) -> StagedExport:
     source = read_stamped(job.source)
     if isinstance(source, tuple):
         data, stamp = source
@@ -109,13 +133,14 @@ def _render(job: ExportJob) -> ExportWrite:
         # alone, as SPEC 2 has it for a file with no usable rows (with include_empty).
         text, stamp, size, data = export_from_bytes(None), file_stamp(job.source), 0, b""
         digest = MISSING_SOURCE if isinstance(source, MissingPriceFile) else f"{UNREADABLE_SOURCE}:{source.error_name}"
-    written = write_text_if_changed(job.target, text, rebuildable=True)
-    return ExportWrite(written, stamp, size, digest, file_stamp(job.target), len(data))
+    encoded = text.encode("utf-8")
+    staged = None if file_holds(job.target, encoded) else stage_bytes(job.target, encoded)
+    return StagedExport(staged, stamp, size, digest, len(data))
 
 
-def _append(job: ExportJob) -> ExportWrite | None:
-    """Add the rows appended to the source since `job.offset` to the export, or None when
-    the source is not the one the file summaries describe (it moved since)."""
+def _append(job: ExportJob) -> StagedExport | None:
+    """Stage the export with the rows appended to the source since `job.offset` added, or
+    None when the source is not the one the file summaries describe (it moved since)."""
     try:
         with open(job.source, "rb") as handle:
             before = os.fstat(handle.fileno())
@@ -131,11 +156,8 @@ def _append(job: ExportJob) -> ExportWrite | None:
     rows = appended_export_rows(appended)
     if rows is None:
         return None
-    if rows:
-        append_atomic(job.target, rows)
-    return ExportWrite(
-        bool(rows), stamp, before.st_size, job.source_sha256, file_stamp(job.target), len(appended), True
-    )
+    staged = stage_appended(job.target, rows) if rows else None
+    return StagedExport(staged, stamp, before.st_size, job.source_sha256, len(appended), True)
 
 
 def _holds(target: Path, source: BinaryIO, offset: int, size: int) -> bool:
@@ -148,8 +170,8 @@ def _holds(target: Path, source: BinaryIO, offset: int, size: int) -> bool:
         return False
 
 
-def _copy(job: ExportJob) -> ExportWrite | None:
-    """Write the export as its header line and the source's bytes from `job.offset` on,
+def _copy(job: ExportJob) -> StagedExport | None:
+    """Stage the export as its header line and the source's bytes from `job.offset` on,
     copied by the kernel: the source is never read into Python. None when the source is
     not the one the file summaries describe, before or after the copy (it moved)."""
     try:
@@ -164,35 +186,89 @@ def _copy(job: ExportJob) -> ExportWrite | None:
         if stamp != job.source_stamp:
             return None
         count = stat.st_size - job.offset
-        written = not _holds(job.target, source, job.offset, len(EXPORT_HEADER_LINE) + count)
-        if written and not write_spliced(
+        if _holds(job.target, source, job.offset, len(EXPORT_HEADER_LINE) + count):
+            return StagedExport(None, stamp, stat.st_size, job.source_sha256, 0)
+        staged = stage_spliced(
             job.target,
             [EXPORT_HEADER_LINE, (source, job.offset, count)],
             still_valid=lambda: stat_stamp(os.fstat(source.fileno())) == stamp,
-        ):
-            return None
-    return ExportWrite(written, stamp, stat.st_size, job.source_sha256, file_stamp(job.target), 0)
+        )
+    return None if staged is None else StagedExport(staged, stamp, stat.st_size, job.source_sha256, 0)
 
 
-def write_export(job: ExportJob) -> ExportWrite:
-    """Bring one export up to date with its source (runs in a worker thread on big runs)."""
+def stage_export(job: ExportJob) -> StagedExport:
+    """Stage one export brought up to date with its source, as a temporary file beside it
+    (runs in a worker thread or process on big runs)."""
     done = _append(job) if job.how == "append" else _copy(job) if job.how == "copy" else None
     return done if done is not None else _render(job)
 
 
-def _written_version(prices_dir: Path) -> str:
-    """The record describes one folder: pointing prices_dir elsewhere starts a new one."""
-    return os.path.realpath(prices_dir)
+@dataclass(frozen=True)
+class _FolderRecords:
+    """What the two records say about the prices folder now at the configured path."""
+
+    folder: FolderIdentity
+    owned: set[str]
+    """Names the pipeline wrote into this folder (either record's)."""
+    written: set[str]
+    """The names exports_written.json holds for this folder."""
+    manifest: dict[str, Any]
+    """What each export in this folder was written from (empty for another folder's record)."""
+    current: bool
+    """Both records describe this folder as it is, by its current path, and loaded cleanly:
+    nothing to save unless their entries change."""
+    warnings: list[str]
+    other_folder: str | None = None
+    """The folder the records describe instead, when they describe another one."""
 
 
-def _load_written(written_path: Path, prices_dir: Path) -> LoadedCache:
-    return load_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir))
+def _describes(loaded: LoadedCache, here: FolderIdentity) -> tuple[bool, FolderIdentity | None]:
+    recorded = FolderIdentity.from_json(loaded.extra.get("folder"))
+    return here.same_folder(recorded), recorded
 
 
-def _owned(written: LoadedCache, manifest: LoadedCache) -> set[str]:
-    # Every name in a manifest was written by the pipeline too (manifests from before
-    # the record existed).
-    return set(written.entries) | set(manifest.entries)
+def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, version: str) -> _FolderRecords | None:
+    """The records as they apply to the folder at `prices_dir` (None when there is none)."""
+    here = folder_identity(prices_dir)
+    if here is None:
+        return None
+    written = load_json_cache(written_path, WRITTEN_KIND, WRITTEN_VERSION)
+    manifest = load_json_cache(manifest_path, KIND, version)
+    warnings = [w for w in (manifest.warning, written.warning) if w]
+    written_here, written_folder = _describes(written, here)
+    manifest_here, manifest_folder = _describes(manifest, here)
+    names = written.entries if written_here else {}
+    entries = manifest.entries if manifest_here else {}
+    elsewhere = [
+        folder
+        for folder, applies, loaded in (
+            (written_folder, written_here, written),
+            (manifest_folder, manifest_here, manifest),
+        )
+        if folder is not None and not applies and loaded.entries
+    ]
+    other_folder = printable(elsewhere[0].path) if elsewhere else None
+    if other_folder is not None:
+        warnings.append(
+            f"the export records ({written_path.name}, {manifest_path.name}) describe the prices folder "
+            f"{other_folder}, not the folder now at {printable(here.path)} (another folder, a "
+            "re-pointed link, or a folder made again): the pipeline owns no file in it yet"
+        )
+    current = (
+        written_here
+        and manifest_here
+        and not warnings
+        and all(folder is not None and folder.path == here.path for folder in (written_folder, manifest_folder))
+    )
+    # Every name in the manifest was written by the pipeline too (manifests from before
+    # the record of exports written existed).
+    return _FolderRecords(here, set(names) | set(entries), set(names), entries, current, warnings, other_folder)
+
+
+def _save_written(written_path: Path, folder: FolderIdentity, names: set[str]) -> None:
+    save_json_cache(
+        written_path, WRITTEN_KIND, WRITTEN_VERSION, dict.fromkeys(sorted(names), 1), {"folder": folder.to_json()}
+    )
 
 
 def stray_exports(
@@ -200,17 +276,29 @@ def stray_exports(
 ) -> list[str]:
     """CSV files in the prices folder that the report does not call for and the pipeline
     did not write: they are the user's, reported and never removed."""
-    owned = _owned(_load_written(written_path, prices_dir), load_json_cache(manifest_path, KIND, version))
+    records = _load_records(prices_dir, manifest_path, written_path, version)
+    owned = records.owned if records is not None else set()
     return sorted(existing_export_names(prices_dir) - {item.file_name for item in planned} - owned)
 
 
 def _is_export(path: Path) -> bool:
-    """Whether a file starts with the export header (one of ours, or the old tool's)."""
+    """Whether a regular file starts with the export header line (an earlier export of
+    ours, or the old tool's)."""
     try:
+        # A link is not adopted (its target is someone's file), nor a pipe (opening it
+        # would wait for a writer).
+        if not S_ISREG(os.lstat(path).st_mode):
+            return False
         with path.open("rb") as handle:
-            return handle.readline().rstrip(b"\r\n") == EXPORT_HEADER.encode()
+            return handle.readline(len(EXPORT_HEADER_LINE) + 1).rstrip(b"\r\n") == EXPORT_HEADER.encode()
     except OSError:
         return False
+
+
+def _listed(names: list[str]) -> str:
+    """`a.csv, b.csv, c.csv and 4 more`: the first few names and a count of the rest."""
+    shown = ", ".join(names[:3])
+    return f"{shown} and {len(names) - 3} more" if len(names) > 3 else shown
 
 
 def _refuse_unsafe(
@@ -220,7 +308,11 @@ def _refuse_unsafe(
     owned: set[str],
     removable: list[str],
     max_removed_share: float,
-) -> None:
+    adopt: bool,
+    other_folder: str | None = None,
+) -> set[str]:
+    """Stop before anything is touched when the run could lose a file; else the names of
+    the files it adopts (files of others that it will overwrite, with `adopt`)."""
     existing = len(present & owned)
     if removable and len(removable) > max_removed_share * existing:
         shown = ", ".join(removable[:5]) + (" ..." if len(removable) > 5 else "")
@@ -231,18 +323,33 @@ def _refuse_unsafe(
             "share, an unpacking in progress?); if the change is intended, run `portfolio-assets refresh "
             "--force` or raise PORTFOLIO_ASSETS_MAX_REMOVED_SHARE"
         )
-    foreign = [
+    # Any entry counts, not only the regular files listed: a link or a folder the user
+    # put there under an export's name is theirs too.
+    foreign = sorted(
         item.file_name
         for item in planned
-        if item.file_name in present and item.file_name not in owned and not _is_export(prices_dir / item.file_name)
-    ]
-    if foreign:
-        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        if item.file_name not in owned and os.path.lexists(prices_dir / item.file_name)
+    )
+    if not foreign:
+        return set()
+    files, them = (f"{len(foreign)} files", "them") if len(foreign) > 1 else ("a file", "it")
+    if not adopt:
+        why = f" (its records are of another folder, {other_folder})" if other_folder else ""
         raise UnsafeExportChange(
-            f"{prices_dir / foreign[0]}{more} would be overwritten by an export, but the pipeline did not "
-            "write it and it is not a price export; nothing was written or removed. Move it out of the "
-            "prices folder (PORTFOLIO_ASSETS_PRICES_DIR)"
+            f"price_exports would overwrite {files} in {prices_dir} that the pipeline did not write{why}: "
+            f"{_listed(foreign)}; nothing was written or removed. Move {them} out of that folder; or, to replace "
+            "earlier price exports (such as those of prepare_tradeable_data.py), run `portfolio-assets refresh "
+            "--adopt-exports`, which takes over only files that start with the export header line"
         )
+    not_exports = [name for name in foreign if not _is_export(prices_dir / name)]
+    if not_exports:
+        files, them = (f"{len(not_exports)} files", "them") if len(not_exports) > 1 else ("a file", "it")
+        raise UnsafeExportChange(
+            f"price_exports would overwrite {files} in {prices_dir} that the pipeline did not write and that "
+            f"{'are not price exports' if len(not_exports) > 1 else 'is not a price export'} (no export header "
+            f"line): {_listed(not_exports)}; nothing was written, removed or adopted. Move {them} out of that folder"
+        )
+    return set(foreign)
 
 
 def _size(path: Path) -> int:
@@ -265,6 +372,28 @@ def _intact(known: object, stooq_path: str, target: Path) -> bool:
     )
 
 
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _stage_all(prices_dir: Path, jobs: list[ExportJob]) -> list[StagedExport]:
+    """Every export of `jobs` staged beside its target, or none: after a failure (a full
+    disk) the temporary files are removed and the error raised, no export changed."""
+    try:
+        return map_files(
+            stage_export,
+            jobs,
+            label="price_exports: writing exports",
+            parse_bytes=sum(_size(job.source) for job in jobs if job.how == "render"),
+            item_file=lambda job: job.source,
+        )
+    except BaseException:
+        # map_files returns only when every worker has stopped: what they staged is in
+        # the folder, under the temporary prefix, and this run is its one writer.
+        remove_leftover_temp_files(prices_dir)
+        raise
+
+
 def sync_exports(
     stooq_dir: Path,
     prices_dir: Path,
@@ -274,6 +403,7 @@ def sync_exports(
     version: str,
     *,
     force: bool = False,
+    adopt: bool = False,
     max_removed_share: float = 0.5,
     summaries: dict[str, FileSummary] | None = None,
 ) -> ExportSync:
@@ -282,21 +412,27 @@ def sync_exports(
     `summaries` are match_report's file summaries (by Stooq path), which say when a
     source's bytes are the ones an export was made from, or only grew from them.
     `force` re-renders every export from its source, trusting no manifest, and allows
-    removing any share of the exports; it still removes only files the pipeline wrote."""
-    manifest = load_json_cache(manifest_path, KIND, version)
+    removing any share of the exports; it still removes or overwrites only files the
+    pipeline wrote. `adopt` takes over the files with an export's name that start with
+    the export header line (earlier exports whose record is lost, the old tool's)."""
     if force:
         summaries = None  # from the sources' bytes alone, trusting no record
-    written_record = _load_written(written_path, prices_dir)
-    sync = ExportSync(warnings=[w for w in (manifest.warning, written_record.warning) if w])
-    owned = _owned(written_record, manifest)
     prices_dir.mkdir(parents=True, exist_ok=True)
+    records = _load_records(prices_dir, manifest_path, written_path, version)
+    if records is None:  # replaced by something else since the line above
+        raise InputVanished(prices_dir, "the price exports were being written")
+    sync = ExportSync(warnings=records.warnings)
+    owned = set(records.owned)
     present = existing_export_names(prices_dir)
     keep = {item.file_name for item in planned}
     removable = sorted((present - keep) & owned)
     sync.strays = sorted(present - keep - owned)
-    _refuse_unsafe(prices_dir, planned, present, owned, removable, 1.0 if force else max_removed_share)
+    share = 1.0 if force else max_removed_share
+    adopted = _refuse_unsafe(prices_dir, planned, present, owned, removable, share, adopt, records.other_folder)
+    sync.adopted = sorted(adopted)
+    owned |= adopted
     remove_leftover_temp_files(prices_dir)
-    trusted = {} if force else manifest.entries
+    trusted = {} if force else records.manifest
     entries: dict[str, dict[str, object]] = {}
     to_write: list[tuple[PlannedExport, ExportJob]] = []
     for item in planned:
@@ -320,35 +456,43 @@ def sync_exports(
         if job.how == "render" and summary is not None and summary.export_offset is not None:
             job = ExportJob(source_path, target, False, "copy", summary.export_offset, summary.sha256, stamp)
         to_write.append((item, job))
+    staged = _stage_all(prices_dir, [job for _, job in to_write])
     now_owned = owned | {item.file_name for item, _ in to_write}
-    if now_owned != owned:
-        save_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir), dict.fromkeys(now_owned, 1))
-    outcomes = map_files(
-        write_export,
-        [job for _, job in to_write],
-        label="price_exports: writing exports",
-        parse_bytes=sum(_size(job.source) for _, job in to_write if job.how == "render"),
-        item_file=lambda job: job.source,
-    )
-    for (item, _), done in zip(to_write, outcomes, strict=True):
-        (sync.written if done.written else sync.unchanged).append(item.file_name)
+    try:
+        # Recorded before any new name appears in the folder: a run killed from here on
+        # leaves no file of its own unrecorded.
+        if now_owned != records.written or not records.current:
+            _save_written(written_path, records.folder, now_owned)
+        swaps = [(done.staged, job.target) for (_, job), done in zip(to_write, staged, strict=True) if done.staged]
+        replaced: list[Path] = []
+        replace_all(swaps, rebuildable=True, old_files=replaced)
+    except BaseException:
+        remove_leftover_temp_files(prices_dir)
+        raise
+    # The old versions, swapped out under temporary names: removed once all are in place,
+    # on several threads (freeing their blocks is what takes time).
+    map_files(_remove, replaced, label="price_exports: removing replaced exports")
+    for (item, job), done in zip(to_write, staged, strict=True):
+        (sync.written if done.staged is not None else sync.unchanged).append(item.file_name)
         sync.content_hashes[item.file_name] = done.source_sha256
         sync.bytes_read += done.bytes_read
-        sync.files_appended += done.appended
+        sync.files_appended += done.appended and done.staged is not None
         entries[item.file_name] = {
             "source": item.stooq_path,
             "stamp": done.source_stamp,
             "size": done.source_size,
             "sha256": done.source_sha256,
-            "output": done.output_stamp,
+            # Stamped once in place: a rename moves a file's ctime.
+            "output": file_stamp(job.target),
         }
     sync.files_read = len(to_write)
     for name in removable:
         (prices_dir / name).unlink(missing_ok=True)
     sync.removed = removable
-    final_owned = now_owned - set(removable)
-    if final_owned != set(written_record.entries) or written_record.warning:
-        save_json_cache(written_path, WRITTEN_KIND, _written_version(prices_dir), dict.fromkeys(final_owned, 1))
-    if entries != manifest.entries or manifest.warning:
-        save_json_cache(manifest_path, KIND, version, entries)
+    # Every export planned is now in the folder, and nothing else the pipeline wrote:
+    # names it wrote once and the user removed since are no longer its own.
+    if keep != now_owned or not records.current:
+        _save_written(written_path, records.folder, keep)
+    if entries != records.manifest or not records.current:
+        save_json_cache(manifest_path, KIND, version, entries, {"folder": records.folder.to_json()})
     return sync

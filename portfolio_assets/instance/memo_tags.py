@@ -16,6 +16,7 @@ __all__ = [
     "INPUT_FINGERPRINT_TAG",
     "OUTPUT_STAMP_TAG",
     "SETTING_TAG_PREFIX",
+    "ExportStepConfig",
     "StepConfig",
     "memo_tags",
     "previous_memo",
@@ -32,6 +33,15 @@ class StepConfig(dg.Config):
 
     force: bool = False
     """Recompute and rewrite even when inputs, code and settings equal the last run's."""
+
+
+class ExportStepConfig(StepConfig):
+    """Run configuration of price_exports."""
+
+    adopt_exports: bool = False
+    """Take over the files with an export's name that the pipeline did not write but that
+    start with the export header line (earlier exports, such as the old tool's), instead
+    of stopping before them."""
 
 
 def previous_memo(instance: dg.DagsterInstance, key: dg.AssetKey) -> StepMemo | None:

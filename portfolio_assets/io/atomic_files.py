@@ -37,13 +37,13 @@ from typing import BinaryIO
 __all__ = [
     "FILE_MODE",
     "TEMP_PREFIX",
-    "append_atomic",
     "file_holds",
     "remove_leftover_temp_files",
     "replace_all",
+    "stage_appended",
     "stage_bytes",
+    "stage_spliced",
     "write_bytes_atomic",
-    "write_spliced",
     "write_text_atomic",
     "write_text_if_changed",
 ]
@@ -131,9 +131,10 @@ def _swap(temp_path: Path, target: Path) -> bool:
     )
 
 
-def _swapped(temp_path: Path, target: Path) -> bool:
+def _swapped(temp_path: Path, target: Path, keep_old: bool = False) -> bool:
     """Swap `temp_path` with an existing regular file `target` and remove what then bears
-    the temporary name (the old file); False, with nothing changed, where that cannot be
+    the temporary name (the old file; with `keep_old` it stays, for the caller to
+    remove); False, with nothing changed, where that cannot be
     done (no such target, a file system that cannot swap, no renameat2). Anything but a
     regular file that was swapped out (a folder, a symlink) is swapped back, for
     `os.replace` to decide: it refuses a folder and replaces a symlink itself."""
@@ -147,26 +148,36 @@ def _swapped(temp_path: Path, target: Path) -> bool:
         if not _swap(temp_path, target):
             raise OSError(errno.EIO, f"could not put {target} back after swapping it with {temp_path}")
         return False
-    temp_path.unlink(missing_ok=True)
+    if not keep_old:
+        temp_path.unlink(missing_ok=True)
     return True
 
 
-def _rename_into_place(temp_path: Path, target: Path, rebuildable: bool) -> None:
-    if not (rebuildable and _swapped(temp_path, target)):
-        os.replace(temp_path, target)
+def _rename_into_place(temp_path: Path, target: Path, rebuildable: bool, old_files: list[Path] | None) -> None:
+    if rebuildable and _swapped(temp_path, target, keep_old=old_files is not None):
+        if old_files is not None:
+            old_files.append(temp_path)
+        return
+    os.replace(temp_path, target)
 
 
-def replace_all(staged: Iterable[tuple[Path, Path]], rebuildable: bool = False) -> None:
+def replace_all(
+    staged: Iterable[tuple[Path, Path]], rebuildable: bool = False, old_files: list[Path] | None = None
+) -> None:
     """Move each staged temporary file onto its target; on failure drop the rest.
 
     `rebuildable` targets (exports, which the pipeline writes again when their stamp
-    differs from its manifest's) are swapped in rather than renamed over; see above."""
+    differs from its manifest's) are swapped in rather than renamed over; see above.
+    With `old_files`, the old files swapped out stay under their temporary names, added
+    to that list, for the caller to remove: freeing their blocks is the slow part of a
+    replacement (measured here on ext4: 2,000 exports of 190 KB swapped in 0.04 s, their
+    old versions then removed in 6 s one after the other, 0.3 s on eight threads)."""
     pending = list(staged)
     try:
         while pending:
             temp_path, target = pending[0]
             try:
-                _rename_into_place(temp_path, target, rebuildable)
+                _rename_into_place(temp_path, target, rebuildable, old_files)
             except OSError as error:
                 raise _naming(error, target)  # noqa: B904 - _naming sets the cause
             pending.pop(0)
@@ -205,16 +216,17 @@ def _copy_into(fd: int, source: BinaryIO, offset: int, count: int) -> int:
     return copied
 
 
-def write_spliced(
+def stage_spliced(
     path: Path,
     parts: Iterable[bytes | tuple[BinaryIO, int, int]],
     still_valid: Callable[[], bool] = lambda: True,
-) -> bool:
-    """Replace `path` atomically with `parts` in order: bytes as they are, and (open file,
-    offset, count) for that many of the file's bytes from the offset, copied in the kernel.
+) -> Path | None:
+    """Write `parts` in order to a new temporary file beside `path` and return its path:
+    bytes as they are, and (open file, offset, count) for that many of the file's bytes
+    from the offset, copied in the kernel.
 
-    Returns False, with `path` left as it was, when a file had fewer bytes than asked for or
-    `still_valid()` (asked once all is written) says no: the source moved meanwhile."""
+    Returns None, leaving no temporary file, when a file had fewer bytes than asked for
+    or `still_valid()` (asked once all is written) says no: the source moved meanwhile."""
     try:
         fd, temp_path = _create_temp(path.parent)
     except OSError as error:
@@ -232,24 +244,23 @@ def write_spliced(
                 handle.seek(0, os.SEEK_END)
         if not (complete and still_valid()):
             temp_path.unlink(missing_ok=True)
-            return False
+            return None
     except BaseException as error:
         temp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _naming(error, path)  # noqa: B904 - _naming sets the cause
         raise
-    replace_all([(temp_path, path)], rebuildable=True)
-    return True
+    return temp_path
 
 
-def append_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with its bytes followed by `data`, atomically (readers see the old
-    file or the new one, never a partial append). For files the pipeline can write again
-    (exports: see `replace_all`)."""
+def stage_appended(path: Path, data: bytes) -> Path:
+    """A new temporary file beside `path` holding its bytes followed by `data`."""
     with open(path, "rb") as current:
         size = os.fstat(current.fileno()).st_size
-        if not write_spliced(path, [(current, 0, size), data]):
-            raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
+        staged = stage_spliced(path, [(current, 0, size), data])
+    if staged is None:
+        raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
+    return staged
 
 
 def write_bytes_atomic(path: Path, data: bytes, rebuildable: bool = False) -> None:

@@ -29,9 +29,17 @@ class ExportResult(StepResult):
     stats: dict[str, float]
     warnings: list[str]
     strays: list[str] = field(default_factory=list)  # files in the prices folder the pipeline did not write
+    adopted: list[str] = field(default_factory=list)  # files it did not write, taken over on request
 
 
-def build_price_exports(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> ExportResult:
+def build_price_exports(
+    settings: Settings, previous: StepMemo | None = None, force: bool = False, adopt_exports: bool = False
+) -> ExportResult:
+    """Bring the prices folder in line with the match report (`sync_exports`).
+
+    `adopt_exports` takes over the files with an export's name that the pipeline did not
+    write but that start with the export header line (earlier exports, the old tool's);
+    without it such a file stops the step before anything is written."""
     started = time.perf_counter()
     require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
@@ -46,7 +54,8 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None, fo
     exported = [item.file_name for item in planned]
     unplanned = existing_export_names(prices_dir) - set(exported)
     strays = export_strays(settings, planned) if unplanned else []
-    if can_reuse(previous, fingerprint, outputs, force) and not unplanned - set(strays):
+    # Adopting is asked for when the records are lost: reusing would leave them so.
+    if can_reuse(previous, fingerprint, outputs, force or adopt_exports) and not unplanned - set(strays):
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
         return ExportResult(previous, True, exported, [], [], exported, [], stats, [], strays)
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
@@ -58,6 +67,7 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None, fo
         settings.exports_written_path,
         cache_version("exports"),
         force=force,
+        adopt=adopt_exports,
         max_removed_share=max_removed_share(),
         summaries=load_file_summaries(settings.diagnostics_cache_path, cache_version("diagnostics"))[0],
     )
@@ -80,6 +90,7 @@ def build_price_exports(settings: Settings, previous: StepMemo | None = None, fo
         stats,
         sync.warnings,
         sync.strays,
+        sync.adopted,
     )
 
 

@@ -130,12 +130,19 @@ def test_a_user_file_where_an_export_belongs_is_not_overwritten(world: Path, ins
     assert mine.read_text() == "my own notes about apple\n"
 
 
-def test_exports_of_a_lost_record_are_adopted_not_refused(settled: Path, instance, tmp_path_factory) -> None:
+def test_exports_of_a_lost_record_are_refused_until_adopted(settled: Path, instance, tmp_path_factory) -> None:
     for name in ("export_manifest.json", "exports_written.json"):
         (settled / "data/metadata" / name).unlink()
     with open(settled / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
-    assert refresh_outcome(instance).success
+    exports_before = {p.name: p.read_bytes() for p in (settled / PRICES).iterdir()}
+    refused = refresh_outcome(instance)
+    assert not refused.success and "--adopt-exports" in refused.error
+    assert {p.name: p.read_bytes() for p in (settled / PRICES).iterdir()} == exports_before
+    adopted = refresh(
+        build_definitions(), instance, settings_from_environment(), report=lambda _: None, adopt_exports=True
+    )
+    assert adopted.success, adopted.error
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 

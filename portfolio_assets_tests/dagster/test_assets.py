@@ -187,6 +187,31 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
     assert output_files(world) == expected
 
 
+def test_earlier_exports_are_adopted_from_the_launchpad_config(world: Path, instance) -> None:
+    """Exports whose records are lost (or the old tool's) stop price_exports; `adopt_exports`
+    in its run config takes them over, as `refresh --adopt-exports` does."""
+    materialize(instance)
+    expected = output_files(world)
+    for name in ("export_manifest.json", "exports_written.json"):
+        (world / "data/metadata" / name).unlink()
+    defs = build_definitions()
+
+    def run_price_exports(config: dict) -> dg.ExecuteInJobResult:
+        return dg.materialize(
+            runnable(defs),
+            resources=defs.resources,
+            instance=instance,
+            selection=["price_exports"],
+            run_config={"ops": {"price_exports": {"config": config}}},
+            raise_on_error=False,
+        )
+
+    assert not run_price_exports({"force": True}).success  # force alone adopts nothing
+    assert run_price_exports({"adopt_exports": True}).success
+    assert latest_metadata(instance, "price_exports")["exports_adopted"] == 3
+    assert output_files(world) == expected
+
+
 def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance) -> None:
     defs = build_definitions()
     result = dg.materialize(

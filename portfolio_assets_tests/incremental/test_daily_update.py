@@ -178,7 +178,7 @@ def test_a_source_changing_during_the_copy_leaves_no_wrong_export(tmp_path: Path
     place): the copy is dropped and the export rendered from what the file then holds."""
     world = World(tmp_path)
     name = FILES[0]
-    real = export_sync.write_spliced
+    real = export_sync.stage_spliced
 
     def racing(path, parts, **options):
         if path.name == "a.us.csv":
@@ -189,9 +189,9 @@ def test_a_source_changing_during_the_copy_leaves_no_wrong_export(tmp_path: Path
                 source.write_bytes(source.read_bytes()[:200])
         return real(path, parts, **options)
 
-    monkeypatch.setattr(export_sync, "write_spliced", racing)
+    monkeypatch.setattr(export_sync, "stage_spliced", racing)
     world.refresh("kept")
-    monkeypatch.setattr(export_sync, "write_spliced", real)
+    monkeypatch.setattr(export_sync, "stage_spliced", real)
     world.write(name, HEADER + "".join(_row(day) for day in range(13)))  # the writer finished
     world.refresh("kept")
     _, _, kept = world.refresh("kept")

@@ -12,10 +12,11 @@ import pytest
 from portfolio_assets.io import atomic_files
 from portfolio_assets.io.atomic_files import (
     TEMP_PREFIX,
-    append_atomic,
     remove_leftover_temp_files,
+    replace_all,
+    stage_appended,
+    stage_spliced,
     write_bytes_atomic,
-    write_spliced,
     write_text_atomic,
 )
 
@@ -193,7 +194,7 @@ def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypa
         raise AssertionError("os.replace used for an existing regular file")
 
     monkeypatch.setattr(atomic_files.os, "replace", no_replace)
-    append_atomic(target, b"more\n")
+    replace_all([(stage_appended(target, b"more\n"), target)], rebuildable=True)
     write_bytes_atomic(target, b"new\n", rebuildable=True)
     assert target.read_text(encoding="utf-8") == "new\n" and [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
 
@@ -209,7 +210,9 @@ def test_a_copy_the_kernel_refuses_goes_through_a_buffer(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(atomic_files.os, "sendfile", refused)
     with open(source, "rb") as handle:
-        assert write_spliced(target, [b"head\n", (handle, 1, 2_999_999)])
+        staged = stage_spliced(target, [b"head\n", (handle, 1, 2_999_999)])
+    assert staged is not None
+    replace_all([(staged, target)], rebuildable=True)
     assert target.read_bytes() == b"head\n" + b"x" * 2_999_999
 
 
@@ -219,8 +222,8 @@ def test_a_source_that_shrank_or_moved_is_not_copied(tmp_path: Path) -> None:
     target = tmp_path / "export.csv"
     target.write_bytes(b"old\n")
     with open(source, "rb") as handle:
-        assert not write_spliced(target, [(handle, 0, 20)])  # fewer bytes than asked for
-        assert not write_spliced(target, [(handle, 0, 10)], still_valid=lambda: False)
+        assert stage_spliced(target, [(handle, 0, 20)]) is None  # fewer bytes than asked for
+        assert stage_spliced(target, [(handle, 0, 10)], still_valid=lambda: False) is None
     assert target.read_bytes() == b"old\n" and [p.name for p in sorted(tmp_path.iterdir())] == [
         "export.csv",
         "source.txt",

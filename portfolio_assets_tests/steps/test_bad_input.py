@@ -62,7 +62,7 @@ def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
     build_stooq_index(settings)
     build_universe(settings)
     build_match_reports(settings)
-    real = export_sync.write_export
+    real = export_sync.stage_export
 
     def export_then_vanish(job):
         done = real(job)
@@ -70,11 +70,11 @@ def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
             (world / "data/stooq").rename(world / "moved")
         return done
 
-    monkeypatch.setattr(export_sync, "write_export", export_then_vanish)
+    monkeypatch.setattr(export_sync, "stage_export", export_then_vanish)
     with pytest.raises(InputVanished):
         build_price_exports(settings)
     assert not temp_files(world)
-    monkeypatch.setattr(export_sync, "write_export", real)
+    monkeypatch.setattr(export_sync, "stage_export", real)
     (world / "moved").rename(world / "data/stooq")
     build_price_exports(settings)
     reference = tmp_path_factory.mktemp("reference")
