@@ -43,6 +43,7 @@ __all__ = [
     "from_scratch",
     "graphql",
     "output_files",
+    "rewrite_keeping_size_and_mtime",
     "run_refresh",
     "running_dagster_dev",
     "sample_world",
@@ -72,6 +73,18 @@ def write_file(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def rewrite_keeping_size_and_mtime(path: Path) -> None:
+    """A same-size rewrite whose mtime is put back (`touch -r`): the last close 10.5 becomes
+    -1.5, which the report flags; only the ctime (the inode stays) tells."""
+    before = path.stat()
+    data = path.read_bytes()
+    at = data.rindex(b",10.5,")
+    path.write_bytes(data[:at] + b",-1.5," + data[at + len(b",10.5,") :])
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
 
 
 def output_files(root: Path) -> dict[str, bytes]:

@@ -2,8 +2,9 @@
 what changed.
 
 For every matched file it has read, match_report keeps a summary: the file's stamp
-(size and mtime), the SHA-256 of its bytes, its diagnostics and the counts behind
-them. When the file's stamp moves, the file is read and hashed again:
+(size, mtime, ctime and inode: `memo.stat_stamp`), the SHA-256 of its bytes, its
+diagnostics and the counts behind them. When the file's stamp moves (a summary of an
+older stamp format never matches), the file is read and hashed again:
 - same bytes (a file touched or unpacked again unchanged): the summary stands;
 - it only grew, and its first bytes still hash to the summary's hash (verified,
   not guessed from the size): only the appended rows are parsed and the counts
@@ -132,7 +133,7 @@ class FileRead:
 
 
 def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
-    """A file's bytes and the stamp (`size:mtime_ns`) it had when opened."""
+    """A file's bytes and the stamp (`memo.stat_stamp`) it had when opened."""
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())

@@ -132,7 +132,7 @@ def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
     """match_report's data version: what price_exports reads from it.
 
     That is, for each distinct matched ticker (first match winning), its file, its
-    data_status and the file's size and mtime (the exports copy its rows). A report
+    data_status and the file's stamp (the exports copy its rows). A report
     change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
     keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
     view = plan_exports(reports.matches, include_empty=True)

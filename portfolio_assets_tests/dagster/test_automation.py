@@ -18,7 +18,7 @@ from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS as ALL
 
-from ..helpers import AAPL, from_scratch, output_files, write_file
+from ..helpers import AAPL, from_scratch, output_files, rewrite_keeping_size_and_mtime, write_file
 
 
 class Daemon:
@@ -119,6 +119,15 @@ def test_a_daily_update_of_a_matched_file(daemon, world, tmp_path_factory) -> No
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
     assert daemon.tick() == set()
+    assert output_files(world) == from_scratch(world, tmp_path_factory)
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back(daemon, world, tmp_path_factory) -> None:
+    rewrite_keeping_size_and_mtime(world / AAPL)
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == set()
+    assert "non_positive_close=1" in (world / "data/metadata/tradeable_matches.csv").read_text()
+    assert (world / "data/processed/tradeable_prices/aapl.us.csv").read_text().endswith(",-1.5,1000,0\n")
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
