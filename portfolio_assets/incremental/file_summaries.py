@@ -35,6 +35,7 @@ __all__ = [
     "FileSummary",
     "load_file_summaries",
     "read_stamped",
+    "readable_now",
     "save_file_summaries",
     "summarise_file",
 ]
@@ -142,6 +143,16 @@ def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | Unreadabl
         return MissingPriceFile()
     except OSError as error:
         return UnreadablePriceFile(type(error).__name__)
+
+
+def readable_now(path: Path) -> bool:
+    """Whether a file opens and reads now (its first byte), as `read_stamped` would read it."""
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True
 
 
 def _unreadable(source: MissingPriceFile | UnreadablePriceFile) -> FileRead:
