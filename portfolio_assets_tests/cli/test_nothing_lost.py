@@ -253,9 +253,22 @@ def test_a_file_that_stays_unreadable_is_read_once_per_refresh(settled: Path, in
     )
 
 
+def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(settled: Path, instance) -> None:
+    """error:UnicodeDecodeError comes from the bytes: kept like any diagnostics, so nothing is
+    stale when nothing changed (SPEC 6)."""
+    (settled / AAPL).write_bytes(b"\xff\xfe binary \x00\x81\n")
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert "error:UnicodeDecodeError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
+    statuses = asset_statuses(build_definitions(), instance, settings_from_environment(), ASSET_KEYS)
+    assert [s.status for s in statuses] == ["fresh"] * 4
+    assert run_refresh(instance) == []
+
+
 def test_a_file_made_unreadable_by_chmod_for_one_refresh(settled: Path, instance, tmp_path_factory) -> None:
-    """The issue's steps: `chmod 000` on a matched file, refresh, `chmod 644`, refresh."""
+    """The issue's steps: a daily update with one matched file `chmod 000`, refresh,
+    `chmod 644`, refresh."""
     path = settled / AAPL
+    daily_update(settled)
     with permissions_enforced():
         path.chmod(0)
         try:
@@ -265,7 +278,7 @@ def test_a_file_made_unreadable_by_chmod_for_one_refresh(settled: Path, instance
     assert "error:PermissionError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
     assert not (settled / PRICES / "aapl.us.csv").exists()
     assert run_refresh(instance)[-2:] == ["match_report", "price_exports"]
-    assert (settled / PRICES / "aapl.us.csv").is_file()
+    assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 

@@ -15,7 +15,7 @@ from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.watching import broker_folder_state, stooq_tree_state
 
-from ..helpers import AAPL, PROJECT, rewrite_keeping_size_and_mtime
+from ..helpers import AAPL, PROJECT, BlockedRead, rewrite_keeping_size_and_mtime
 
 
 def settle(path: Path) -> None:
@@ -159,3 +159,23 @@ def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen(settled, instance) 
     first = tick(instance, "stooq_files_sensor")
     assert observed(first) == [] and "next tick" in str(first.skip_reason)
     assert observed(tick(instance, "stooq_files_sensor", first.cursor)) == ["stooq_files"]
+
+
+def test_the_output_sensor_reports_a_file_that_could_not_be_read_once_it_reads(settled, instance, monkeypatch) -> None:
+    """A read failure leaves the file's stamp as it was: the output files sensor is what tells
+    the automation to read it again, once it can be read (not on every tick before)."""
+    with open(settled / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    blocked = BlockedRead(monkeypatch, settled / AAPL)
+    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
+    still = tick(instance, "output_files_sensor")
+    assert not still.asset_events and "as written" in str(still.skip_reason)
+    blocked.blocked = False
+    readable = tick(instance, "output_files_sensor", still.cursor)
+    [failed] = readable.asset_events
+    assert failed.asset_key == dg.AssetKey("match_report") and failed.check_name == "outputs_intact"
+    assert not failed.passed
+    assert failed.metadata["problem"].value == (
+        "1 matched file could not be read last time (PermissionError); 1 can be read now: reading again"
+    )
+    assert not tick(instance, "output_files_sensor", readable.cursor).asset_events  # once per materialization
