@@ -239,6 +239,21 @@ def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
+def test_with_include_empty_the_header_alone_of_an_unreadable_file_is_replaced_once_it_reads(
+    settled: Path, instance, monkeypatch, tmp_path_factory
+) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    run_refresh(instance)
+    daily_update(settled)
+    blocked = BlockedRead(monkeypatch, settled / AAPL)
+    run_refresh(instance)
+    assert (settled / PRICES / "aapl.us.csv").read_text().count("\n") == 1  # the header alone
+    blocked.blocked = False
+    assert run_refresh(instance) == ["match_report", "price_exports"]
+    assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
 def test_a_file_that_stays_unreadable_is_read_once_per_refresh(settled: Path, instance, monkeypatch) -> None:
     daily_update(settled)
     BlockedRead(monkeypatch, settled / AAPL)
