@@ -7,6 +7,8 @@ location is imported when called, so the domain tests never build the definition
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -38,11 +40,14 @@ __all__ = [
     "E2E_INTERVALS",
     "PROJECT",
     "STOOQ_HEADER",
+    "BlockedRead",
     "build_all",
     "free_port",
     "from_scratch",
     "graphql",
     "output_files",
+    "permissions_enforced",
+    "rewrite_keeping_size_and_mtime",
     "run_refresh",
     "running_dagster_dev",
     "sample_world",
@@ -72,6 +77,78 @@ def write_file(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def rewrite_keeping_size_and_mtime(path: Path) -> None:
+    """A same-size rewrite whose mtime is put back (`touch -r`): the last close 10.5 becomes
+    -1.5, which the report flags; only the ctime (the inode stays) tells."""
+    before = path.stat()
+    data = path.read_bytes()
+    at = data.rindex(b",10.5,")
+    path.write_bytes(data[:at] + b",-1.5," + data[at + len(b",10.5,") :])
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+
+
+class BlockedRead:
+    """Opening `path` for reading a Stooq file fails with PermissionError while `blocked`,
+    as after `chmod 000`, without moving the file's stamp: a failure of the moment. Works
+    in this process (match_report's reads, the sensor's look at the file), run as root
+    too, where a chmod does not stop reads."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+        from portfolio_assets.incremental import file_summaries
+
+        self.path, self.blocked = path.resolve(), True
+
+        def guarded_open(file, *args, **kwargs):
+            if self.blocked and Path(file).resolve() == self.path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+            return open(file, *args, **kwargs)
+
+        monkeypatch.setattr(file_summaries, "open", guarded_open, raising=False)
+
+
+class _CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapabilityData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522
+_DAC_OVERRIDES = (1 << 1) | (1 << 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+
+
+@contextmanager
+def permissions_enforced() -> Iterator[None]:
+    """File permissions hold for this thread (and the threads it starts) as for any user.
+
+    Root reads a `chmod 000` file anyway: it has CAP_DAC_OVERRIDE. As root, those two
+    capabilities leave this thread's effective set (capset(2), per thread) and come back
+    at the end; as another user nothing needs doing. Skips where that cannot be done."""
+    if os.geteuid() != 0:
+        yield
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        header, data = _CapabilityHeader(_CAPABILITY_VERSION_3, 0), (_CapabilityData * 2)()
+        if libc.capget(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capget")
+    except (OSError, AttributeError) as error:
+        pytest.skip(f"cannot drop root's file permission override here: {error}")
+    saved = data[0].effective
+    data[0].effective = saved & ~_DAC_OVERRIDES
+    if libc.capset(ctypes.byref(header), data) != 0:
+        pytest.skip(f"cannot drop root's file permission override here: errno {ctypes.get_errno()}")
+    try:
+        yield
+    finally:
+        data[0].effective = saved
+        header = _CapabilityHeader(_CAPABILITY_VERSION_3, 0)
+        assert libc.capset(ctypes.byref(header), data) == 0, "could not restore this thread's capabilities"
 
 
 def output_files(root: Path) -> dict[str, bytes]:

@@ -230,7 +230,11 @@ def refresh(
         outcome.error = "" if result.success else _failure(result)
         return outcome
     while True:
-        due = [s for s in fresh_checked_statuses(defs, instance, settings) if s.status != "fresh"]
+        statuses = fresh_checked_statuses(defs, instance, settings)
+        # Files that could not be read are read once per refresh: a file that still cannot
+        # be read leaves match_report stale for the next one, not this one in a loop.
+        unreadable = [s for s in statuses if s.only_rereading and s.key in outcome.materialized]
+        due = [s for s in statuses if s.status != "fresh" and s not in unreadable]
         if not due:
             break
         if outcome.runs >= MAX_ROUNDS:
@@ -266,6 +270,11 @@ def refresh(
             outcome.success = False
             outcome.error = _failure(result)
             return outcome
+    for status in unreadable:
+        report(
+            f"{status.key}: {len(status.not_read)} matched file(s) still could not be read "
+            f"({', '.join(sorted(set(status.not_read.values())))}); the next refresh reads them again"
+        )
     if not outcome.materialized:
         report("nothing is stale: no run launched")
     return outcome

@@ -8,6 +8,13 @@ judged (read before looking at the files), so a rebuild that lands meanwhile is
 never mistaken for broken, and it reports once per materialization: deleting the
 same file again after the rebuild is a new failure.
 
+The same way, a match report that says matched files could not be read
+(`error:PermissionError`, ...) is reported once one of them can be read again, so
+that the automation reads them again: their outcome came from a failed read, not
+from their bytes, and their stamp need not move when a read works again (a share
+back, a lock gone). Waiting until one reads keeps a file that stays unreadable from
+rerunning match_report on every tick.
+
 No `from __future__ import annotations`: Dagster reads the sensor's parameter types.
 """
 
@@ -19,10 +26,12 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # n
 )
 
 from ..domain.settings import Settings
+from ..incremental.file_summaries import readable_now
 from ..incremental.memo import output_stamp
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
 from ..instance.stale_status import describe_path
+from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.registry import ASSET_KEYS, output_paths
 from .resources import PipelineSettings
 
@@ -71,7 +80,8 @@ def outputs_intact_spec(key: str) -> dg.AssetCheckSpec:
         asset=key,
         blocking=True,
         description="Every file the last materialization wrote is on disk, unchanged. A sensor "
-        "reports a failure when one is deleted or edited, and the asset is rebuilt.",
+        "reports a failure when one is deleted or edited (or, for match_report, when a matched file "
+        "it could not read can be read again), and the asset is rebuilt.",
     )
 
 
@@ -112,10 +122,21 @@ def evaluate_outputs_tick(
         if key in busy or record is None or reported.get(key) == record.storage_id:
             continue
         problem = outputs_problem(key, settings, _recorded_stamp(record))
+        if problem is None and key == "match_report":
+            problem = _readable_again(settings)
         if problem is not None:
             events.append(_failed(key, record, problem))
             reported[key] = record.storage_id
     return events, json.dumps(reported, sort_keys=True)
+
+
+def _readable_again(settings: Settings) -> str | None:
+    """Why match_report must read again: files it could not read, one of which reads now."""
+    not_read = files_not_read(settings)
+    readable = sum(readable_now(settings.stooq_dir / path) for path in not_read)
+    if not readable:
+        return None
+    return f"{describe_not_read(not_read)}; {readable} can be read now: reading again"
 
 
 def build_output_files_sensor(interval_seconds: int) -> dg.SensorDefinition:

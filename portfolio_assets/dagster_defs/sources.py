@@ -81,8 +81,8 @@ def observe_tradeable_instruments(settings: Settings) -> dg.ObserveResult:
 
 @dg.observable_source_asset(
     group_name=GROUP,
-    description="The unpacked Stooq daily archives (*.txt). Version: relative path, size and "
-    "mtime of every file, from a stat-only scan.",
+    description="The unpacked Stooq daily archives (*.txt). Version: relative path, size, "
+    "mtime, ctime and inode of every file, from a stat-only scan.",
 )
 def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
     return observe_stooq_files(settings.resolve())

@@ -8,6 +8,7 @@ ASCII digits forming a real calendar date.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = [
     "diagnose",
     "iso_date",
     "parse_number",
+    "read_failure",
     "summarise_counts",
 ]
 
@@ -31,6 +33,22 @@ STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close"
 _DATE, _CLOSE, _VOLUME = 2, 7, 8
 
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\Z", re.ASCII | re.IGNORECASE)
+
+
+# The names an OSError raised by opening or reading a file can carry (PermissionError,
+# IsADirectoryError, TimeoutError, ...).
+_READ_ERRORS = frozenset(
+    value.__name__ for value in vars(builtins).values() if isinstance(value, type) and issubclass(value, OSError)
+)
+
+
+def read_failure(data_status: str) -> str | None:
+    """The error's name when `data_status` says the file could not be read (an OSError: a
+    permission, a folder in its place, an I/O error), which the next read may not meet
+    again; None for any other status. `error:UnicodeDecodeError` depends on the bytes
+    alone, so it is not a read failure."""
+    name = data_status.removeprefix("error:")
+    return name if name != data_status and name in _READ_ERRORS else None
 
 
 @dataclass(frozen=True, slots=True)

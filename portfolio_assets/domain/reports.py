@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .broker_lists import INSTRUMENT_COLUMNS, Instrument
-from .csv_files import render_csv
+from .csv_files import file_identity, render_csv
 from .currency import resolve_currency
 from .diagnostics import Diagnostics
 from .matching import Match, Unmatched
@@ -113,14 +113,14 @@ def render_unmatched_report(rows: list[tuple[str, ...]]) -> str:
     return render_csv(UNMATCHED_COLUMNS, rows)
 
 
-_READ_CACHE: dict[Path, tuple[tuple[int, int], list[MatchRow]]] = {}
+_READ_CACHE: dict[Path, tuple[tuple[int, int, int, int], list[MatchRow]]] = {}
 
 
 def read_match_report(path: Path) -> list[MatchRow]:
     """The rows of a match report. Staleness checks read it several times per refresh,
-    so the last read of each path is kept while its size and mtime stay the same."""
+    so the last read of each path is kept while its identity (`file_identity`) stays the same."""
     stat = path.stat()
-    stamp = (stat.st_size, stat.st_mtime_ns)
+    stamp = file_identity(stat)
     cached = _READ_CACHE.get(path)
     if cached is not None and cached[0] == stamp:
         return list(cached[1])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
 
-from .csv_files import render_csv
+from .csv_files import file_identity, render_csv
 from .errors import InputVanished, PortfolioInputError
 
 __all__ = [
@@ -43,6 +43,8 @@ class StooqFile:
     relative_path: str  # POSIX separators, relative to the Stooq root
     size: int
     mtime_ns: int
+    ctime_ns: int  # set by the kernel on every change: a restored mtime does not hide one
+    inode: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,11 @@ class IndexEntry:
 
 
 def scan_stooq_tree(root: Path) -> list[StooqFile]:
-    """Every counted `*.txt` file under `root` with its size and mtime, sorted by relative path."""
-    found = [StooqFile(path, stat.st_size, stat.st_mtime_ns) for path, stat in _walk(root, with_stat=True)]
+    """Every counted `*.txt` file under `root` with its stat, sorted by relative path."""
+    found = [
+        StooqFile(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        for path, stat in _walk(root, with_stat=True)
+    ]
     found.sort(key=lambda item: item.relative_path)
     return found
 
@@ -178,19 +183,19 @@ def count_index_rows(path: Path) -> int:
 
 # The entries this process last wrote or read, by path and file stamp: match_report
 # running right after stooq_index in one run reuses them instead of parsing the file.
-_INDEX_CACHE: dict[Path, tuple[tuple[int, int], list[IndexEntry]]] = {}
+_INDEX_CACHE: dict[Path, tuple[tuple[int, int, int, int], list[IndexEntry]]] = {}
 
 
 def remember_index(path: Path, entries: list[IndexEntry]) -> None:
     stat = path.stat()
     _INDEX_CACHE.clear()
-    _INDEX_CACHE[path] = ((stat.st_size, stat.st_mtime_ns), entries)
+    _INDEX_CACHE[path] = (file_identity(stat), entries)
 
 
 def read_index(path: Path) -> list[IndexEntry]:
     stat = path.stat()
     cached = _INDEX_CACHE.get(path)
-    if cached is not None and cached[0] == (stat.st_size, stat.st_mtime_ns):
+    if cached is not None and cached[0] == file_identity(stat):
         return list(cached[1])
     entries = _parse_index(path)
     remember_index(path, entries)

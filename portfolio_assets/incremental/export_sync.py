@@ -445,7 +445,11 @@ def sync_exports(
         job = ExportJob(source_path, target, item.data_status == "missing_file")
         if _intact(known, item.stooq_path, target):
             assert isinstance(known, dict)
-            same_source = known["stamp"] == stamp or (summary is not None and known["sha256"] == summary.sha256)
+            # An export written while its source could not be read is not of its bytes.
+            read = not str(known["sha256"]).startswith(UNREADABLE_SOURCE)
+            same_source = read and (
+                known["stamp"] == stamp or (summary is not None and known["sha256"] == summary.sha256)
+            )
             if same_source and (stamp != "missing" or job.known_missing):
                 sync.untouched.append(item.file_name)
                 entries[item.file_name] = {**known, "stamp": stamp}

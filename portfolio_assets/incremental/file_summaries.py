@@ -2,8 +2,9 @@
 what changed.
 
 For every matched file it has read, match_report keeps a summary: the file's stamp
-(size and mtime), the SHA-256 of its bytes, its diagnostics and the counts behind
-them. When the file's stamp moves, the file is read and hashed again:
+(size, mtime, ctime and inode: `memo.stat_stamp`), the SHA-256 of its bytes, its
+diagnostics and the counts behind them. When the file's stamp moves (a summary of an
+older stamp format never matches), the file is read and hashed again:
 - same bytes (a file touched or unpacked again unchanged): the summary stands;
 - it only grew, and its first bytes still hash to the summary's hash (verified,
   not guessed from the size): only the appended rows are parsed and the counts
@@ -34,6 +35,7 @@ __all__ = [
     "FileSummary",
     "load_file_summaries",
     "read_stamped",
+    "readable_now",
     "save_file_summaries",
     "summarise_file",
 ]
@@ -132,7 +134,7 @@ class FileRead:
 
 
 def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
-    """A file's bytes and the stamp (`size:mtime_ns`) it had when opened."""
+    """A file's bytes and the stamp (`memo.stat_stamp`) it had when opened."""
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
@@ -141,6 +143,16 @@ def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | Unreadabl
         return MissingPriceFile()
     except OSError as error:
         return UnreadablePriceFile(type(error).__name__)
+
+
+def readable_now(path: Path) -> bool:
+    """Whether a file opens and reads now (its first byte), as `read_stamped` would read it."""
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True
 
 
 def _unreadable(source: MissingPriceFile | UnreadablePriceFile) -> FileRead:

@@ -66,8 +66,9 @@ def tradeable_fingerprint(folder: Path) -> str:
 
 
 def stooq_fingerprint(files: Iterable[StooqFile]) -> str:
-    """Relative path, size and mtime of every counted Stooq file; reads no content."""
+    """Relative path, size, mtime, ctime and inode of every counted Stooq file; reads no
+    content. The ctime and inode reveal a same-size rewrite whose mtime was put back."""
     digest = hashlib.sha256()
     for item in files:
-        digest.update(f"{item.relative_path}\0{item.size}\0{item.mtime_ns}\n".encode())
+        digest.update(f"{item.relative_path}\0{item.size}\0{item.mtime_ns}\0{item.ctime_ns}\0{item.inode}\n".encode())
     return _short(digest)

@@ -1,9 +1,16 @@
 """What a step remembers of its last run, to reuse outputs whose inputs did not change.
 
 A step's input fingerprint hashes what it really reads (not a possibly stale
-observation of it) plus its code version; its output stamp hashes path, size
-and mtime of what it wrote. Outputs are reused only when both still match, so
+observation of it) plus its code version; its output stamp hashes the path and
+stamp of every file it wrote. Outputs are reused only when both still match, so
 a deleted or edited output is always rebuilt.
+
+A file's stamp is its size, mtime, ctime and inode number. The mtime alone can be
+put back (`touch -r`, an archive unpacked with its times, a copy with `cp -p`), so
+that a same-size rewrite would look unchanged; the ctime is set by the kernel on
+every change and no user tool restores it, and a file replaced by another one (an
+archive unpacked again) has another inode. The device is left out: it can change
+on a remount (network shares) while the files did not.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ class StepMemo:
 
 
 def file_stamp(path: Path | str) -> str:
-    """`size:mtime_ns` of a file, or `missing`."""
+    """`size:mtime_ns:ctime_ns:inode` of a file, or `missing`."""
     try:
         return stat_stamp(os.stat(path))
     except OSError:
@@ -35,7 +42,7 @@ def file_stamp(path: Path | str) -> str:
 
 def stat_stamp(stat: os.stat_result) -> str:
     """A file's stamp from its stat (an open file's `os.fstat`, say)."""
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 def output_stamp(paths: Iterable[Path]) -> str:

@@ -2,7 +2,12 @@
 
 A file modified within the last few seconds may still be being written (a
 broker export saving, an archive unpacking); the sensors wait for it to settle
-rather than fingerprint half a file.
+rather than fingerprint half a file. A write sets the mtime to the clock's time,
+so only an mtime near now means that: one further in the future was set on
+purpose (`touch -d`, an archive unpacked from a zone ahead of this clock) and the
+file counts as settled at once, rather than when the clock passes it. The
+window reaches as far ahead as back, for a file server whose clock runs a little
+ahead of this one.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from ..domain.broker_lists import broker_list_paths
 from ..domain.stooq_tree import scan_stooq_tree
 from .fingerprints import stooq_fingerprint, tradeable_fingerprint
 
-__all__ = ["SETTLE_SECONDS", "FolderState", "broker_folder_state", "stooq_tree_state"]
+__all__ = ["SETTLE_SECONDS", "FolderState", "being_written", "broker_folder_state", "stooq_tree_state"]
 
 SETTLE_SECONDS = 3.0
 
@@ -23,30 +28,35 @@ SETTLE_SECONDS = 3.0
 @dataclass(frozen=True)
 class FolderState:
     fingerprint: str
-    unsettled: tuple[str, ...]  # names (relative paths) modified less than SETTLE_SECONDS ago
+    unsettled: tuple[str, ...]  # names (relative paths) with an mtime within SETTLE_SECONDS of now
     file_count: int
+
+
+def being_written(mtime_ns: int, now: float, settle_seconds: float = SETTLE_SECONDS) -> bool:
+    """Whether a file with this mtime may still be being written: modified within
+    `settle_seconds` of `now`, before or after it (see the module docstring)."""
+    return abs(now * 1e9 - mtime_ns) < settle_seconds * 1e9
 
 
 def broker_folder_state(folder: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> FolderState:
     paths = broker_list_paths(folder)
-    unsettled = tuple(path.name for path in paths if now - _mtime(path, now) < settle_seconds)
+    unsettled = tuple(path.name for path in paths if being_written(_mtime_ns(path, now), now, settle_seconds))
     if unsettled:
         return FolderState("", unsettled, len(paths))
     return FolderState(tradeable_fingerprint(folder), (), len(paths))
 
 
-def _mtime(path: Path, now: float) -> float:
+def _mtime_ns(path: Path, now: float) -> int:
     """A file's mtime; one that vanished counts as just changed (look again next tick)."""
     try:
-        return os.stat(path).st_mtime
+        return os.stat(path).st_mtime_ns
     except FileNotFoundError:
-        return now
+        return int(now * 1e9)
 
 
 def stooq_tree_state(root: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> FolderState:
     files = scan_stooq_tree(root)
-    threshold = (now - settle_seconds) * 1e9
-    unsettled = tuple(item.relative_path for item in files if item.mtime_ns > threshold)
+    unsettled = tuple(item.relative_path for item in files if being_written(item.mtime_ns, now, settle_seconds))
     if unsettled:
         return FolderState("", unsettled, len(files))
     return FolderState(stooq_fingerprint(files), (), len(files))

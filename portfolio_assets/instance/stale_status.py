@@ -3,7 +3,9 @@
 Staleness is Dagster's own (one hop: code version, dependency data versions), read
 through `dagster_staleness`; this module turns its causes into words ("broker list
 broker_b.csv changed", "setting include_empty changed from false to true") and adds what
-Dagster cannot know: output files that are missing or were changed on disk.
+Dagster cannot know: output files that are missing or were changed on disk, and matched
+files that could not be read when match_report last ran (a read fails for the moment:
+match_report stays stale until it has read them again).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import dagster as dg
 from ..domain.settings import Settings
 from ..incremental.export_folder import existing_export_names
 from ..incremental.memo import output_stamp
+from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
 from ..steps.registry import output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
@@ -43,11 +46,18 @@ class AssetStatus:
     status: str  # fresh | stale | missing
     causes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth knowing, but nothing a run would change
+    not_read: dict[str, str] = field(default_factory=dict)
+    """Matched files its last materialization could not read (relative path: error name)."""
 
     @property
     def never_materialized(self) -> bool:
         """Missing because Dagster has no materialization of it (not for a missing file)."""
         return self.status == "missing" and self.causes == [_never_materialized(self.key)]
+
+    @property
+    def only_rereading(self) -> bool:
+        """Stale only because files could not be read last time (see `not_read`)."""
+        return bool(self.not_read) and len(self.causes) == 1
 
     def as_json(self) -> dict[str, Sequence[str]]:
         return {"key": self.key, "status": self.status, "causes": self.causes, "notes": self.notes}
@@ -138,7 +148,11 @@ def status_of(
             causes.append(f"{key} {cause.reason}")
     if not causes and tags.get(OUTPUT_STAMP_TAG) not in (None, output_stamp(paths)):
         causes.append("its output files were changed on disk since they were written")
-    return AssetStatus(key, "stale" if causes else "fresh", causes, _notes(key, settings, paths))
+    # Reading them again may succeed (a permission restored, a share back): a run reads them.
+    not_read = files_not_read(settings) if key == "match_report" else {}
+    if not_read:
+        causes.append(f"{describe_not_read(not_read)}: read again")
+    return AssetStatus(key, "stale" if causes else "fresh", causes, _notes(key, settings, paths), not_read)
 
 
 def latest_materialization_tags(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, Mapping[str, str]]:

@@ -1,6 +1,10 @@
 """The match_report step: each instrument matched to a Stooq file with diagnostics and
 currency (tradeable_matches.csv), or why not (tradeable_unmatched.csv), and what changed
-since the previous reports (`match_changes.py`)."""
+since the previous reports (`match_changes.py`).
+
+A matched file that could not be read (`error:PermissionError`, ...) owes its outcome to
+the moment, not to its bytes: the report that says so is never reused, and
+`files_not_read` tells the status and the sensors which files to read again."""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ from dataclasses import dataclass
 
 from ..domain.broker_lists import read_universe
 from ..domain.changes import ChangeSet
-from ..domain.diagnostics import Diagnostics
+from ..domain.diagnostics import Diagnostics, read_failure
 from ..domain.errors import InputVanished
 from ..domain.exports import plan_exports
 from ..domain.matching import Match, Unmatched
-from ..domain.reports import Reports, build_reports, read_match_report, render_match_report, render_unmatched_report
+from ..domain.reports import (
+    MatchRow,
+    Reports,
+    build_reports,
+    read_match_report,
+    render_match_report,
+    render_unmatched_report,
+)
 from ..domain.settings import Settings
 from ..incremental.diagnostics_cache import diagnose_with_cache
 from ..incremental.file_summaries import summarise_file
@@ -25,7 +36,7 @@ from .common import StepResult, bytes_hash, require_output
 from .match_changes import ChangeRecording
 from .registry import cache_version, step_code_version
 
-__all__ = ["ReportResult", "build_match_reports", "export_view_version"]
+__all__ = ["ReportResult", "build_match_reports", "describe_not_read", "export_view_version", "files_not_read"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,12 @@ def build_match_reports(
     stats: dict[str, float] = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
     recording = ChangeRecording(settings, run_id)
     warnings = [w for w in (matched.warning, recording.settle_interrupted()) if w]
-    if can_reuse(previous, fingerprint, outputs, force):
+    # A report naming files that could not be read is not reused: those are read again.
+    if can_reuse(previous, fingerprint, outputs, force) and not _not_read(
+        previous_rows := read_match_report(settings.match_report_path)
+    ):
         reports = Reports(
-            read_match_report(settings.match_report_path),
+            previous_rows,
             [
                 (*instrument.as_row(), outcome.reason)
                 for instrument, outcome in zip(instruments, outcomes, strict=False)
@@ -132,7 +146,7 @@ def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
     """match_report's data version: what price_exports reads from it.
 
     That is, for each distinct matched ticker (first match winning), its file, its
-    data_status and the file's size and mtime (the exports copy its rows). A report
+    data_status and the file's stamp (the exports copy its rows). A report
     change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
     keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
     view = plan_exports(reports.matches, include_empty=True)
@@ -142,3 +156,22 @@ def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
             for item in view
         )
     )
+
+
+def _not_read(rows: list[MatchRow]) -> dict[str, str]:
+    return {row["stooq_path"]: name for row in rows if (name := read_failure(row["data_status"])) is not None}
+
+
+def files_not_read(settings: Settings) -> dict[str, str]:
+    """The matched files the match report on disk says could not be read, by relative path,
+    with the error's name; none when there is no readable report."""
+    try:
+        return _not_read(read_match_report(settings.match_report_path))
+    except (OSError, ValueError):
+        return {}  # no report, or a damaged one: its own status says so
+
+
+def describe_not_read(files: dict[str, str]) -> str:
+    """ "2 matched files could not be read last time (PermissionError)"."""
+    names = ", ".join(sorted(set(files.values())))
+    return f"{len(files)} matched file{'s' if len(files) != 1 else ''} could not be read last time ({names})"

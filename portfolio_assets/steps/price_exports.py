@@ -45,10 +45,14 @@ def build_price_exports(
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
     # Only what the exports are made of counts: a report change elsewhere (currency
-    # cells, unmatched rows) reuses every export.
+    # cells, unmatched rows) reuses every export. The data_status tells a source read now
+    # from one that could not be read then (with include_empty, both are exported).
     fingerprint = combine(
         step_code_version("price_exports", settings),
-        *(f"{item.file_name}:{item.stooq_path}:{file_stamp(settings.stooq_dir / item.stooq_path)}" for item in planned),
+        *(
+            f"{item.file_name}:{item.stooq_path}:{item.data_status}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
+            for item in planned
+        ),
     )
     outputs = [prices_dir / item.file_name for item in planned]
     exported = [item.file_name for item in planned]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..domain.csv_files import file_identity
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
 from ..domain.settings import Settings
@@ -96,18 +97,16 @@ def _report_paths(settings: Settings) -> list[Path]:
 
 # The last answer of `_export_paths`, by what it depends on: status checks ask several
 # times per refresh, and planning 7,000 exports costs more than stamping them.
-_EXPORT_PATHS: dict[tuple[str, int, int, str, bool], list[Path]] = {}
+_EXPORT_PATHS: dict[tuple[str, tuple[int, int, int, int], str, bool], list[Path]] = {}
 
 
 def _export_paths(settings: Settings) -> list[Path]:
     """The exports the current match report calls for (none before there is a report)."""
     if not settings.match_report_path.is_file():
         return []
-    stat = settings.match_report_path.stat()
     key = (
         str(settings.match_report_path),
-        stat.st_size,
-        stat.st_mtime_ns,
+        file_identity(settings.match_report_path.stat()),
         str(settings.prices_dir),
         settings.include_empty,
     )

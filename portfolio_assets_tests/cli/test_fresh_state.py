@@ -9,13 +9,13 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.cli.fast_path import FRESH_STATE_FILE, known_fresh
-from portfolio_assets.cli.refresh import refresh
+from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
 from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import set_logic_version, write_file
+from ..helpers import AAPL, BlockedRead, set_logic_version, write_file
 from ..storage import instance_config_text, write_instance_config
 
 
@@ -155,4 +155,25 @@ def test_a_list_read_mid_run_then_reverted_is_not_known_fresh(home, world) -> No
 def test_the_projects_own_instance_config_allows_the_fast_check(home) -> None:
     root, _ = home
     (root / "dagster.yaml").write_text(instance_config_text(), encoding="utf-8")
+    assert fast(root)
+
+
+def test_a_file_that_could_not_be_read_is_never_known_fresh(home, world, monkeypatch) -> None:
+    """Until match_report has read it again, even when the file's stamp never moved."""
+    root, instance = home
+    with open(world / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    blocked = BlockedRead(monkeypatch, world / AAPL)
+    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
+    blocked.blocked = False
+    assert not fast(root)
+    statuses = {
+        s.key: s.status for s in fresh_checked_statuses(build_definitions(), instance, settings_from_environment())
+    }
+    assert statuses["match_report"] == "stale"
+    assert not fast(root)
+    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).materialized == [
+        "match_report",
+        "price_exports",
+    ]
     assert fast(root)

@@ -20,7 +20,16 @@ from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.price_exports import build_price_exports
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import AAPL, build_all, from_scratch, output_files, run_refresh, write_file
+from ..helpers import (
+    AAPL,
+    BlockedRead,
+    build_all,
+    from_scratch,
+    output_files,
+    permissions_enforced,
+    run_refresh,
+    write_file,
+)
 
 PRICES = Path("data/processed/tradeable_prices")
 
@@ -199,6 +208,102 @@ def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch) -> None:
     assert list(json.loads(cache.read_text())["entries"]) == [readable]
 
 
+def daily_update(world: Path) -> None:
+    for name in ("aapl.us.txt", "kim.us.txt"):
+        path = next((world / "data/stooq").rglob(name))
+        with open(path, "a") as handle:
+            handle.write(f"{name[:-4].upper()},D,20240105,000000,10,11,9,10.7,1200,0\n")
+
+
+def match_report_stats(instance) -> dict[str, object]:
+    import dagster as dg
+
+    record = instance.fetch_materializations(dg.AssetKey("match_report"), limit=1).records[0]
+    return {key: value.value for key, value in record.asset_materialization.metadata.items()}
+
+
+def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
+    settled: Path, instance, monkeypatch, tmp_path_factory
+) -> None:
+    """A read failure (here one that leaves the file's stamp as it was: a share back, a lock
+    gone) is of the moment: the next refresh reads exactly that file again."""
+    daily_update(settled)
+    blocked = BlockedRead(monkeypatch, settled / AAPL)
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    report = settled / "data/metadata/tradeable_matches.csv"
+    assert "error:PermissionError" in report.read_text()
+    assert not (settled / PRICES / "aapl.us.csv").exists()  # as SPEC 2 says
+    blocked.blocked = False
+    causes = {
+        s.key: s.causes for s in asset_statuses(build_definitions(), instance, settings_from_environment(), ASSET_KEYS)
+    }
+    assert causes["match_report"] == ["1 matched file could not be read last time (PermissionError): read again"]
+    assert run_refresh(instance) == ["match_report", "price_exports"]
+    assert match_report_stats(instance)["stooq_files_read"] == 1
+    assert "error:" not in report.read_text()
+    assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
+    assert run_refresh(instance) == []
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_with_include_empty_the_header_alone_of_an_unreadable_file_is_replaced_once_it_reads(
+    settled: Path, instance, monkeypatch, tmp_path_factory
+) -> None:
+    monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
+    run_refresh(instance)
+    daily_update(settled)
+    blocked = BlockedRead(monkeypatch, settled / AAPL)
+    run_refresh(instance)
+    assert (settled / PRICES / "aapl.us.csv").read_text().count("\n") == 1  # the header alone
+    blocked.blocked = False
+    assert run_refresh(instance) == ["match_report", "price_exports"]
+    assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_a_file_that_stays_unreadable_is_read_once_per_refresh(settled: Path, instance, monkeypatch) -> None:
+    daily_update(settled)
+    BlockedRead(monkeypatch, settled / AAPL)
+    run_refresh(instance)
+    said: list[str] = []
+    outcome = refresh(build_definitions(), instance, settings_from_environment(), report=said.append)
+    assert outcome.success and outcome.materialized == ["match_report"] and outcome.runs == 1
+    assert match_report_stats(instance)["stooq_files_read"] == 1
+    assert (
+        said[-1]
+        == "match_report: 1 matched file(s) still could not be read (PermissionError); the next refresh reads them again"
+    )
+
+
+def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(settled: Path, instance) -> None:
+    """error:UnicodeDecodeError comes from the bytes: kept like any diagnostics, so nothing is
+    stale when nothing changed (SPEC 6)."""
+    (settled / AAPL).write_bytes(b"\xff\xfe binary \x00\x81\n")
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert "error:UnicodeDecodeError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
+    statuses = asset_statuses(build_definitions(), instance, settings_from_environment(), ASSET_KEYS)
+    assert [s.status for s in statuses] == ["fresh"] * 4
+    assert run_refresh(instance) == []
+
+
+def test_a_file_made_unreadable_by_chmod_for_one_refresh(settled: Path, instance, tmp_path_factory) -> None:
+    """The issue's steps: a daily update with one matched file `chmod 000`, refresh,
+    `chmod 644`, refresh."""
+    path = settled / AAPL
+    daily_update(settled)
+    with permissions_enforced():
+        path.chmod(0)
+        try:
+            assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+        finally:
+            path.chmod(0o644)
+    assert "error:PermissionError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
+    assert not (settled / PRICES / "aapl.us.csv").exists()
+    assert run_refresh(instance)[-2:] == ["match_report", "price_exports"]
+    assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
 # --- 3. an empty Stooq folder, and runs that would remove most exports ---------------------------
 
 
@@ -280,15 +385,18 @@ def test_forced_refresh_may_remove_most_exports(settled: Path, instance, tmp_pat
 # --- 4. --force recomputes from the inputs -------------------------------------------------------
 
 
-def test_force_rereads_a_file_changed_with_its_size_and_mtime_kept(settled: Path, instance, tmp_path_factory) -> None:
+def test_force_rereads_every_file_after_a_change_with_its_size_and_mtime_kept(
+    settled: Path, instance, tmp_path_factory
+) -> None:
     path = settled / AAPL
     stat = path.stat()
     path.write_text(path.read_text().replace("10.5,1000", "12.5,2000"))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size
-    assert run_refresh(instance) == []  # nothing can see this change but a full read
+    # The ctime tells a plain refresh (cli/test_refresh.py); --force reads every file anyway.
     assert run_refresh(instance, force=True) == list(ASSET_KEYS)
     assert "12.5,2000" in (settled / PRICES / "aapl.us.csv").read_text()
+    assert run_refresh(instance) == []
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 

@@ -15,7 +15,16 @@ from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import AAPL, from_scratch, output_files, run_refresh, set_logic_version, stooq_rows, write_file
+from ..helpers import (
+    AAPL,
+    from_scratch,
+    output_files,
+    rewrite_keeping_size_and_mtime,
+    run_refresh,
+    set_logic_version,
+    stooq_rows,
+    write_file,
+)
 
 
 def statuses(instance: dg.DagsterInstance) -> dict[str, str]:
@@ -130,6 +139,15 @@ def test_daily_update_of_a_matched_file(settled, instance, tmp_path_factory) -> 
     assert materialized == ["stooq_index", "match_report", "price_exports"]
     assert (settled / "data/metadata/stooq_index.csv").stat().st_mtime_ns == index_before
     assert "20240105" in (settled / "data/processed/tradeable_prices/aapl.us.csv").read_text()
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen(settled, instance, tmp_path_factory) -> None:
+    rewrite_keeping_size_and_mtime(settled / AAPL)
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    report = (settled / "data/metadata/tradeable_matches.csv").read_text()
+    assert "non_positive_close=1" in report
+    assert (settled / "data/processed/tradeable_prices/aapl.us.csv").read_text().endswith(",-1.5,1000,0\n")
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 

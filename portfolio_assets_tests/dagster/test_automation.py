@@ -18,7 +18,7 @@ from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS as ALL
 
-from ..helpers import AAPL, from_scratch, output_files, write_file
+from ..helpers import AAPL, BlockedRead, from_scratch, output_files, rewrite_keeping_size_and_mtime, write_file
 
 
 class Daemon:
@@ -118,6 +118,32 @@ def test_a_daily_update_of_a_matched_file(daemon, world, tmp_path_factory) -> No
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == set()
+    assert output_files(world) == from_scratch(world, tmp_path_factory)
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back(daemon, world, tmp_path_factory) -> None:
+    rewrite_keeping_size_and_mtime(world / AAPL)
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == set()
+    assert "non_positive_close=1" in (world / "data/metadata/tradeable_matches.csv").read_text()
+    assert (world / "data/processed/tradeable_prices/aapl.us.csv").read_text().endswith(",-1.5,1000,0\n")
+    assert output_files(world) == from_scratch(world, tmp_path_factory)
+
+
+def test_a_file_that_could_not_be_read_is_read_again_once_it_can_be(
+    daemon, world, monkeypatch, tmp_path_factory
+) -> None:
+    with open(world / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    blocked = BlockedRead(monkeypatch, world / AAPL)
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert "error:PermissionError" in (world / "data/metadata/tradeable_matches.csv").read_text()
+    assert not (world / "data/processed/tradeable_prices/aapl.us.csv").exists()
+    assert daemon.tick() == set()  # still unreadable: no run on every tick
+    blocked.blocked = False  # its stamp never moved: only the output files sensor can tell
+    assert daemon.tick() == {"match_report", "price_exports"}
+    assert "20240105" in (world / "data/processed/tradeable_prices/aapl.us.csv").read_text()
     assert daemon.tick() == set()
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 

@@ -15,7 +15,7 @@ from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.watching import broker_folder_state, stooq_tree_state
 
-from ..helpers import PROJECT
+from ..helpers import AAPL, PROJECT, BlockedRead, rewrite_keeping_size_and_mtime
 
 
 def settle(path: Path) -> None:
@@ -122,3 +122,60 @@ def test_failed_automation_runs_are_retried_by_the_instance_a_bounded_number_of_
     assert AUTOMATION_RUN_TAGS["dagster/max_retries"] == str(RETRIES) and RETRIES >= 1
     sensor = build_definitions().resolve_sensor_def("portfolio_assets_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_stooq_file_with_an_mtime_in_the_future_is_seen_at_the_next_tick(settled, instance) -> None:
+    # touch -d '+1 hour', or an archive unpacked from a zone ahead of this clock: the
+    # sensor used to wait for the clock to pass the mtime.
+    path = settled / AAPL
+    with open(path, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    ahead = time.time() + 3600
+    os.utime(path, (ahead, ahead))
+    first = tick(instance, "stooq_files_sensor")  # a new tree must look the same twice
+    assert observed(first) == [] and "next tick" in str(first.skip_reason)
+    second = tick(instance, "stooq_files_sensor", first.cursor)
+    assert observed(second) == ["stooq_files"]
+
+
+def test_a_broker_list_with_an_mtime_in_the_future_is_seen_at_the_next_tick(settled, instance) -> None:
+    path = settled / "tradeable_instruments/broker_a.csv"
+    with open(path, "a") as handle:
+        handle.write("NSQ,US5949181045,KIM,Kimco again\n")
+    ahead = time.time() + 3600
+    os.utime(path, (ahead, ahead))
+    assert observed(tick(instance, "tradeable_instruments_sensor")) == ["tradeable_instruments"]
+
+
+def test_an_mtime_just_ahead_of_the_clock_still_counts_as_being_written(settled) -> None:
+    # A file server whose clock runs a second ahead: a file it is writing is not settled.
+    path = settled / "tradeable_instruments/broker_b.csv"
+    os.utime(path, (time.time() + 1, time.time() + 1))
+    assert broker_folder_state(path.parent, time.time()).unsettled == ("broker_b.csv",)
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen(settled, instance) -> None:
+    rewrite_keeping_size_and_mtime(settled / AAPL)  # `touch -r`: only the ctime tells
+    first = tick(instance, "stooq_files_sensor")
+    assert observed(first) == [] and "next tick" in str(first.skip_reason)
+    assert observed(tick(instance, "stooq_files_sensor", first.cursor)) == ["stooq_files"]
+
+
+def test_the_output_sensor_reports_a_file_that_could_not_be_read_once_it_reads(settled, instance, monkeypatch) -> None:
+    """A read failure leaves the file's stamp as it was: the output files sensor is what tells
+    the automation to read it again, once it can be read (not on every tick before)."""
+    with open(settled / AAPL, "a") as handle:
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    blocked = BlockedRead(monkeypatch, settled / AAPL)
+    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
+    still = tick(instance, "output_files_sensor")
+    assert not still.asset_events and "as written" in str(still.skip_reason)
+    blocked.blocked = False
+    readable = tick(instance, "output_files_sensor", still.cursor)
+    [failed] = readable.asset_events
+    assert failed.asset_key == dg.AssetKey("match_report") and failed.check_name == "outputs_intact"
+    assert not failed.passed
+    assert failed.metadata["problem"].value == (
+        "1 matched file could not be read last time (PermissionError); 1 can be read now: reading again"
+    )
+    assert not tick(instance, "output_files_sensor", readable.cursor).asset_events  # once per materialization

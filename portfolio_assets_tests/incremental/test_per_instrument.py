@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,32 @@ def test_worker_threads_and_processes_give_the_same_outputs(world, monkeypatch, 
     report, exports = run_steps()
     assert report.stats["stooq_files_read"] == 4 and len(exports.written) == 3
     assert output_files(world) == sequential
+
+
+def _old_stamp(stamp: str) -> str:
+    """A stamp as versions before ctime and inode wrote it: `size:mtime_ns`."""
+    return ":".join(stamp.split(":")[:2]) if stamp != "missing" else stamp
+
+
+def test_caches_with_stamps_from_before_ctime_and_inode_are_verified_again(built) -> None:
+    """Summaries and manifest entries of an earlier version are unknown: every matched file
+    is read and hashed once (not parsed), and no export is written again."""
+    metadata = built / "data/metadata"
+    summaries = json.loads((metadata / "diagnostics_cache.json").read_text())
+    summaries["entries"] = {path: [_old_stamp(value[0]), *value[1:]] for path, value in summaries["entries"].items()}
+    (metadata / "diagnostics_cache.json").write_text(json.dumps(summaries))
+    manifest = json.loads((metadata / "export_manifest.json").read_text())
+    manifest["entries"] = {
+        name: {**entry, "stamp": _old_stamp(entry["stamp"]), "output": _old_stamp(entry["output"])}
+        for name, entry in manifest["entries"].items()
+    }
+    (metadata / "export_manifest.json").write_text(json.dumps(manifest))
+    expected, before = output_files(built), export_identity(built)
+    report, exports = run_steps()
+    assert report.warnings == [] and exports.warnings == []
+    assert report.stats["stooq_files_read"] == len(summaries["entries"]) == 4
+    assert report.stats["stooq_bytes_parsed"] == 0
+    assert exports.written == [] and export_identity(built) == before
+    assert output_files(built) == expected
+    report, exports = run_steps()  # verified: trusted again
+    assert report.stats["stooq_files_read"] == 0 and exports.stats["stooq_files_read"] == 0
