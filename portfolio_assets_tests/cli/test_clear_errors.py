@@ -30,6 +30,7 @@ from portfolio_assets.domain import errors
 from portfolio_assets.domain.errors import (
     BrokerListError,
     InputVanished,
+    InvalidFolderSetting,
     InvalidSetting,
     MissingInputFolder,
     PortfolioInputError,
@@ -304,6 +305,7 @@ EXAMPLES: dict[type, PortfolioInputError] = {
     MissingInputFolder: MissingInputFolder(Path("/data/stooq"), "PORTFOLIO_ASSETS_STOOQ_DIR", "Stooq"),
     InputVanished: InputVanished(Path("/data/stooq"), "the matched Stooq files were being read"),
     InvalidSetting: InvalidSetting("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "not sure", ("true", "false")),
+    InvalidFolderSetting: InvalidFolderSetting("PORTFOLIO_ASSETS_PRICES_DIR", "s3://bucket/prices"),
     MissingUpstreamOutput: MissingUpstreamOutput(Path("/meta/stooq_index.csv"), "stooq_index"),
 }
 
