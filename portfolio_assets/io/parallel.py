@@ -286,7 +286,12 @@ def _in_processes(
     def give_batch(worker: _Worker) -> None:
         worker.batch = batches.popleft() if batches else []
         if worker.batch:
-            worker.connection.send([(index, items[index]) for index in worker.batch])
+            try:
+                worker.connection.send([(index, items[index]) for index in worker.batch])
+            except OSError:
+                # Dead before it took its batch (between two batches, or at start-up): the
+                # same one line as a death seen on its pipe, not a bare BrokenPipeError.
+                raise died(worker) from None
         else:
             answering.unregister(worker.connection)  # done: its exit from now on is no failure
 

@@ -79,6 +79,34 @@ def test_a_killed_worker_process_ends_the_work_with_one_line_and_leaves_no_proce
     assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
 
 
+def _name(path: Path) -> str:
+    return path.name
+
+
+@pytest.mark.slow
+def test_a_worker_dead_before_it_takes_a_batch_ends_the_work_with_one_line(monkeypatch) -> None:
+    """A worker killed between two batches (here: before its first) shows as a failed send,
+    which must give the same line as a death seen on its pipe."""
+    monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
+    start_workers = parallel._start_workers
+
+    def start_then_kill_one(context, function, count, workers) -> None:
+        start_workers(context, function, count, workers)
+        workers[0].process.kill()
+        workers[0].process.join(10)
+
+    monkeypatch.setattr(parallel, "_start_workers", start_then_kill_one)
+    before = _descendants()
+    files = [Path(f"/prices/file-{number}.txt") for number in range(200)]
+    with pytest.raises(WorkerProcessDied) as raised:
+        parallel.map_files(_name, files, parse_bytes=parallel.PROCESS_MIN_BYTES, item_file=lambda f: f)
+    assert str(raised.value) == (
+        "a worker process died (killed by SIGKILL, often the out-of-memory killer); "
+        "run again, or set PORTFOLIO_ASSETS_WORKERS=1 to parse in this process"
+    )
+    assert _descendants() - before == set()
+
+
 def _vanished(path: Path) -> str:
     if path.name == "file-5.txt":
         raise InputVanished(path, "the price exports were being written")
