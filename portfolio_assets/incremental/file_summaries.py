@@ -146,13 +146,10 @@ def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | Unreadabl
 
 
 def readable_now(path: Path) -> bool:
-    """Whether a file opens and reads now (its first byte), as `read_stamped` would read it."""
-    try:
-        with open(path, "rb") as handle:
-            handle.read(1)
-    except OSError:
-        return False
-    return True
+    """Whether a file reads now, all of it, as `read_stamped` reads it: a file whose first
+    pages read but a later one fails (a bad block, a flaky share) would otherwise be
+    reported readable after every materialization, and read again for ever."""
+    return isinstance(read_stamped(path), tuple)
 
 
 def _unreadable(source: MissingPriceFile | UnreadablePriceFile) -> FileRead:
