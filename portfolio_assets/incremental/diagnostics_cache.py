@@ -27,6 +27,9 @@ __all__ = ["DiagnosedFiles", "diagnose_with_cache"]
 class DiagnosedFiles:
     by_path: dict[str, Diagnostics] = field(default_factory=dict)
     stamps: dict[str, str] = field(default_factory=dict)
+    contents: dict[str, str] = field(default_factory=dict)
+    """Each file's SHA-256 where its bytes are known, else its stamp: what it holds, so that
+    a file whose stamp alone moved (touched, chmod, unpacked again) keeps its entry."""
     files_read: int = 0
     files_extended: int = 0
     """Files read whose earlier bytes were verified, so that only appended rows were parsed."""
@@ -87,6 +90,9 @@ def diagnose_with_cache(
     result.files_read = len(to_read)
     result.by_path = {path: result.by_path[path] for path in result.stamps}
     summaries = {path: summaries[path] for path in result.stamps if path in summaries}
+    result.contents = {
+        path: summaries[path].sha256 if path in summaries else stamp for path, stamp in result.stamps.items()
+    }
     if summaries != known or loaded.warning:
         save_file_summaries(cache_path, version, summaries)
     return result

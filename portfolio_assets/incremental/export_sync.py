@@ -56,7 +56,7 @@ from ..io.parallel import map_files
 from .export_folder import existing_export_names, printable
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
-from .memo import file_stamp, stat_stamp
+from .memo import file_stamp, stat_stamp, written_stamp
 
 __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
@@ -368,7 +368,7 @@ def _intact(known: object, stooq_path: str, target: Path) -> bool:
         and isinstance(known.get("stamp"), str)
         and isinstance(known.get("size"), int)
         and isinstance(known.get("sha256"), str)
-        and known.get("output") == file_stamp(target)
+        and known.get("output") == written_stamp(target)
     )
 
 
@@ -486,8 +486,8 @@ def sync_exports(
             "stamp": done.source_stamp,
             "size": done.source_size,
             "sha256": done.source_sha256,
-            # Stamped once in place: a rename moves a file's ctime.
-            "output": file_stamp(job.target),
+            # Stamped once in place: the swap gave the path its staged inode.
+            "output": written_stamp(job.target),
         }
     sync.files_read = len(to_write)
     for name in removable:

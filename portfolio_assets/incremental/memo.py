@@ -11,6 +11,11 @@ that a same-size rewrite would look unchanged; the ctime is set by the kernel on
 every change and no user tool restores it, and a file replaced by another one (an
 archive unpacked again) has another inode. The device is left out: it can change
 on a remount (network shares) while the files did not.
+
+A file the pipeline wrote itself (a report, an export) is stamped without its ctime
+(`written_stamp`): nobody else writes those files, and backups that hard-link them
+(`cp -al`, rsnapshot) or a `chmod -R` move every ctime, which would otherwise make
+every output look edited and cost a rewrite of all of them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
-__all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp", "stat_stamp"]
+__all__ = ["StepMemo", "can_reuse", "file_stamp", "output_stamp", "stat_stamp", "written_stamp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +50,20 @@ def stat_stamp(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
+def written_stamp(path: Path | str) -> str:
+    """`size:mtime_ns:inode` of a file the pipeline wrote, or `missing`."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
+
 def output_stamp(paths: Iterable[Path]) -> str:
     # Sorted as Path objects sort (part by part), but as strings: comparing 7,000 Path
     # objects costs more than stamping the files.
     texts = sorted((os.fspath(path) for path in paths), key=lambda text: text.split(os.sep))
-    return hashlib.sha256("".join(f"{text}\0{file_stamp(text)}\n" for text in texts).encode()).hexdigest()[:24]
+    return hashlib.sha256("".join(f"{text}\0{written_stamp(text)}\n" for text in texts).encode()).hexdigest()[:24]
 
 
 def can_reuse(

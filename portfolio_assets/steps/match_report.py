@@ -129,7 +129,7 @@ def build_match_reports(
     staged = [(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)]
     with recording.replacing(changes, report_hash):
         replace_all(staged)
-    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.stamps))
+    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.contents))
     stats.update(
         stooq_files_read=diagnosed.files_read,
         stooq_files_extended=diagnosed.files_extended,
@@ -142,17 +142,18 @@ def build_match_reports(
     return ReportResult(memo, False, reports, stats, warnings, changes, report_hash)
 
 
-def export_view_version(reports: Reports, stamps: dict[str, str]) -> str:
+def export_view_version(reports: Reports, contents: dict[str, str]) -> str:
     """match_report's data version: what price_exports reads from it.
 
     That is, for each distinct matched ticker (first match winning), its file, its
-    data_status and the file's stamp (the exports copy its rows). A report
+    data_status and what the file holds (`DiagnosedFiles.contents`: the exports copy its
+    rows; a file touched or chmod-ed holds the same). A report
     change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
     keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
     view = plan_exports(reports.matches, include_empty=True)
     return text_fingerprint(
         *(
-            f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0{stamps.get(item.stooq_path, '')}"
+            f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0{contents.get(item.stooq_path, '')}"
             for item in view
         )
     )

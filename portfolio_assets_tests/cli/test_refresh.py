@@ -151,6 +151,24 @@ def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen(settled, instance, 
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
+def test_a_backup_by_hard_links_or_a_chmod_rewrites_no_output(settled, instance, tmp_path_factory) -> None:
+    """Hard links (`cp -al`, rsnapshot) and `chmod -R` move every ctime and change no byte:
+    the pipeline's own outputs must not look edited, and sources cost a read, no rewrite."""
+    backup = tmp_path_factory.mktemp("backup")
+    outputs = [path for path in (settled / "data").rglob("*") if path.is_file() and "stooq" not in path.parts]
+    for number, path in enumerate(outputs):
+        os.link(path, backup / f"{number}-{path.name}")
+    written = {k: v for k, v in mtimes(settled).items() if "stooq" not in k}
+    assert run_refresh(instance) == []
+    for path in (settled / "data/stooq").rglob("*.txt"):
+        path.chmod(0o640)
+    assert run_refresh(instance) == ["stooq_index", "match_report"]
+    assert {k: v for k, v in mtimes(settled).items() if "tradeable_prices" in k} == {
+        k: v for k, v in written.items() if "tradeable_prices" in k
+    }
+    assert output_files(settled) == from_scratch(settled, tmp_path_factory)
+
+
 def test_lse_policy_change_rebuilds_the_match_report_only(settled, instance, monkeypatch, tmp_path_factory) -> None:
     exports_before = {k: v for k, v in mtimes(settled).items() if "tradeable_prices" in k}
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
