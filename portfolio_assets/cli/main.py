@@ -245,9 +245,11 @@ def _status(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from ..dagster_defs.sources import record_observations
-    from .refresh import fresh_checked_statuses
+    from .refresh import clear_dead_runs_and_slots, fresh_checked_statuses
 
     with _locked_instance(args) as (settings, defs, instance, _):
+        # On stderr, so that --json output stays parseable.
+        clear_dead_runs_and_slots(instance, lambda line: print(f"portfolio-assets: {line}", file=sys.stderr))
         try:
             record_observations(instance, settings, getattr(args, "stooq_scan", None))
         except (dg.Failure, PortfolioInputError) as error:

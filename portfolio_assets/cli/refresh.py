@@ -47,7 +47,7 @@ from ..io.atomic_files import remove_leftover_temp_files
 from ..steps.registry import ASSET_KEYS
 from .fast_path import instance_marker, observed_state, record_fresh_state
 
-__all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
+__all__ = ["RefreshOutcome", "clear_dead_runs_and_slots", "fresh_checked_statuses", "refresh"]
 
 
 MAX_ROUNDS = 5
@@ -166,6 +166,18 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     return statuses
 
 
+def clear_dead_runs_and_slots(instance: dg.DagsterInstance, report: Callable[[str], None]) -> None:
+    """Mark failed the in-flight runs whose process is provably gone (killed, or ended
+    without recording its end, as when the database stopped) and free their pool slots,
+    then free slots that ended runs still hold; one line each. `refresh` and `status` do
+    this first: such a run would otherwise hold the pool for ever and keep the fast
+    "nothing changed" answer from being given."""
+    for run_id in clear_dead_runs(instance):
+        report(f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed")
+    for run_id in free_orphaned_slots(instance, POOL):
+        report(f"freed the pool slot run {run_id} held after it ended")
+
+
 OTHER_HOSTS_POLL_SECONDS = 5.0
 
 
@@ -192,8 +204,7 @@ def refresh(
     report: Callable[[str], None] = print,
     stooq_scan: list[StooqFile] | None = None,
 ) -> RefreshOutcome:
-    for run_id in clear_dead_runs(instance):
-        report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
+    clear_dead_runs_and_slots(instance, report)
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
         for folder in (
@@ -204,8 +215,6 @@ def refresh(
         ):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
-    for run_id in free_orphaned_slots(instance, POOL):
-        report(f"freed the pool slot run {run_id} held after it ended")
     _wait_for_other_hosts(instance, report)
     record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)
