@@ -54,7 +54,7 @@ test-fast: env
 
 # On PostgreSQL: the tests of what the storage changes (the shared instance across
 # hosts, the daemon under `dagster dev`, the fast path, Dagster's stale status in every
-# SPEC 6 state, sensors and run liveness, the server stopping mid-refresh). The rest of the suite runs on SQLite only,
+# SPEC 6 state, sensors and run liveness). The rest of the suite runs on SQLite only,
 # to keep CI within its time (README, "Tests").
 POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/e2e/test_end_to_end.py \
 	portfolio_assets_tests/instance portfolio_assets_tests/cli/test_fresh_state.py \
