@@ -29,6 +29,8 @@ from ..domain.stooq_tree import StooqFile
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import (
     ASSETS_TAG,
+    DEAD_RUN_CLEARED,
+    ORPHANED_SLOT_FREED,
     clear_dead_runs,
     ensure_pool_limit,
     free_orphaned_slots,
@@ -169,13 +171,13 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
 def clear_dead_runs_and_slots(instance: dg.DagsterInstance, report: Callable[[str], None]) -> None:
     """Mark failed the in-flight runs whose process is provably gone (killed, or ended
     without recording its end, as when the database stopped) and free their pool slots,
-    then free slots that ended runs still hold; one line each. `refresh` and `status` do
-    this first: such a run would otherwise hold the pool for ever and keep the fast
-    "nothing changed" answer from being given."""
+    then free slots that ended runs still hold; one line each. `status` does this first,
+    as `refresh` does: such a run would otherwise hold the pool for ever and keep the
+    fast "nothing changed" answer from being given."""
     for run_id in clear_dead_runs(instance):
-        report(f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed")
+        report(DEAD_RUN_CLEARED.format(run_id=run_id))
     for run_id in free_orphaned_slots(instance, POOL):
-        report(f"freed the pool slot run {run_id} held after it ended")
+        report(ORPHANED_SLOT_FREED.format(run_id=run_id))
 
 
 OTHER_HOSTS_POLL_SECONDS = 5.0
@@ -204,7 +206,8 @@ def refresh(
     report: Callable[[str], None] = print,
     stooq_scan: list[StooqFile] | None = None,
 ) -> RefreshOutcome:
-    clear_dead_runs_and_slots(instance, report)
+    for run_id in clear_dead_runs(instance):
+        report(DEAD_RUN_CLEARED.format(run_id=run_id))
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
         for folder in (
@@ -215,6 +218,8 @@ def refresh(
         ):
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
+    for run_id in free_orphaned_slots(instance, POOL):
+        report(ORPHANED_SLOT_FREED.format(run_id=run_id))
     _wait_for_other_hosts(instance, report)
     record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)

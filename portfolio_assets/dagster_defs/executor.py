@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from ..instance.runs import clear_dead_runs, free_orphaned_slots
+from ..instance.runs import DEAD_RUN_CLEARED, ORPHANED_SLOT_FREED, clear_dead_runs, free_orphaned_slots
 from .assets import POOL
 
 if TYPE_CHECKING:
@@ -52,11 +52,9 @@ class _FreeingDeadRunsFirst(dg.Executor):
     def execute(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan) -> Iterator[Any]:
         instance = plan_context.instance
         for run_id in clear_dead_runs(instance, skip=plan_context.run_id, cleared_by="a later run"):
-            plan_context.log.warning(
-                f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
-            )
+            plan_context.log.warning(DEAD_RUN_CLEARED.format(run_id=run_id))
         for run_id in free_orphaned_slots(instance, POOL):
-            plan_context.log.warning(f"freed the pool slot run {run_id} held after it ended")
+            plan_context.log.warning(ORPHANED_SLOT_FREED.format(run_id=run_id))
         yield from self._inner.execute(plan_context, execution_plan)
 
 

@@ -50,10 +50,12 @@ from ..io.parallel import process_identity, process_state
 
 __all__ = [
     "ASSETS_TAG",
+    "DEAD_RUN_CLEARED",
     "HEARTBEAT_SECONDS",
     "HEARTBEAT_STALE_SECONDS",
     "HEARTBEAT_TAG",
     "IN_FLIGHT",
+    "ORPHANED_SLOT_FREED",
     "Liveness",
     "RunProcess",
     "clear_dead_runs",
@@ -91,6 +93,9 @@ HEARTBEAT_SECONDS = 10.0
 # Six missed beats: a run of another host is dead within a minute of its process, and any
 # host's refresh (or the daemon's run monitoring, every 10 s) fails it and frees its slot.
 HEARTBEAT_STALE_SECONDS = 60.0
+# What `refresh`, `status` and the code location's executor say about the runs they clear.
+DEAD_RUN_CLEARED = "run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
+ORPHANED_SLOT_FREED = "freed the pool slot run {run_id} held after it ended"
 _beating: set[str] = set()
 _beating_lock = threading.Lock()
 
