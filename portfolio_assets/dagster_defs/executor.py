@@ -7,13 +7,14 @@ monitoring (our launcher's health check and `free_slots_after_run_end_seconds`);
 1.13 has nothing else that would: no claim timeout in the pool's settings, no run-start
 hook in the instance config. So a plain `dagster asset materialize` without a daemon
 would wait for that slot for ever. Before the first step claims its slot, this executor
-marks failed every in flight run whose process provably no longer exists (the liveness
+marks failed every in-flight run whose process provably no longer exists (the liveness
 rule of `portfolio_assets.instance.runs`, as `refresh` applies it) and frees its slots,
 and frees the slots of runs that already ended; one warning line each in the run's log.
-The cost: one query of the in-flight runs and one of the pool's claimed slots per run.
+The cost, when no other run is in flight: one query of the in-flight runs and one
+of the pool's claimed slots, once per run.
 
 Runs that `dg.materialize` or `execute_in_process` execute (`portfolio-assets refresh`,
-the tests) use Dagster's own in-process executor instead; `refresh` does the same
+most tests) use Dagster's own in-process executor instead; `refresh` does the same
 clearing itself before its runs.
 """
 

@@ -31,7 +31,7 @@ import sqlalchemy
 from sqlalchemy.pool import Pool
 
 from portfolio_assets.cli import main as cli
-from portfolio_assets.cli.fault_log import LOG_FILE
+from portfolio_assets.cli.fault_log import LOG_FILE, library_logs_to_file
 from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.instance.storage_errors import describe_storage_error, postgres_address
 
@@ -143,6 +143,22 @@ def test_a_dagster_home_on_a_full_file_system(world, tmp_path) -> None:
         assert "materialized" in healed.stdout
     finally:
         subprocess.run(["umount", str(home)], check=True)
+
+
+def test_what_libraries_and_dagster_print_goes_to_the_log_file(tmp_path, capsys) -> None:
+    import logging
+
+    handlers = list(logging.getLogger().handlers)
+    with library_logs_to_file(tmp_path):
+        # As dagster-postgres logs each retry: on the root logger.
+        logging.warning("Retrying failed database connection: %s", "server closed the connection")  # noqa: LOG015
+        sys.stderr.write("Exception while writing logger call to event log: too many retries\n")
+        sys.stderr.write("warning price_exports: a line of the run's log\n")
+    assert capsys.readouterr().err == "warning price_exports: a line of the run's log\n"
+    log = (tmp_path / LOG_FILE).read_text()
+    assert "Retrying failed database connection: server closed the connection" in log
+    assert "Exception while writing logger call to event log" in log
+    assert logging.getLogger().handlers == handlers  # nothing of ours left behind
 
 
 # --- 8: PostgreSQL unavailable ------------------------------------------------------------------
