@@ -19,8 +19,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from portfolio_assets.cli.fast_path import ENDED_RUN_STATUSES, known_fresh
 from portfolio_assets.cli.main import main
-from portfolio_assets.cli.refresh import fresh_checked_statuses
+from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
 from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
@@ -73,6 +74,33 @@ def test_status_and_refresh_clear_a_dead_run_in_one_line(world, tmp_path, monkey
         assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
     assert main(["refresh"]) == 0
     assert "nothing changed since the last check" in capsys.readouterr().out  # healed: the fast path answers
+
+
+def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world, tmp_path) -> None:
+    """Such a run leaves no event behind: the fast path must not say "nothing changed" while
+    it is recorded as in flight, so that the full check can heal it."""
+    home = write_instance_config(tmp_path / "home")
+    settings = settings_from_environment()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert refresh(build_definitions(), instance, settings, report=lambda _: None).success
+        assert known_fresh(home, settings)
+        run_id = dead_run_holding_the_pool(instance)
+        assert not known_fresh(home, settings)
+        # What an earlier `status`'s full check did: found everything fresh, recorded nothing.
+        assert all(s.status == "fresh" for s in fresh_checked_statuses(build_definitions(), instance, settings))
+        assert not known_fresh(home, settings)
+        instance.report_run_failed(instance.get_run_by_id(run_id), message="ended")
+        assert refresh(build_definitions(), instance, settings, report=lambda _: None).success
+        assert known_fresh(home, settings)
+
+
+def test_the_ended_statuses_are_dagsters() -> None:
+    def finished(status: dg.DagsterRunStatus) -> bool:
+        if status == dg.DagsterRunStatus.QUEUED:
+            return False  # a queued run needs a code location's origin to be built; it is waiting
+        return dg.DagsterRun(job_name="job", status=status).is_finished
+
+    assert set(ENDED_RUN_STATUSES) == {status.value for status in dg.DagsterRunStatus if finished(status)}
 
 
 # `portfolio-assets refresh` that kills itself with SIGKILL the moment price_exports' step

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from portfolio_assets.cli.fast_path import ENDED_RUN_STATUSES, FRESH_STATE_FILE, known_fresh
+from portfolio_assets.cli.fast_path import FRESH_STATE_FILE, known_fresh
 from portfolio_assets.cli.refresh import refresh
 from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.domain.settings import settings_from_environment
@@ -18,8 +17,6 @@ from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import set_logic_version, write_file
 from ..storage import instance_config_text, write_instance_config
-
-STARTED = dg.DagsterRunStatus.STARTED
 
 
 @pytest.fixture
@@ -159,24 +156,3 @@ def test_the_projects_own_instance_config_allows_the_fast_check(home) -> None:
     root, _ = home
     (root / "dagster.yaml").write_text(instance_config_text(), encoding="utf-8")
     assert fast(root)
-
-
-def test_a_run_recorded_in_flight_voids_it(home) -> None:
-    """A run that died holding the pool leaves no event behind: the fast path must not say
-    "nothing changed" while it is recorded as in flight, so that the full check heals it."""
-    root, instance = home
-    assert fast(root)
-    run = instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=STARTED))
-    assert not fast(root)
-    instance.report_run_failed(run, message="ended")
-    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
-    assert fast(root)
-
-
-def test_the_ended_statuses_are_dagsters() -> None:
-    def finished(status: dg.DagsterRunStatus) -> bool:
-        if status == dg.DagsterRunStatus.QUEUED:
-            return False  # a queued run needs a code location's origin to be built; it is waiting
-        return dg.DagsterRun(job_name="job", status=status).is_finished
-
-    assert set(ENDED_RUN_STATUSES) == {status.value for status in dg.DagsterRunStatus if finished(status)}
