@@ -60,7 +60,8 @@ test-fast: env
 POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/cli/test_shared_setup.py \
 	portfolio_assets_tests/e2e/test_end_to_end.py \
 	portfolio_assets_tests/instance portfolio_assets_tests/cli/test_fresh_state.py \
-	portfolio_assets_tests/dagster/test_sensors.py portfolio_assets_tests/dagster/test_run_liveness.py
+	portfolio_assets_tests/dagster/test_sensors.py portfolio_assets_tests/dagster/test_run_liveness.py \
+	portfolio_assets_tests/cli/test_instance_faults.py portfolio_assets_tests/cli/test_dead_runs.py
 
 test-postgres: env
 	.ci/postgres start >/dev/null

@@ -1,5 +1,6 @@
 """The code location: sources, assets, checks, sensors, resources and the in-process executor
-(`dagster_defs/location.py` builds them; importing this module builds `defs` once)."""
+that first frees the pool of dead runs (`dagster_defs/location.py` builds them; importing
+this module builds `defs` once)."""
 
 from __future__ import annotations
 

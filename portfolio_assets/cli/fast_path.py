@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import yaml
@@ -33,6 +34,7 @@ from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
 from ..steps.registry import ASSET_KEYS, output_paths, step_code_version
 
 __all__ = [
+    "ENDED_RUN_STATUSES",
     "FRESH_STATE_FILE",
     "LEFTOVER_AGE_SECONDS",
     "instance_marker",
@@ -46,18 +48,23 @@ __all__ = [
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
 # Temporary files live for one write (milliseconds); older ones belong to no live writer.
 LEFTOVER_AGE_SECONDS = 60
+# The run statuses after which a run writes nothing more (dagster.DagsterRunStatus values,
+# spelled out: this module does not import Dagster). Any other status is in flight.
+ENDED_RUN_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
+_IN_FLIGHT_WHERE = f"status NOT IN ({', '.join(repr(status) for status in ENDED_RUN_STATUSES)})"
 
 
 def instance_marker(dagster_home: Path) -> str | None:
     """A value that changes whenever any event is written to the instance, or None when
-    it cannot be known (another storage, an unreadable file, no answer)."""
+    it cannot be known (another storage, an unreadable file, no answer) or a run is
+    recorded as in flight."""
     try:
         storage = read_storage_config(dagster_home)
     except (OSError, ValueError, yaml.YAMLError):
         return None
     if storage.kind == "postgres":
         return _postgres_marker(storage)
-    if storage.kind != "sqlite":
+    if storage.kind != "sqlite" or _sqlite_runs_in_flight(dagster_home) != 0:
         return None
     try:
         entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
@@ -70,18 +77,41 @@ def instance_marker(dagster_home: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _sqlite_runs_in_flight(dagster_home: Path) -> int | None:
+    """How many runs the local run storage records as in flight (None: cannot tell)."""
+    runs = dagster_home / "history" / "runs.db"
+    if not runs.exists():
+        return 0  # no run was ever created here
+    try:
+        # Read-only: never a checkpoint or a journal of ours in Dagster's database.
+        connection = sqlite3.connect(f"{runs.absolute().as_uri()}?mode=ro", uri=True, timeout=2)
+        try:
+            row = connection.execute(f"SELECT count(*) FROM runs WHERE {_IN_FLIGHT_WHERE}").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else int(row[0])
+
+
 def _postgres_marker(storage: StorageConfig) -> str | None:
-    """The newest event id of the shared event log: every host's events raise it."""
+    """The newest event id of the shared event log (every host's events raise it), or None
+    while any host's run is recorded as in flight."""
     try:
         import psycopg2  # only with the postgres extra; a few milliseconds, no Dagster
 
         with psycopg2.connect(storage.libpq_url, connect_timeout=2) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT coalesce(max(id), 0), count(*) FROM event_logs")
+            cursor.execute(
+                "SELECT coalesce(max(id), 0), count(*), "
+                f"(SELECT count(*) FROM runs WHERE {_IN_FLIGHT_WHERE}) FROM event_logs"
+            )
             row = cursor.fetchone()
         connection.close()
     except Exception:  # noqa: BLE001 - no driver, no server, no table: don't know, ask Dagster
         return None
-    return None if row is None else f"postgres:{row[0]}:{row[1]}"
+    if row is None or row[2] != 0:
+        return None
+    return f"postgres:{row[0]}:{row[1]}"
 
 
 def observed_state(

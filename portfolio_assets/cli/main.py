@@ -20,7 +20,8 @@ kept anywhere but that database (instance/storage_config.py).
 
 Bad input and faults are one line on stderr: an invalid flag names the flag, an
 invalid variable names the variable, a file that cannot be read or written names
-its path. Exit status: 2 for invalid flags, settings or input (status), 1 for a
+its path, a full DAGSTER_HOME or an unreachable PostgreSQL server says so (with the
+full error in DAGSTER_HOME/portfolio_assets.log). Exit status: 2 for invalid flags, settings or input (status), 1 for a
 failed refresh or a file error, 3 when `refresh` is refused because a running code
 location (dagster dev) works with other settings.
 """
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..domain.errors import InvalidSetting, PortfolioInputError, describe_os_error
+from .fault_log import library_logs_to_file, log_error
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -270,9 +272,11 @@ def _status(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from ..dagster_defs.sources import record_observations
-    from .refresh import fresh_checked_statuses
+    from .refresh import clear_dead_runs_and_slots, fresh_checked_statuses
 
     with _locked_instance(args) as (settings, defs, instance, _):
+        # On stderr, so that --json output stays parseable.
+        clear_dead_runs_and_slots(instance, lambda line: print(f"portfolio-assets: {line}", file=sys.stderr))
         try:
             record_observations(instance, settings, getattr(args, "stooq_scan", None))
         except (dg.Failure, PortfolioInputError) as error:
@@ -460,17 +464,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _storage_failure(error: Exception, home: Path | None) -> str | None:
+    """One line for a failure of the instance's storage (a full DAGSTER_HOME, PostgreSQL
+    unreachable), its traceback in the log file; None for any other error."""
+    if home is None:
+        return None
+    from ..instance.storage_errors import describe_storage_error
+
+    line = describe_storage_error(error, home)
+    if line is None:
+        return None
+    logged = log_error(home, line, error)
+    return line if logged is None else f"{line} (the full error is in {logged})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    home = Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None
     try:
-        run: Callable[[argparse.Namespace], int] = args.run  # set by each subcommand's parser
-        return run(args)
+        # What libraries log (dagster-postgres' retries of a lost connection) goes to a log
+        # file in DAGSTER_HOME, not the terminal.
+        with library_logs_to_file(home):
+            run: Callable[[argparse.Namespace], int] = args.run  # set by each subcommand's parser
+            return run(args)
     except PortfolioInputError as error:
         # An invalid setting (also when raised while the definitions load) or other bad input.
         print(f"portfolio-assets: {error}", file=sys.stderr)
         return 2
-    except OSError as error:
-        # A folder that cannot be read or written outside a run (DAGSTER_HOME, say).
+    except Exception as error:
+        storage = _storage_failure(error, home)
+        if storage is not None:
+            print(f"portfolio-assets: {storage}", file=sys.stderr)
+            return 1
+        if not isinstance(error, OSError):
+            raise
+        # A folder that cannot be read or written outside a run.
         print(f"portfolio-assets: {describe_os_error(error)}", file=sys.stderr)
         return 1
 

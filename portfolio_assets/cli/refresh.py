@@ -29,6 +29,8 @@ from ..domain.stooq_tree import StooqFile
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import (
     ASSETS_TAG,
+    DEAD_RUN_CLEARED,
+    ORPHANED_SLOT_FREED,
     clear_dead_runs,
     ensure_pool_limit,
     free_orphaned_slots,
@@ -47,7 +49,7 @@ from ..io.atomic_files import remove_leftover_temp_files
 from ..steps.registry import ASSET_KEYS
 from .fast_path import instance_marker, observed_state, record_fresh_state
 
-__all__ = ["RefreshOutcome", "fresh_checked_statuses", "refresh"]
+__all__ = ["RefreshOutcome", "clear_dead_runs_and_slots", "fresh_checked_statuses", "refresh"]
 
 
 MAX_ROUNDS = 5
@@ -172,6 +174,18 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     return statuses
 
 
+def clear_dead_runs_and_slots(instance: dg.DagsterInstance, report: Callable[[str], None]) -> None:
+    """Mark failed the in-flight runs whose process is provably gone (killed, or ended
+    without recording its end, as when the database stopped) and free their pool slots,
+    then free slots that ended runs still hold; one line each. `status` does this first,
+    as `refresh` does: such a run would otherwise hold the pool for ever and keep the
+    fast "nothing changed" answer from being given."""
+    for run_id in clear_dead_runs(instance):
+        report(DEAD_RUN_CLEARED.format(run_id=run_id))
+    for run_id in free_orphaned_slots(instance, POOL):
+        report(ORPHANED_SLOT_FREED.format(run_id=run_id))
+
+
 OTHER_HOSTS_POLL_SECONDS = 5.0
 
 
@@ -203,7 +217,7 @@ def refresh(
     `adopt_exports`: price_exports takes over the files with an export's name that start
     with the export header line (see `sync_exports`)."""
     for run_id in clear_dead_runs(instance):
-        report(f"run {run_id} was left running by a killed process: marked failed, pool slot freed")
+        report(DEAD_RUN_CLEARED.format(run_id=run_id))
     if not in_flight_assets(instance):
         # No live run can be writing now: temporary files are leftovers of killed ones.
         for folder in (
@@ -215,7 +229,7 @@ def refresh(
             remove_leftover_temp_files(folder, older_than_seconds=60)
     ensure_pool_limit(instance, POOL)
     for run_id in free_orphaned_slots(instance, POOL):
-        report(f"freed the pool slot run {run_id} held after it ended")
+        report(ORPHANED_SLOT_FREED.format(run_id=run_id))
     _wait_for_other_hosts(instance, report)
     record_observations(instance, settings, stooq_scan)
     outcome = RefreshOutcome(True)

@@ -14,6 +14,7 @@ import dagster as dg
 from ..domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 from .assets import build_pipeline_assets
 from .automation import stale_condition
+from .executor import in_process_executor_freeing_dead_runs
 from .resources import settings_resource_from_environment
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
@@ -39,7 +40,7 @@ def build_definitions() -> dg.Definitions:
         assets=[stooq_files, tradeable_instruments, *assets],
         sensors=build_sensors(),
         resources={"settings": settings_resource_from_environment()},
-        executor=dg.in_process_executor,
+        executor=in_process_executor_freeing_dead_runs,
     )
 
 

@@ -3,10 +3,12 @@
 A run whose process was killed (SIGKILL, a killed `dagster dev`, a killed
 `portfolio-assets refresh`) stays STARTED in Dagster's records, holding its
 pool slot. This module names the process running a run and decides,
-failing closed, whether that process is dead. It is used by `refresh` (which
-marks dead runs failed and frees their slots), by the sensors (which do not
-wait for a dead run's assets) and by `portfolio_assets.instance.run_launcher` (through
-which the daemon's run monitoring marks dead runs failed).
+failing closed, whether that process is dead. It is used by `refresh` and `status`
+(which mark dead runs failed and free their slots), by the code location's executor
+(which does the same before a run's first step, for runs without a daemon), by the
+sensors (which do not wait for a dead run's assets) and by
+`portfolio_assets.instance.run_launcher` (through which the daemon's run monitoring
+marks dead runs failed).
 
 Where the process comes from, in order:
 - our tags `portfolio_assets/host|pid|pid_started`, set by `refresh` when it
@@ -48,10 +50,12 @@ from ..io.parallel import process_identity, process_state
 
 __all__ = [
     "ASSETS_TAG",
+    "DEAD_RUN_CLEARED",
     "HEARTBEAT_SECONDS",
     "HEARTBEAT_STALE_SECONDS",
     "HEARTBEAT_TAG",
     "IN_FLIGHT",
+    "ORPHANED_SLOT_FREED",
     "Liveness",
     "RunProcess",
     "clear_dead_runs",
@@ -89,6 +93,9 @@ HEARTBEAT_SECONDS = 10.0
 # Six missed beats: a run of another host is dead within a minute of its process, and any
 # host's refresh (or the daemon's run monitoring, every 10 s) fails it and frees its slot.
 HEARTBEAT_STALE_SECONDS = 60.0
+# What `refresh`, `status` and the code location's executor say about the runs they clear.
+DEAD_RUN_CLEARED = "run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
+ORPHANED_SLOT_FREED = "freed the pool slot run {run_id} held after it ended"
 _beating: set[str] = set()
 _beating_lock = threading.Lock()
 
@@ -278,14 +285,20 @@ def in_flight_assets(instance: dg.DagsterInstance) -> set[str]:
     return keys
 
 
-def clear_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark dead in-flight runs failed and free their pool slots; returns their ids."""
+def clear_dead_runs(
+    instance: dg.DagsterInstance, skip: str | None = None, cleared_by: str = "a later refresh"
+) -> list[str]:
+    """Mark dead in-flight runs (all but `skip`) failed and free their pool slots; returns
+    their ids. `cleared_by` says who did, in the run's failure message."""
     cleared = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        if run.run_id == skip:
+            continue
         liveness = run_liveness(run, instance)
         if liveness.dead:
-            instance.report_run_failed(run, message=f"{liveness.reason}; cleared by a later refresh")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            instance.report_run_failed(run, message=f"{liveness.reason}; cleared by {cleared_by}")
+            if instance.event_log_storage.supports_global_concurrency_limits:
+                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             cleared.append(run.run_id)
     return cleared
 

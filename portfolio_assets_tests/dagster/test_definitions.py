@@ -51,9 +51,11 @@ def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
 
 def test_package_exposes_defs_with_in_process_executor() -> None:
     import portfolio_assets
+    from portfolio_assets.dagster_defs.executor import in_process_executor_freeing_dead_runs
 
     assert isinstance(portfolio_assets.defs, dg.Definitions)
-    assert portfolio_assets.defs.executor is dg.in_process_executor
+    # Dagster's in-process executor, freeing dead runs' pool slots first (dagster/test_run_liveness.py).
+    assert portfolio_assets.defs.executor is in_process_executor_freeing_dead_runs
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +22,7 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
+from portfolio_assets.dagster_defs.executor import in_process_executor_freeing_dead_runs
 from portfolio_assets.instance.run_launcher import LivenessCheckingRunLauncher
 from portfolio_assets.instance.runs import (
     clear_dead_runs,
@@ -233,6 +236,73 @@ def test_refresh_clears_a_run_killed_before_it_tagged_itself_and_frees_its_slot(
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
     assert storage.get_concurrency_info(POOL).claimed_slots == []
+
+
+# --- the code location's executor ---------------------------------------------------------
+
+
+@dg.asset(pool=POOL)
+def pooled_step() -> None:
+    """A step in the project's pool, as every asset of the code location is."""
+
+
+def pooled_job() -> dg.JobDefinition:
+    """A job on the code location's executor (module level, so Dagster can reconstruct it)."""
+    job = dg.define_asset_job("pooled", executor_def=in_process_executor_freeing_dead_runs)
+    return dg.Definitions(assets=[pooled_step], jobs=[job]).resolve_job_def("pooled")
+
+
+def execute_within(instance: dg.DagsterInstance, seconds: float) -> dg.ExecuteJobResult | None:
+    """Execute `pooled_job` as `dagster asset materialize` does (in process, with the job's
+    executor); None if it has not ended within `seconds` (it is then left waiting)."""
+    outcome: list[dg.ExecuteJobResult] = []
+
+    def execute() -> None:
+        with dg.execute_job(dg.reconstructable(pooled_job), instance=instance) as result:
+            outcome.append(result)
+
+    thread = threading.Thread(target=execute, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return outcome[0] if outcome else None
+
+
+def warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(run_id) if entry.level == logging.WARNING]
+
+
+def test_the_executor_reads_as_dagsters_in_process_one() -> None:
+    assert in_process_executor_freeing_dead_runs.name == dg.in_process_executor.name == "in_process"
+    ours, dagsters = in_process_executor_freeing_dead_runs.config_schema, dg.in_process_executor.config_schema
+    assert ours.config_type.key == dagsters.config_type.key  # a launchpad's `execution:` config still fits
+
+
+def test_a_run_without_a_daemon_does_not_wait_for_ever_for_a_dead_runs_slot(instance) -> None:
+    """A run killed while its step held the pool's only slot: the next run of the code location
+    (`dagster asset materialize`, no daemon) marks it failed, frees the slot and completes."""
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(POOL, 1)
+    dead = add_run(instance, tags_for(NO_SUCH_PID, own_start()), assets=("price_exports",))
+    assert storage.claim_concurrency_slot(POOL, dead.run_id, "price_exports").is_claimed
+    live = add_run(instance, process_tags())
+    result = execute_within(instance, 60)
+    assert result is not None, "the run still waits for the dead run's slot"
+    assert result.success
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+    expected = f"run {dead.run_id} was left running by a process that is gone: marked failed, pool slot freed"
+    assert expected in warnings_of(instance, result.run_id)
+    assert storage.get_concurrency_info(POOL).claimed_slots == []
+
+
+def test_a_run_without_a_daemon_frees_a_slot_an_ended_run_still_holds(instance) -> None:
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(POOL, 1)
+    ended = add_run(instance, status=dg.DagsterRunStatus.FAILURE)
+    assert storage.claim_concurrency_slot(POOL, ended.run_id, "match_report").is_claimed
+    result = execute_within(instance, 60)
+    assert result is not None and result.success
+    assert f"freed the pool slot run {ended.run_id} held after it ended" in warnings_of(instance, result.run_id)
 
 
 # --- real processes ----------------------------------------------------------------------
