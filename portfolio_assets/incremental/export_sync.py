@@ -1,9 +1,10 @@
 """Keeping the export folder in line with the report, without losing anyone's files.
 
-Two records beside the reports, each naming the prices folder it describes (device,
-inode and birth time: `io/folder_identity.py`) and applying to that folder alone, so a
-folder moved keeps them and a new folder, a re-pointed link or a folder made again
-starts with none:
+Two records beside the reports, each naming the prices folder it describes by the
+random token of the marker file inside it (`io/folder_marker.py`) and applying to that
+folder alone, so a folder moved or mounted again keeps them and a new folder, a
+re-pointed link or a folder made again (none has the marker) starts with none. The
+marker is made before the first export is written into a folder:
 - the export manifest: for each export, the source it was written from (path,
   stamp, size and SHA-256) and the stamp of the file written. An export whose
   own file is unchanged since it was written stays untouched while its source
@@ -51,7 +52,7 @@ from ..io.atomic_files import (
     stage_bytes,
     stage_spliced,
 )
-from ..io.folder_identity import FolderIdentity, folder_identity
+from ..io.folder_marker import FOLDER_MARKER, folder_token, mark_folder
 from ..io.parallel import map_files
 from .export_folder import existing_export_names, printable
 from .file_summaries import FileSummary, read_stamped
@@ -62,9 +63,11 @@ __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
 KIND = "export_manifest"
 WRITTEN_KIND = "exports_written"
-WRITTEN_VERSION = "2"
-"""Version 1 named its folder by resolved path, which a new folder can take over: it is
-not trusted, and exports it lists are adopted again (`adopt`) like any others."""
+WRITTEN_VERSION = "3"
+"""Version 1 named its folder by resolved path, which a new folder can take over, and
+version 2 by device, inode and birth time, which change when the folder is mounted
+again: neither is trusted, and exports they list are adopted again (`adopt`) like any
+others."""
 
 
 class UnsafeExportChange(PortfolioInputError):
@@ -203,11 +206,35 @@ def stage_export(job: ExportJob) -> StagedExport:
     return done if done is not None else _render(job)
 
 
+@dataclass(frozen=True, slots=True)
+class _RecordedFolder:
+    """The prices folder a record describes: the token of its marker (`io/folder_marker.py`)."""
+
+    token: str
+    path: str
+    """The folder's resolved path when the record was made: for messages, not for comparing."""
+
+    def to_json(self) -> dict[str, str]:
+        return {"token": self.token, "path": self.path}
+
+    @classmethod
+    def from_json(cls, value: object) -> _RecordedFolder | None:
+        """The folder a record names, or None when it names none (a damaged record, or one
+        of an earlier version, which named the folder by its path or its device and inode)."""
+        if not isinstance(value, dict):
+            return None
+        token, path = value.get("token"), value.get("path")
+        return cls(token, path) if isinstance(token, str) and token and isinstance(path, str) else None
+
+
 @dataclass(frozen=True)
 class _FolderRecords:
     """What the two records say about the prices folder now at the configured path."""
 
-    folder: FolderIdentity
+    token: str | None
+    """The token of the folder's marker (None: it has none yet)."""
+    path: str
+    """The folder's resolved path now."""
     owned: set[str]
     """Names the pipeline wrote into this folder (either record's)."""
     written: set[str]
@@ -218,25 +245,25 @@ class _FolderRecords:
     """Both records describe this folder as it is, by its current path, and loaded cleanly:
     nothing to save unless their entries change."""
     warnings: list[str]
-    other_folder: str | None = None
-    """The folder the records describe instead, when they describe another one."""
+    not_owned_because: str | None = None
+    """Why the folder owns nothing though records exist (they are of another folder, or lost)."""
 
 
-def _describes(loaded: LoadedCache, here: FolderIdentity) -> tuple[bool, FolderIdentity | None]:
-    recorded = FolderIdentity.from_json(loaded.extra.get("folder"))
-    return here.same_folder(recorded), recorded
+def _describes(loaded: LoadedCache, token: str | None) -> tuple[bool, _RecordedFolder | None]:
+    recorded = _RecordedFolder.from_json(loaded.extra.get("folder"))
+    return token is not None and recorded is not None and recorded.token == token, recorded
 
 
-def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, version: str) -> _FolderRecords | None:
-    """The records as they apply to the folder at `prices_dir` (None when there is none)."""
-    here = folder_identity(prices_dir)
-    if here is None:
-        return None
+def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, version: str) -> _FolderRecords:
+    """The records as they apply to the folder at `prices_dir`: to the folder whose marker
+    holds the token they name, and to no other (a folder with no marker owns nothing)."""
+    token = folder_token(prices_dir)
+    here = os.path.realpath(prices_dir)
     written = load_json_cache(written_path, WRITTEN_KIND, WRITTEN_VERSION)
     manifest = load_json_cache(manifest_path, KIND, version)
     warnings = [w for w in (manifest.warning, written.warning) if w]
-    written_here, written_folder = _describes(written, here)
-    manifest_here, manifest_folder = _describes(manifest, here)
+    written_here, written_folder = _describes(written, token)
+    manifest_here, manifest_folder = _describes(manifest, token)
     names = written.entries if written_here else {}
     entries = manifest.entries if manifest_here else {}
     elsewhere = [
@@ -247,25 +274,35 @@ def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, ver
         )
         if folder is not None and not applies and loaded.entries
     ]
-    other_folder = printable(elsewhere[0].path) if elsewhere else None
-    if other_folder is not None:
+    why = None
+    records = f"the export records ({written_path.name}, {manifest_path.name})"
+    if elsewhere and elsewhere[0].path == here:
+        why = f"its records are of a folder once at this path: this one was made again or lost its {FOLDER_MARKER}"
         warnings.append(
-            f"the export records ({written_path.name}, {manifest_path.name}) describe the prices folder "
-            f"{other_folder}, not the folder now at {printable(here.path)} (another folder, a "
-            "re-pointed link, or a folder made again): the pipeline owns no file in it yet"
+            f"{records} describe a prices folder once at {printable(here)}, not the one there now (made again, or "
+            f"its {FOLDER_MARKER} removed or replaced): the pipeline owns no file in it yet"
         )
+    elif elsewhere:
+        why = f"its records are of another folder, {printable(elsewhere[0].path)}"
+        warnings.append(
+            f"{records} describe the prices folder {printable(elsewhere[0].path)}, not the folder now at "
+            f"{printable(here)} (another folder or a re-pointed link: its {FOLDER_MARKER} holds another token "
+            "or none): the pipeline owns no file in it yet"
+        )
+    elif token is not None and not (written_here or manifest_here):
+        why = f"its {FOLDER_MARKER} says the pipeline wrote there, but the metadata folder has no record of it"
     current = (
         written_here
         and manifest_here
         and not warnings
-        and all(folder is not None and folder.path == here.path for folder in (written_folder, manifest_folder))
+        and all(folder is not None and folder.path == here for folder in (written_folder, manifest_folder))
     )
     # Every name in the manifest was written by the pipeline too (manifests from before
     # the record of exports written existed).
-    return _FolderRecords(here, set(names) | set(entries), set(names), entries, current, warnings, other_folder)
+    return _FolderRecords(token, here, set(names) | set(entries), set(names), entries, current, warnings, why)
 
 
-def _save_written(written_path: Path, folder: FolderIdentity, names: set[str]) -> None:
+def _save_written(written_path: Path, folder: _RecordedFolder, names: set[str]) -> None:
     save_json_cache(
         written_path, WRITTEN_KIND, WRITTEN_VERSION, dict.fromkeys(sorted(names), 1), {"folder": folder.to_json()}
     )
@@ -276,8 +313,7 @@ def stray_exports(
 ) -> list[str]:
     """CSV files in the prices folder that the report does not call for and the pipeline
     did not write: they are the user's, reported and never removed."""
-    records = _load_records(prices_dir, manifest_path, written_path, version)
-    owned = records.owned if records is not None else set()
+    owned = _load_records(prices_dir, manifest_path, written_path, version).owned
     return sorted(existing_export_names(prices_dir) - {item.file_name for item in planned} - owned)
 
 
@@ -309,7 +345,7 @@ def _refuse_unsafe(
     removable: list[str],
     max_removed_share: float,
     adopt: bool,
-    other_folder: str | None = None,
+    not_owned_because: str | None = None,
 ) -> set[str]:
     """Stop before anything is touched when the run could lose a file; else the names of
     the files it adopts (files of others that it will overwrite, with `adopt`)."""
@@ -334,7 +370,7 @@ def _refuse_unsafe(
         return set()
     files, them = (f"{len(foreign)} files", "them") if len(foreign) > 1 else ("a file", "it")
     if not adopt:
-        why = f" (its records are of another folder, {other_folder})" if other_folder else ""
+        why = f" ({not_owned_because})" if not_owned_because else ""
         raise UnsafeExportChange(
             f"price_exports would overwrite {files} in {prices_dir} that the pipeline did not write{why}: "
             f"{_listed(foreign)}; nothing was written or removed. Move {them} out of that folder; or, to replace "
@@ -419,8 +455,6 @@ def sync_exports(
         summaries = None  # from the sources' bytes alone, trusting no record
     prices_dir.mkdir(parents=True, exist_ok=True)
     records = _load_records(prices_dir, manifest_path, written_path, version)
-    if records is None:  # replaced by something else since the line above
-        raise InputVanished(prices_dir, "the price exports were being written")
     sync = ExportSync(warnings=records.warnings)
     owned = set(records.owned)
     present = existing_export_names(prices_dir)
@@ -428,9 +462,13 @@ def sync_exports(
     removable = sorted((present - keep) & owned)
     sync.strays = sorted(present - keep - owned)
     share = 1.0 if force else max_removed_share
-    adopted = _refuse_unsafe(prices_dir, planned, present, owned, removable, share, adopt, records.other_folder)
+    adopted = _refuse_unsafe(prices_dir, planned, present, owned, removable, share, adopt, records.not_owned_because)
     sync.adopted = sorted(adopted)
     owned |= adopted
+    # Marked before the first file is written into it: from now on the records name this
+    # folder by the marker's token (a folder marked already keeps its token).
+    folder = _RecordedFolder(mark_folder(prices_dir), records.path)
+    current = records.current and folder.token == records.token
     remove_leftover_temp_files(prices_dir)
     trusted = {} if force else records.manifest
     entries: dict[str, dict[str, object]] = {}
@@ -465,8 +503,8 @@ def sync_exports(
     try:
         # Recorded before any new name appears in the folder: a run killed from here on
         # leaves no file of its own unrecorded.
-        if now_owned != records.written or not records.current:
-            _save_written(written_path, records.folder, now_owned)
+        if now_owned != records.written or not current:
+            _save_written(written_path, folder, now_owned)
         swaps = [(done.staged, job.target) for (_, job), done in zip(to_write, staged, strict=True) if done.staged]
         replaced: list[Path] = []
         replace_all(swaps, rebuildable=True, old_files=replaced)
@@ -495,8 +533,8 @@ def sync_exports(
     sync.removed = removable
     # Every export planned is now in the folder, and nothing else the pipeline wrote:
     # names it wrote once and the user removed since are no longer its own.
-    if keep != now_owned or not records.current:
-        _save_written(written_path, records.folder, keep)
-    if entries != records.manifest or not records.current:
-        save_json_cache(manifest_path, KIND, version, entries, {"folder": records.folder.to_json()})
+    if keep != now_owned or not current:
+        _save_written(written_path, folder, keep)
+    if entries != records.manifest or not current:
+        save_json_cache(manifest_path, KIND, version, entries, {"folder": folder.to_json()})
     return sync

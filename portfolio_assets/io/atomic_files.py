@@ -37,6 +37,7 @@ from typing import BinaryIO
 __all__ = [
     "FILE_MODE",
     "TEMP_PREFIX",
+    "create_file_durably",
     "file_holds",
     "remove_leftover_temp_files",
     "replace_all",
@@ -261,6 +262,58 @@ def stage_appended(path: Path, data: bytes) -> Path:
     if staged is None:
         raise OSError(errno.EAGAIN, "changed while it was being extended", str(path))
     return staged
+
+
+def _sync_folder(folder: Path) -> None:
+    """Write a folder's entries out to disk (its new names), where the system can."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # a file system (or a platform) that cannot sync a folder
+    finally:
+        os.close(fd)
+
+
+def create_file_durably(path: Path, data: bytes, *, replace: bool = False) -> bool:
+    """Make `path` hold `data` in one step, with its bytes and its name on disk before
+    this returns (fsync: a power failure leaves either no file or the whole one). True
+    if written; False, with nothing changed, when something already has that name,
+    unless `replace` (which puts it in place of a regular file).
+
+    For small files whose loss would cost the user more than the sync does (the prices
+    folder's marker). Without `replace` the file is linked into place, which never
+    takes an existing name, even from a writer racing this one; a file system without
+    hard links falls back to a rename after checking the name is free."""
+    try:
+        fd, temp_path = _create_temp(path.parent)
+    except OSError as error:
+        raise _naming(error, path)  # noqa: B904 - _naming sets the cause
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temp_path, path)
+        else:
+            try:
+                os.link(temp_path, path)
+            except FileExistsError:
+                return False
+            except OSError:  # no hard links here (FAT, some network shares)
+                if os.path.lexists(path):
+                    return False
+                os.replace(temp_path, path)
+    except OSError as error:
+        raise _naming(error, path)  # noqa: B904 - _naming sets the cause
+    finally:
+        temp_path.unlink(missing_ok=True)
+    _sync_folder(path.parent)
+    return True
 
 
 def write_bytes_atomic(path: Path, data: bytes, rebuildable: bool = False) -> None:

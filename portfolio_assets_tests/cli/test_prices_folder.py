@@ -1,7 +1,7 @@
 """Issue 20, the prices folder through `portfolio-assets refresh` and `status`: the
-pipeline's records of what it wrote hold for the folder they describe alone (a new
-folder, a re-pointed link or a folder made again owns nothing; a folder moved keeps
-its exports); a file the pipeline did not write is never overwritten or removed
+pipeline's records of what it wrote hold for the folder whose marker holds their token
+alone (a new folder, a re-pointed link or a folder made again owns nothing; a folder
+moved, or copied back into place, keeps its exports); a file the pipeline did not write is never overwritten or removed
 unless adopted; a stray whose name is not UTF-8 is reported like any other; and a
 full disk while the exports are staged changes no export."""
 
@@ -18,9 +18,11 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.cli import main as cli
+from portfolio_assets.data import read_prices
 from portfolio_assets.domain.exports import EXPORT_HEADER
 from portfolio_assets.io import atomic_files
 from portfolio_assets.io.atomic_files import TEMP_PREFIX
+from portfolio_assets.io.folder_marker import FOLDER_MARKER
 
 from ..helpers import AAPL, STOOQ_HEADER, from_scratch, output_files, stooq_rows, write_file
 from ..storage import write_instance_config
@@ -131,7 +133,88 @@ def test_a_moved_prices_folder_keeps_its_exports(world: Path, home: Path, capsys
     assert code == 0, errors
     assert "records" not in out + "\n".join(errors)  # no word of another folder
     # Its own export no longer planned is removed: the folder is still the pipeline's.
-    assert sorted(p.name for p in (world / "data/processed/two").iterdir()) == ["aapl.us.csv", "iuhc.uk.csv"]
+    assert sorted(p.name for p in (world / "data/processed/two").iterdir()) == [
+        FOLDER_MARKER,
+        "aapl.us.csv",
+        "iuhc.uk.csv",
+    ]
+
+
+def test_a_prices_folder_copied_back_into_place_keeps_its_exports(world: Path, home: Path, capsys) -> None:
+    """Review point 1: the folder is the pipeline's after anything that keeps its files but
+    not its device, inode or birth time (a share or a disk mounted again, overlayfs copying
+    an image's folder up at the first write, a backup restored): here copied elsewhere, the
+    original removed and the copy put in its place. Formerly refused as "another folder"."""
+    assert portfolio_assets(capsys, "refresh")[0] == 0
+    shutil.copytree(world / PRICES, world / "data/processed/copy", symlinks=True)
+    shutil.rmtree(world / PRICES)
+    (world / "data/processed/copy").rename(world / PRICES)
+    drop_kim(world)
+    with open(world / AAPL, "a") as handle:  # the daily update
+        handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    code, out, errors = portfolio_assets(capsys, "refresh")
+    assert code == 0, errors
+    assert "records" not in out + "\n".join(errors)
+    assert (world / PRICES / "aapl.us.csv").read_text().endswith("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
+    assert not (world / PRICES / "kim.us.csv").exists()  # its own export no longer planned: removed
+
+
+def test_a_prices_folder_emptied_to_its_marker_owns_nothing(world: Path, home: Path, capsys) -> None:
+    """Review point 2: `rm -rf prices; mkdir prices` on a file system that keeps no birth
+    time (ext4 with small inodes, NFSv3) gives the new folder the old one's inode, device
+    and (no) birth time: the old records took it for their folder. Simulated as exactly
+    that identity: the same folder emptied of every file. Without the marker it owns nothing."""
+    assert portfolio_assets(capsys, "refresh")[0] == 0
+    inode = os.stat(world / PRICES).st_ino
+    for path in (world / PRICES).iterdir():
+        path.unlink()
+    mine = users_folder(world / PRICES)
+    code, _, errors = portfolio_assets(capsys, "refresh")
+    assert code == 1
+    assert_refused_naming(errors, "aapl.us.csv", "kim.us.csv")
+    assert f"this one was made again or lost its {FOLDER_MARKER}" in errors[0]
+    assert os.stat(world / PRICES).st_ino == inode
+    assert contents(world / PRICES) == mine  # nothing written, not even a marker
+
+
+def test_a_marker_the_records_do_not_know_owns_nothing(world: Path, home: Path, capsys) -> None:
+    """The metadata folder lost (or a copy of another installation's prices folder): the
+    marker alone does not make the pipeline the owner of files it has no record of."""
+    assert portfolio_assets(capsys, "refresh")[0] == 0
+    for name in ("exports_written.json", "export_manifest.json"):
+        (world / "data/metadata" / name).unlink()
+    before = contents(world / PRICES)
+    code, _, errors = portfolio_assets(capsys, "refresh", "--force")
+    assert code == 1
+    assert_refused_naming(errors, "aapl.us.csv")
+    assert "the metadata folder has no record of it" in errors[0]
+    assert contents(world / PRICES) == before
+    assert portfolio_assets(capsys, "refresh", "--adopt-exports")[0] == 0
+
+
+def test_the_marker_is_in_no_listing_report_note_or_check(world: Path, home: Path, capsys) -> None:
+    """The marker is the pipeline's own hidden file: never a stray, an unexpected export
+    or a change of the folder that makes price_exports stale."""
+    assert portfolio_assets(capsys, "refresh")[0] == 0
+    marker = world / PRICES / FOLDER_MARKER
+    assert marker.is_file()
+    code, out, errors = portfolio_assets(capsys, "status")
+    assert (code, errors) == (0, []) and FOLDER_MARKER not in out and "left alone" not in out
+    code, out, _ = portfolio_assets(capsys, "status", "--json")
+    assert code == 0 and all(asset["notes"] == [] and asset["status"] == "fresh" for asset in json.loads(out)["assets"])
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("price_exports"))
+        assert event is not None and event.asset_materialization is not None
+        assert event.asset_materialization.metadata["files_not_written_by_the_pipeline"].value == "(none)"
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey("price_exports"), "exports_match_the_report")]
+        )
+        evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+        assert evaluation.passed
+        assert evaluation.metadata["present_exports"].value == evaluation.metadata["expected_exports"].value == 3
+        assert evaluation.metadata["unexpected"].value == evaluation.metadata["not_written_by_the_pipeline"].value
+        assert evaluation.metadata["unexpected"].value == "(none)"
+    assert read_prices(prices_dir=world / PRICES, metadata_dir=world / "data/metadata").shape[1] == 3
 
 
 def test_adopting_takes_over_earlier_exports_and_nothing_else(
@@ -225,7 +308,7 @@ def test_a_full_prices_disk_during_a_daily_update_changes_no_export(
     world = many_exports
     assert portfolio_assets(capsys, "refresh")[0] == 0
     before = {path.name: path.read_bytes() for path in (world / PRICES).iterdir()}
-    assert len(before) == 27
+    assert len(before) == 28  # 27 exports and the folder's marker
     for path in (world / "data/stooq").rglob("*.txt"):  # the daily update: a row more everywhere
         if path.read_text() != STOOQ_HEADER:
             with open(path, "a") as handle:

@@ -69,7 +69,7 @@ def test_every_change_is_followed_by_exactly_the_stale_assets(tmp_path_factory, 
             times[name] = follow(
                 home, lambda content=content: lists.write_bytes(content), {"tradeable_universe", "match_report"}
             )
-        export = sorted(prices.iterdir())[0]
+        export = sorted(prices.glob("*.csv"))[0]  # an export, not the folder's marker
         for name in ("export deleted", "same export deleted again"):
             times[name] = follow(home, export.unlink, {"price_exports"})
             assert export.is_file()

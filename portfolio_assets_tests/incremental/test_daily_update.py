@@ -20,6 +20,7 @@ from portfolio_assets.incremental import export_sync
 from portfolio_assets.incremental.diagnostics_cache import DiagnosedFiles, diagnose_with_cache
 from portfolio_assets.incremental.export_sync import ExportSync, sync_exports
 from portfolio_assets.incremental.file_summaries import load_file_summaries
+from portfolio_assets.io.folder_marker import FOLDER_MARKER
 
 HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
 FILES = ("a.us.txt", "b.us.txt", "c.us.txt")
@@ -74,7 +75,12 @@ class World:
             # From scratch: every export rendered from its source's bytes, as the rules say.
             summaries=None if force else load_file_summaries(cache, "1")[0],
         )
-        exports = {path.name: path.read_bytes() for path in sorted((metadata / "prices").iterdir())}
+        # Every file but the folder's marker, whose token is random: a leftover counts too.
+        exports = {
+            path.name: path.read_bytes()
+            for path in sorted((metadata / "prices").iterdir())
+            if path.name != FOLDER_MARKER
+        }
         return diagnosed, sync, exports
 
 

@@ -12,6 +12,7 @@ import pytest
 from portfolio_assets.io import atomic_files
 from portfolio_assets.io.atomic_files import (
     TEMP_PREFIX,
+    create_file_durably,
     remove_leftover_temp_files,
     replace_all,
     stage_appended,
@@ -248,3 +249,22 @@ def test_files_the_pipeline_cannot_write_again_keep_os_replace(tmp_path: Path, m
     monkeypatch.setattr(atomic_files.os, "replace", lambda a, b: (replaced.append(b), real(a, b)))
     write_text_atomic(target, "new\n")
     assert replaced == [target] and target.read_text(encoding="utf-8") == "new\n"
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_durable_new_file_never_takes_an_existing_name(tmp_path: Path, monkeypatch, hard_links: bool) -> None:
+    """Linked into place, or renamed where the file system has no hard links (FAT, some
+    network shares): either way an existing file keeps its bytes unless replacing is asked."""
+    if not hard_links:
+
+        def no_links(*_: object) -> None:
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+        monkeypatch.setattr(atomic_files.os, "link", no_links)
+    target = tmp_path / ".marker"
+    assert create_file_durably(target, b"first\n")
+    assert not create_file_durably(target, b"second\n")
+    assert target.read_bytes() == b"first\n"
+    assert create_file_durably(target, b"third\n", replace=True)
+    assert target.read_bytes() == b"third\n"
+    assert os.listdir(tmp_path) == [".marker"]
