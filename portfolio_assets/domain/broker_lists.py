@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .csv_files import read_csv_dicts, render_csv
-from .errors import BrokerListError
+from .errors import BrokerListError, printable
 
 __all__ = [
     "INSTRUMENT_COLUMNS",
@@ -63,7 +62,7 @@ def broker_list_paths(folder: Path) -> list[Path]:
             try:
                 path.name.encode("utf-8")
             except UnicodeEncodeError:
-                shown = Path(os.fsencode(path).decode("utf-8", "backslashreplace"))
+                shown = Path(printable(path))
                 raise BrokerListError(shown, "its file name is not valid UTF-8; rename it") from None
     return paths
 

@@ -8,6 +8,7 @@ process's error reaches the parent as itself, not as a TypeError about `__init__
 from __future__ import annotations
 
 import errno
+import os
 import shlex
 import signal
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "WorkerProcessDied",
     "describe_exit",
     "describe_os_error",
+    "printable",
 ]
 
 
@@ -162,3 +164,16 @@ def describe_os_error(error: OSError) -> str:
     where = f"{error.filename}: " if error.filename else ""
     hint = _OS_ERROR_HINTS.get(error.errno) if error.errno is not None else None
     return f"{where}{what}{f'; {hint}' if hint else ''}".replace("\n", " ")
+
+
+def printable(name: str | os.PathLike[str]) -> str:
+    """A file name or path as text any output takes (terminal, log, JSON, Dagster metadata):
+    `os.scandir` hands bytes that are not UTF-8 over as surrogates, shown as `\\x..` escapes."""
+    text = os.fspath(name)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text

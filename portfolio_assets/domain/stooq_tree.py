@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, overload
 
 from .csv_files import file_identity, render_csv
-from .errors import InputVanished, PortfolioInputError
+from .errors import InputVanished, PortfolioInputError, printable
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -125,8 +125,7 @@ def _require_utf8(root: Path, relative: str) -> None:
     try:
         relative.encode("utf-8")
     except UnicodeEncodeError:
-        # os.scandir hands undecodable bytes over as surrogates; show them as \x.. escapes.
-        shown = os.fsencode(os.path.join(root, relative)).decode("utf-8", "backslashreplace")
+        shown = printable(os.path.join(root, relative))
         raise UndecodableFileName(
             f"Stooq file {shown}: its name is not valid UTF-8, so it cannot be listed in the index; "
             "rename it (or remove it) and run again"

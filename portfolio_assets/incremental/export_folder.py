@@ -18,20 +18,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..domain.errors import printable
 from ..io.atomic_files import TEMP_PREFIX
 
-__all__ = ["existing_export_names", "printable"]
-
-
-def printable(name: str) -> str:
-    """`name` as text any output takes: bytes that are not UTF-8 become `\\x..` escapes."""
-    if name.isascii():
-        return name
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
-    return name
+__all__ = ["existing_export_names"]
 
 
 def existing_export_names(prices_dir: Path) -> set[str]:

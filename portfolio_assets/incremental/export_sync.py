@@ -40,7 +40,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, BinaryIO, Literal
 
-from ..domain.errors import InputVanished, PortfolioInputError
+from ..domain.errors import InputVanished, PortfolioInputError, printable
 from ..domain.exports import EXPORT_HEADER, PlannedExport
 from ..domain.price_files import MissingPriceFile
 from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
@@ -54,7 +54,7 @@ from ..io.atomic_files import (
 )
 from ..io.folder_marker import FOLDER_MARKER, folder_token, mark_folder
 from ..io.parallel import map_files
-from .export_folder import existing_export_names, printable
+from .export_folder import existing_export_names
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import file_stamp, stat_stamp, written_stamp
