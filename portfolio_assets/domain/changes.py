@@ -244,15 +244,25 @@ def _present_both(old: InstrumentState, new: InstrumentState, newest: _RegionNew
     return []  # unmatched before and after: another reason is no change of the universe
 
 
-def compare_states(before: Sequence[InstrumentState] | None, after: Sequence[InstrumentState]) -> ChangeSet:
-    """The changes from `before` to `after`; None before means nothing to compare with."""
+def compare_states(
+    before: Sequence[InstrumentState] | None,
+    after: Sequence[InstrumentState],
+    region_newest: tuple[Mapping[str, str], Mapping[str, str]] | None = None,
+) -> ChangeSet:
+    """The changes from `before` to `after`; None before means nothing to compare with.
+
+    `region_newest`: the newest price_end of each region before and after, when `before`
+    and `after` are part of the reports (one broker list's rows); by default, theirs."""
     if before is None:
         return ChangeSet(compared=False)
     old = {state.key: state for state in before}
     new = {state.key: state for state in after}
-    newest = _RegionNewest(
-        *(newest_by_region((s.region, s.price_end) for s in states if s.matched) for states in (before, after))
-    )
+    if region_newest is None:
+        region_newest = (
+            newest_by_region((s.region, s.price_end) for s in before if s.matched),
+            newest_by_region((s.region, s.price_end) for s in after if s.matched),
+        )
+    newest = _RegionNewest(dict(region_newest[0]), dict(region_newest[1]))
     changes = [Change("added", key, ticker=state.ticker) for key, state in new.items() if key not in old]
     changes += [Change("removed", key, ticker=state.ticker) for key, state in old.items() if key not in new]
     for key, state in new.items():
