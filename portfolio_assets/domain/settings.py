@@ -114,6 +114,11 @@ class Settings:
         return self.metadata_dir / "report_parts.json"
 
     @property
+    def coverage_checked_path(self) -> Path:
+        """Each broker list's rows the every_instrument_reported_once check found consistent."""
+        return self.metadata_dir / "coverage_checked.json"
+
+    @property
     def export_manifest_path(self) -> Path:
         return self.metadata_dir / "export_manifest.json"
 

@@ -8,7 +8,7 @@ reports on disk it describes (the hash of each), the index (its hash) and the
 lse_currency_policy they were made with:
 
 - for each list, in order: the hash and length of its rows in the universe they were
-  made from; where its part is in each report (bytes, rows); its matched files in the
+  made from; where its part is in each report (bytes, rows) and the part's hash; its matched files in the
   order they first appear, and the first file of each ticker (what price_exports plans
   from); the newest price_end of each region over its matched rows; and the counts the
   UI shows (strategy, data_status, currency_status, unmatched reason);
@@ -74,6 +74,9 @@ class ReportPart:
     match_range: tuple[int, int, int]
     """(start, length in bytes, rows) of its part of the match report."""
     unmatched_range: tuple[int, int, int]
+    match_hash: str
+    """The hash of its part of each report."""
+    unmatched_hash: str
     files: tuple[str, ...]
     """Its matched files, in the order they first appear."""
     tickers: tuple[tuple[str, str], ...]
@@ -87,8 +90,8 @@ class ReportPart:
         return {
             "name": self.name,
             "universe": [self.universe_hash, self.universe_length],
-            "match": list(self.match_range),
-            "unmatched": list(self.unmatched_range),
+            "match": [*self.match_range, self.match_hash],
+            "unmatched": [*self.unmatched_range, self.unmatched_hash],
             "files": list(self.files),
             "tickers": [list(pair) for pair in self.tickers],
             "newest": dict(self.newest),
@@ -98,16 +101,19 @@ class ReportPart:
     @classmethod
     def from_json(cls, value: Any) -> ReportPart:
         universe_hash, universe_length = value["universe"]
-        match_range = tuple(int(number) for number in value["match"])
-        unmatched_range = tuple(int(number) for number in value["unmatched"])
+        *match_range, match_hash = value["match"]
+        *unmatched_range, unmatched_hash = value["unmatched"]
         if len(match_range) != 3 or len(unmatched_range) != 3:
             raise ValueError("a part's range is not (start, length, rows)")
+        first, second = (tuple(int(number) for number in numbers) for numbers in (match_range, unmatched_range))
         part = cls(
             str(value["name"]),
             str(universe_hash),
             int(universe_length),
-            (match_range[0], match_range[1], match_range[2]),
-            (unmatched_range[0], unmatched_range[1], unmatched_range[2]),
+            (first[0], first[1], first[2]),
+            (second[0], second[1], second[2]),
+            str(match_hash),
+            str(unmatched_hash),
             tuple(str(path) for path in value["files"]),
             tuple((str(ticker), str(path)) for ticker, path in value["tickers"]),
             {str(region): str(end) for region, end in value["newest"].items()},
@@ -147,10 +153,11 @@ def _covers(parts: list[ReportPart], header: bytes, data: bytes, which: str) -> 
 
 
 def load_report_parts(
-    path: Path, version: str, index_hash: str, policy: str, match_report: bytes, unmatched_report: bytes
+    path: Path, version: str, match_report: bytes, unmatched_report: bytes
 ) -> tuple[ReportParts | None, str | None]:
-    """The recorded parts of these reports (their bytes), made with this index and policy;
-    None when nothing is recorded for exactly those; and a warning when the record is damaged."""
+    """The recorded parts of these reports (their bytes); None when nothing is recorded for
+    exactly those bytes; and a warning when the record is damaged. Which index and policy
+    they were made with is for the caller to compare."""
     loaded = load_json_cache(path, KIND, version)
     if not loaded.entries:
         return None, loaded.warning
@@ -166,14 +173,10 @@ def load_report_parts(
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None, f"{path} is not a record of the reports' parts; discarding it and rebuilding"
-    return _matching(recorded, index_hash, policy, match_report, unmatched_report), None
+    return _matching(recorded, match_report, unmatched_report), None
 
 
-def _matching(
-    recorded: ReportParts, index_hash: str, policy: str, match_report: bytes, unmatched_report: bytes
-) -> ReportParts | None:
-    if (recorded.index_hash, recorded.policy) != (index_hash, policy):
-        return None
+def _matching(recorded: ReportParts, match_report: bytes, unmatched_report: bytes) -> ReportParts | None:
     if (recorded.match_hash, recorded.unmatched_hash) != (content_hash(match_report), content_hash(unmatched_report)):
         return None
     names = [part.name for part in recorded.parts]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..domain.broker_lists import Instrument, read_universe_rows
-from ..domain.changes import CHANGE_KINDS, Change, ChangeSet, InstrumentKey, compare_states, instrument_states
+from ..domain.changes import Change, ChangeSet, change_order, compare_states, instrument_states
 from ..domain.csv_files import render_csv_rows
 from ..domain.diagnostics import Diagnostics
 from ..domain.exports import export_file_name
@@ -121,6 +121,8 @@ def _part_facts(name: str, matches: list[MatchRow], unmatched: list[tuple[str, .
         0,
         (0, 0, len(matches)),
         (0, 0, len(unmatched)),
+        "",
+        "",
         tuple(dict.fromkeys(row["stooq_path"] for row in matches)),
         tuple(tickers.items()),
         newest_by_region((row["region"], row["price_end"]) for row in matches),
@@ -164,6 +166,8 @@ class _ListWork:
     pending: list[Instrument]
     """The rows to match and make: the new rows of a grown list, every row of a made one."""
     outcomes: list[Match | Unmatched] = field(default_factory=list)
+    refreshed: bool = False
+    """Set when its matched rows were made again with new diagnostics."""
 
 
 @dataclass
@@ -310,8 +314,10 @@ def plan_parts(
     prior, record_warning = None, None
     if not force and previous.match_report is not None and previous.unmatched_report is not None:
         prior, record_warning = load_report_parts(
-            parts_path, parts_version, index_hash, policy, previous.match_report, previous.unmatched_report
+            parts_path, parts_version, previous.match_report, previous.unmatched_report
         )
+        if prior is not None and (prior.index_hash, prior.policy) != (index_hash, policy):
+            prior = None  # made with another index or policy: every match or currency may move
     if universe_parts is not None:
         lists = [(p.name, universe[p.start : p.start + p.length], p.rows_hash) for p in universe_parts.parts]
     else:
@@ -399,6 +405,7 @@ class _Builder:
         unmatched_bytes = self._slice(self.old_unmatched, kept.unmatched_range)
         facts = kept
         if self._files_moved(kept):
+            work.refreshed = True
             old_rows = read_match_rows(match_bytes.decode("utf-8"))
             new_rows = [with_diagnostics(row, self.diagnostics[row["stooq_path"]]) for row in old_rows]
             match_bytes = render_match_rows(new_rows).encode("utf-8")
@@ -435,6 +442,7 @@ class _Builder:
         parts = []
         for work in self.plan.lists:
             match_bytes, unmatched_bytes, facts = self._kept(work) if work.kept is not None else self._made(work)
+            kept = work.kept
             parts.append(
                 replace(
                     facts,
@@ -443,6 +451,13 @@ class _Builder:
                     universe_length=len(work.universe_rows),
                     match_range=(match_at, len(match_bytes), facts.match_range[2]),
                     unmatched_range=(unmatched_at, len(unmatched_bytes), facts.unmatched_range[2]),
+                    # The hash of each part: the one on record when its bytes were copied as they were.
+                    match_hash=kept.match_hash
+                    if kept is not None and len(match_bytes) == kept.match_range[1] and not work.refreshed
+                    else content_hash(match_bytes),
+                    unmatched_hash=kept.unmatched_hash
+                    if kept is not None and len(unmatched_bytes) == kept.unmatched_range[1]
+                    else content_hash(unmatched_bytes),
                 )
             )
             match_pieces.append(match_bytes)
@@ -530,8 +545,7 @@ class _Builder:
             if name not in universe_names:
                 old_matches, old_unmatched = self._old_rows_of(name)
                 changes += compare_states(instrument_states(old_matches, old_unmatched), [], newest).changes
-        order = {kind: number for number, kind in enumerate(CHANGE_KINDS)}
-        changes.sort(key=lambda c: (order[c.kind], *_key_fields(c.instrument), c.column))
+        changes.sort(key=change_order)
         return ChangeSet(True, tuple(changes))
 
     def _added(self, kept: ReportPart, matches: list[MatchRow], unmatched: list[tuple[str, ...]]) -> list[Change]:
@@ -553,7 +567,3 @@ class _Builder:
             repeats = earlier[key.symbol, key.isin, key.market]
             added.append(Change("added", replace(key, occurrence=key.occurrence + repeats), ticker=state.ticker))
         return added
-
-
-def _key_fields(key: InstrumentKey) -> tuple[str, str, str, str, int]:
-    return key.source_file, key.symbol, key.market, key.isin, key.occurrence
