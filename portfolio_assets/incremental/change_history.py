@@ -351,6 +351,6 @@ def settle_pending(history: Path, pending_path: Path, reports_hash: Callable[[],
         return f"run {record.run_id} stopped before its reports replaced the old ones: its change record is dropped"
     last = read_history(history, last=1).records
     if not last or (last[0].run_id, last[0].at) != (record.run_id, record.at):
-        _append_line(history, record)
+        append_record(history, record)  # a record pending since before lines were bounded gets its file here
     pending_path.unlink(missing_ok=True)
     return f"run {record.run_id} stopped after writing its reports: its change record is added to the history"

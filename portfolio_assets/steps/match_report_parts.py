@@ -26,7 +26,7 @@ import csv
 import io
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from ..domain.exports import export_file_name
 from ..domain.matching import Match, Unmatched
 from ..domain.price_lag import newest_by_region
 from ..domain.reports import (
+    MATCH_COLUMNS,
     UNMATCHED_COLUMNS,
     MatchRow,
     build_reports,
@@ -105,16 +106,22 @@ def summary_of_reports(match_report: bytes, unmatched_report: bytes) -> ReportSu
     return _summary([_part_facts("", matches, unmatched)], match_report, unmatched_report)
 
 
+_TICKER, _PATH, _REGION, _PRICE_END = (
+    MATCH_COLUMNS.index(name) for name in ("matched_ticker", "stooq_path", "region", "price_end")
+)
+
+
 def _part_facts(name: str, matches: list[MatchRow], unmatched: list[tuple[str, ...]]) -> ReportPart:
     """A part's files, tickers, newest dates and counts, from its rows (ranges left empty)."""
+    rows = [row.cells for row in matches]
     tickers: dict[str, str] = {}
-    for row in matches:
-        tickers.setdefault(row["matched_ticker"], row["stooq_path"])
+    for cells in rows:
+        tickers.setdefault(cells[_TICKER], cells[_PATH])
     counts = {
-        column: dict(Counter(row[column] for row in matches))
+        column: dict(Counter(cells[MATCH_COLUMNS.index(column)] for cells in rows))
         for column in ("strategy", "data_status", "currency_status")
     }
-    counts["reason"] = dict(Counter(row[_REASON] for row in unmatched))
+    counts["reason"] = dict(Counter(cells[_REASON] for cells in unmatched))
     return ReportPart(
         name,
         "",
@@ -123,9 +130,9 @@ def _part_facts(name: str, matches: list[MatchRow], unmatched: list[tuple[str, .
         (0, 0, len(unmatched)),
         "",
         "",
-        tuple(dict.fromkeys(row["stooq_path"] for row in matches)),
+        tuple(dict.fromkeys(cells[_PATH] for cells in rows)),
         tuple(tickers.items()),
-        newest_by_region((row["region"], row["price_end"]) for row in matches),
+        newest_by_region((cells[_REGION], cells[_PRICE_END]) for cells in rows),
         counts,
     )
 
@@ -356,9 +363,15 @@ def _rendered_identity(symbol: str, isin: str, market: str) -> bytes:
     return render_csv_rows([[symbol, isin, market, ""]]).encode("utf-8")[:-1]  # up to the comma after market
 
 
-def _may_hold(rows: bytes, identities: Iterable[tuple[str, str, str]]) -> bool:
+# Beyond this many identities, reading the rows costs less than searching their bytes for each.
+_SEARCHED_IDENTITIES = 16
+
+
+def _may_hold(rows: bytes, identities: Collection[tuple[str, str, str]]) -> bool:
     """Whether some row of `rows` (report rows) may have one of these identities: a row
     starts at the beginning or after a line break with the identity's cells."""
+    if len(identities) > _SEARCHED_IDENTITIES:
+        return True
     for identity in identities:
         start = _rendered_identity(*identity)
         if rows.startswith(start) or b"\n" + start in rows:
@@ -531,7 +544,8 @@ class _Builder:
             changes += compare_states(instrument_states(old_rows, []), instrument_states(new_rows, []), newest).changes
         for kept in self.kept_for_stalled:
             if moved & set(kept.newest):
-                states = instrument_states(read_match_rows(self._slice(self.old_match, kept.match_range).decode()), [])
+                old_rows = read_match_rows(self._slice(self.old_match, kept.match_range).decode("utf-8"))
+                states = instrument_states(old_rows, [])
                 changes += compare_states(states, states, newest).changes
         for kept, matches, unmatched in self.added:
             changes += self._added(kept, matches, unmatched)

@@ -300,3 +300,14 @@ def test_a_large_pending_record_is_small_and_its_file_goes_with_it(tmp_path: Pat
     settle_pending(history, pending, lambda: "hash-of-new-reports")
     [read] = read_history(history).records
     assert read_all_changes(history, read) == landed
+
+
+def test_a_large_record_left_pending_by_an_earlier_version_is_appended_bounded(tmp_path: Path) -> None:
+    history, pending = tmp_path / "match_changes", tmp_path / "match_changes" / "pending.json"
+    history.mkdir()
+    large = _large("run-earlier")
+    pending.write_text(json.dumps({"report_hash": "hash", "record": _line_as_before(large)}))
+    settle_pending(history, pending, lambda: "hash")
+    assert (history / "2024-01.jsonl").stat().st_size < 12_000
+    [read] = read_history(history).records
+    assert read_all_changes(history, read) == large
