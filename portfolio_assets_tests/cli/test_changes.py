@@ -12,7 +12,7 @@ from portfolio_assets.cli import main as cli
 from portfolio_assets.domain.changes import CHANGE_KINDS, compare_reports
 from portfolio_assets.domain.reports import Reports, read_match_report, read_unmatched_report
 from portfolio_assets.domain.settings import settings_from_environment
-from portfolio_assets.incremental.change_history import read_history
+from portfolio_assets.incremental.change_history import INLINE_PER_KIND, read_history
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.tradeable_universe import build_universe
 
@@ -222,3 +222,9 @@ def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(world:
     assert cli.main(["changes", "--all"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 31
     assert changes_json(capsys, "--all") == [line]
+
+
+def test_the_help_of_changes_names_the_bound_of_a_line(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["changes", "--help"])
+    assert f"the first {INLINE_PER_KIND} of each kind" in " ".join(capsys.readouterr().out.split())
