@@ -1,9 +1,11 @@
 """`portfolio-assets changes`: the change history, newest first, in words or as JSON.
 
-Text: a line per record (when, which run, the summary), then one line per change.
-JSON: an array of the records as the history holds them
-(`incremental/change_history.py`), newest first. Dagster-free: it only reads
-the history file.
+Text: a line per record (when, which run, the summary), then one line per change:
+the first INLINE_PER_KIND of each kind and how many more there are, or, with
+`--all`, every change. JSON: an array of the records as the history holds them
+(`incremental/change_history.py`), newest first; with `--all`, each with every
+change. Dagster-free: it only reads the history (and, with `--all`, the records'
+files of all changes).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..domain.changes import Change
-from ..incremental.change_history import ChangeRecord
+from ..domain.changes import CHANGE_KINDS, Change
+from ..incremental.change_history import INLINE_PER_KIND, ChangeRecord
 
 __all__ = ["describe_change", "render_json", "render_text"]
 
@@ -33,14 +35,31 @@ def describe_change(change: Change) -> str:
     return f"{who}: {ticker} {change.column} {before or '(empty)'} -> {after or '(empty)'}"
 
 
-def render_text(records: Sequence[ChangeRecord], history: Path) -> str:
+def _change_lines(record: ChangeRecord, every_change: bool) -> list[str]:
+    """One line per change shown: every change the record holds with `every_change`, else
+    the first INLINE_PER_KIND of each kind; a line for each kind with more not shown."""
+    width = max((len(kind) for kind, count in record.counts.by_kind.items() if count), default=0)
+    by_kind: dict[str, list[Change]] = {kind: [] for kind in CHANGE_KINDS}
+    for change in record.changes.changes:
+        by_kind[change.kind].append(change)
+    lines = []
+    for kind in CHANGE_KINDS:
+        shown = by_kind[kind] if every_change else by_kind[kind][:INLINE_PER_KIND]
+        lines += [f"  {kind:<{width}}  {describe_change(change)}" for change in shown]
+        more = record.counts.by_kind[kind] - len(shown)
+        if more > 0:
+            lines.append(f"  {kind:<{width}}  ... and {more} more (`portfolio-assets changes --all` lists them)")
+    return lines
+
+
+def render_text(records: Sequence[ChangeRecord], history: Path, every_change: bool = False) -> str:
+    """The records in words: a line each, then their changes (bounded unless `every_change`)."""
     if not records:
         return f"no change recorded yet in {history} (match_report adds a record each time it materializes)"
     lines = []
     for record in records:
-        lines.append(f"{record.at}  run {record.run_id}  {record.changes.counts.summary()}")
-        width = max((len(change.kind) for change in record.changes.changes), default=0)
-        lines += [f"  {change.kind:<{width}}  {describe_change(change)}" for change in record.changes.changes]
+        lines.append(f"{record.at}  run {record.run_id}  {record.counts.summary()}")
+        lines += _change_lines(record, every_change)
     return "\n".join(lines)
 
 

@@ -10,8 +10,9 @@
   assets, and ends with one line saying what changed in the universe. Steps that take longer than about 2 s
   show their progress on stderr: a bar on a terminal, plain lines elsewhere
   (PORTFOLIO_ASSETS_PROGRESS=0 turns it off; portfolio_assets.io.progress).
-- `changes [--last N] [--json]` prints the last N change records of match_report,
-  newest first (Dagster-free: it reads the history beside the reports).
+- `changes [--last N] [--json] [--all]` prints the last N change records of
+  match_report, newest first: the first changes of each kind and how many more, or
+  with `--all` every change (Dagster-free: it reads the history beside the reports).
 
 `status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
 setting as a flag, which overrides its environment variable. With
@@ -348,7 +349,7 @@ def _changes(args: argparse.Namespace) -> int:
     if args.metadata_dir is not None:
         os.environ["PORTFOLIO_ASSETS_METADATA_DIR"] = args.metadata_dir
     from ..domain.settings import settings_from_environment
-    from ..incremental.change_history import read_history
+    from ..incremental.change_history import read_all_changes, read_history
     from .changes import render_json, render_text
 
     folder = settings_from_environment().change_history_dir
@@ -356,7 +357,13 @@ def _changes(args: argparse.Namespace) -> int:
     for warning in history.warnings:
         print(f"portfolio-assets: warning: {warning}", file=sys.stderr)
     newest = history.records[::-1]
-    print(render_json(newest) if args.json else render_text(newest, folder))
+    if args.all:
+        for number, record in enumerate(newest):
+            try:
+                newest[number] = read_all_changes(folder, record)
+            except ValueError as error:
+                print(f"portfolio-assets: warning: {error}; showing the changes its line holds", file=sys.stderr)
+    print(render_json(newest) if args.json else render_text(newest, folder, every_change=args.all))
     return 0
 
 
@@ -458,6 +465,12 @@ def _parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print a JSON array, newest first, of {at, run_id, counts, added, removed, ...}",
+    )
+    changes.add_argument(
+        "--all",
+        action="store_true",
+        help="every change of each record, read from its file of all changes (by default: the first 20 of each "
+        "kind, and how many more)",
     )
     changes.add_argument("--metadata-dir", dest="metadata_dir", metavar="PATH", help="the reports' folder")
     changes.set_defaults(run=_changes)

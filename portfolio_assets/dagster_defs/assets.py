@@ -5,7 +5,6 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 (config, resources) at definition time."""
 
 import functools
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -263,11 +262,12 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             input_tags=read,
             metadata={
                 "path": _path(resolved.universe_path),
-                **report_shape(UNIVERSE_COLUMNS, len(result.instruments)),
+                **report_shape(UNIVERSE_COLUMNS, result.instrument_count),
                 "seconds": result.seconds,
+                **result.stats,
                 "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
                 "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
-                "preview": csv_preview(UNIVERSE_COLUMNS, [i.as_row() for i in result.instruments]),
+                "preview": csv_preview(UNIVERSE_COLUMNS, result.preview),
             },
         )
 
@@ -286,12 +286,8 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult, run_id=context.run.run_id)
         if result is None:
             return
-        matches, unmatched = result.reports.matches, result.reports.unmatched
+        summary = result.summary
         context.log.info(f"changes since the previous reports: {result.changes.counts.summary()}")
-
-        def count_by(column: str) -> Counter[str]:
-            return Counter(row[column] for row in matches)
-
         yield _materialize_result(
             context,
             checks,
@@ -301,19 +297,19 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             {
                 "match_report_path": _path(resolved.match_report_path),
                 "unmatched_report_path": _path(resolved.unmatched_report_path),
-                "instrument_count": len(matches) + len(unmatched),
+                "instrument_count": summary.matched_count + summary.unmatched_count,
                 "report_hash": result.report_hash or "(reused)",
-                "matched_count": len(matches),
-                **report_shape(MATCH_COLUMNS, len(matches)),
-                "unmatched_count": len(unmatched),
+                "matched_count": summary.matched_count,
+                **report_shape(MATCH_COLUMNS, summary.matched_count),
+                "unmatched_count": summary.unmatched_count,
                 **change_metadata(result.changes),
                 **result.stats,
-                "by_strategy": counts_table("strategy", count_by("strategy")),
-                "by_data_status": counts_table("data_status", count_by("data_status")),
-                "by_currency_status": counts_table("currency_status", count_by("currency_status")),
-                "unmatched_by_reason": counts_table("reason", Counter(row[-1] for row in unmatched)),
-                "match_preview": csv_preview(MATCH_COLUMNS, [row.cells for row in matches]),
-                "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, unmatched),
+                "by_strategy": counts_table("strategy", summary.counts["strategy"]),
+                "by_data_status": counts_table("data_status", summary.counts["data_status"]),
+                "by_currency_status": counts_table("currency_status", summary.counts["currency_status"]),
+                "unmatched_by_reason": counts_table("reason", summary.counts["reason"]),
+                "match_preview": csv_preview(MATCH_COLUMNS, summary.match_preview),
+                "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, summary.unmatched_preview),
             },
         )
 

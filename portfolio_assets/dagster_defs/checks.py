@@ -18,8 +18,9 @@ from ..domain.price_lag import lagging_prices
 from ..domain.reports import read_match_report
 from ..domain.settings import Settings, max_price_lag_days, max_unmatched_share
 from ..domain.stooq_tree import count_index_rows
-from ..incremental.consistency import ReportCoverage, export_coverage, report_coverage
+from ..incremental.consistency import PartRecords, ReportCoverage, export_coverage, report_coverage
 from ..steps.price_exports import export_strays
+from ..steps.registry import cache_version
 from .metadata import lag_table
 from .output_checks import OUTPUTS_INTACT, outputs_intact_result, outputs_intact_spec
 
@@ -41,7 +42,14 @@ class _Reading:
     @cached_property
     def coverage(self) -> ReportCoverage:
         s = self.settings
-        return report_coverage(s.universe_path, s.match_report_path, s.unmatched_report_path)
+        records = PartRecords(
+            s.universe_parts_path,
+            cache_version("universe_parts"),
+            s.report_parts_path,
+            cache_version("report_parts"),
+            s.coverage_checked_path,
+        )
+        return report_coverage(s.universe_path, s.match_report_path, s.unmatched_report_path, records)
 
 
 Rule = Callable[[_Reading], dg.AssetCheckResult]
@@ -89,6 +97,7 @@ def build_checks(asset_keys: Collection[str]) -> AssetChecks:
             metadata={
                 "universe_rows": coverage.universe_rows,
                 "reported_rows": coverage.matched_rows + coverage.unmatched_rows,
+                "rows_read": coverage.rows_read,
                 "missing": dg.MetadataValue.md(_listing(coverage.missing)),
                 "extra": dg.MetadataValue.md(_listing(coverage.extra)),
             },

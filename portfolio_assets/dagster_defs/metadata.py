@@ -106,7 +106,7 @@ def change_metadata(changes: ChangeSet) -> dict[str, dg.MetadataValue]:
     if len(changes.changes) > CHANGE_TABLE_LIMIT:
         summary += (
             f" (the table shows the first {CHANGE_TABLE_LIMIT} of {len(changes.changes)} changes; "
-            "`portfolio-assets changes` lists them all)"
+            "`portfolio-assets changes --all` lists them all)"
         )
     metadata: dict[str, dg.MetadataValue] = {
         "changes_summary": dg.MetadataValue.text(summary),

@@ -40,6 +40,7 @@ __all__ = [
     "ChangeSet",
     "InstrumentKey",
     "InstrumentState",
+    "change_order",
     "compare_reports",
     "compare_states",
     "instrument_states",
@@ -244,23 +245,51 @@ def _present_both(old: InstrumentState, new: InstrumentState, newest: _RegionNew
     return []  # unmatched before and after: another reason is no change of the universe
 
 
-def compare_states(before: Sequence[InstrumentState] | None, after: Sequence[InstrumentState]) -> ChangeSet:
-    """The changes from `before` to `after`; None before means nothing to compare with."""
+def compare_states(
+    before: Sequence[InstrumentState] | None,
+    after: Sequence[InstrumentState],
+    region_newest: tuple[Mapping[str, str], Mapping[str, str]] | None = None,
+) -> ChangeSet:
+    """The changes from `before` to `after`; None before means nothing to compare with.
+
+    `region_newest`: the newest price_end of each region before and after, when `before`
+    and `after` are part of the reports (one broker list's rows); by default, theirs."""
     if before is None:
         return ChangeSet(compared=False)
     old = {state.key: state for state in before}
     new = {state.key: state for state in after}
-    newest = _RegionNewest(
-        *(newest_by_region((s.region, s.price_end) for s in states if s.matched) for states in (before, after))
-    )
+    if region_newest is None:
+        region_newest = (
+            newest_by_region((s.region, s.price_end) for s in before if s.matched),
+            newest_by_region((s.region, s.price_end) for s in after if s.matched),
+        )
+    newest = _RegionNewest(dict(region_newest[0]), dict(region_newest[1]))
     changes = [Change("added", key, ticker=state.ticker) for key, state in new.items() if key not in old]
     changes += [Change("removed", key, ticker=state.ticker) for key, state in old.items() if key not in new]
     for key, state in new.items():
         if key in old:
             changes += _present_both(old[key], state, newest)
-    order = {kind: number for number, kind in enumerate(CHANGE_KINDS)}
-    changes.sort(key=lambda change: (order[change.kind], change.instrument, change.column))
+    changes.sort(key=change_order)
     return ChangeSet(True, tuple(changes))
+
+
+_KIND_ORDER = {kind: number for number, kind in enumerate(CHANGE_KINDS)}
+
+
+def change_order(change: Change) -> tuple[int, str, str, str, str, int, str]:
+    """The order of changes in a record: by kind, then instrument, then column. A plain
+    tuple: comparing InstrumentKeys (dataclasses) costs a Python call each, which a
+    million changes feel."""
+    key = change.instrument
+    return (
+        _KIND_ORDER[change.kind],
+        key.source_file,
+        key.symbol,
+        key.market,
+        key.isin,
+        key.occurrence,
+        change.column,
+    )
 
 
 def compare_reports(before: Reports | None, after: Reports) -> ChangeSet:

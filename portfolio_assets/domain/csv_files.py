@@ -13,15 +13,25 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["file_identity", "read_csv_dicts", "render_csv"]
+__all__ = ["file_identity", "read_csv_dicts", "read_csv_rows", "render_csv", "render_csv_rows"]
 
 
 def render_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    return render_csv_rows([header]) + render_csv_rows(rows)
+
+
+def render_csv_rows(rows: Iterable[Sequence[object]]) -> str:
+    """Rows without a header: `render_csv` is the header's line followed by these, so a
+    file can be put together from the rows of its parts."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def read_csv_rows(text: str) -> list[list[str]]:
+    """The rows of CSV text this package wrote (a whole file, or the rows of a part of one)."""
+    return list(csv.reader(io.StringIO(text, newline="")))
 
 
 def read_csv_dicts(path: Path) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .broker_lists import INSTRUMENT_COLUMNS, Instrument
-from .csv_files import file_identity, render_csv
+from .csv_files import file_identity, read_csv_rows, render_csv, render_csv_rows
 from .currency import resolve_currency
 from .diagnostics import Diagnostics
 from .matching import Match, Unmatched
@@ -20,9 +20,14 @@ __all__ = [
     "Reports",
     "build_reports",
     "read_match_report",
+    "read_match_rows",
     "read_unmatched_report",
+    "read_unmatched_rows",
     "render_match_report",
+    "render_match_rows",
     "render_unmatched_report",
+    "render_unmatched_rows",
+    "with_diagnostics",
 ]
 
 MATCH_COLUMNS = (
@@ -155,3 +160,53 @@ def read_unmatched_report(path: Path) -> list[tuple[str, ...]]:
     if short is not None:
         raise ValueError(f"{path} is not a readable unmatched report (line {short} has the wrong number of cells)")
     return rows
+
+
+# The cells of a match row that come from its file's diagnostics.
+_DIAGNOSTICS_CELLS = tuple(
+    MATCH_COLUMNS.index(name) for name in ("price_start", "price_end", "price_rows", "data_status", "data_flags")
+)
+
+
+def with_diagnostics(row: MatchRow, diagnostics: Diagnostics) -> MatchRow:
+    """`row` with its file's diagnostics replaced by `diagnostics` (the rest of a row does
+    not depend on them)."""
+    cells = list(row.cells)
+    values = (
+        diagnostics.price_start,
+        diagnostics.price_end,
+        str(diagnostics.price_rows),
+        diagnostics.data_status,
+        diagnostics.data_flags,
+    )
+    for position, value in zip(_DIAGNOSTICS_CELLS, values, strict=True):
+        cells[position] = value
+    return MatchRow(tuple(cells))
+
+
+def render_match_rows(rows: list[MatchRow]) -> str:
+    """Match report rows without the header line."""
+    return render_csv_rows(row.cells for row in rows)
+
+
+def render_unmatched_rows(rows: list[tuple[str, ...]]) -> str:
+    """Unmatched report rows without the header line."""
+    return render_csv_rows(rows)
+
+
+def _rows_of(text: str, width: int, what: str) -> list[tuple[str, ...]]:
+    rows = [tuple(row) for row in read_csv_rows(text)]
+    wrong = next((number for number, row in enumerate(rows, 1) if len(row) != width), None)
+    if wrong is not None:
+        raise ValueError(f"row {wrong} of these {what} rows has {len(rows[wrong - 1])} cells, not {width}")
+    return rows
+
+
+def read_match_rows(text: str) -> list[MatchRow]:
+    """Match report rows as `render_match_rows` wrote them."""
+    return [MatchRow(cells) for cells in _rows_of(text, len(MATCH_COLUMNS), "match report")]
+
+
+def read_unmatched_rows(text: str) -> list[tuple[str, ...]]:
+    """Unmatched report rows as `render_unmatched_rows` wrote them."""
+    return _rows_of(text, len(UNMATCHED_COLUMNS), "unmatched report")

@@ -118,6 +118,21 @@ class Settings:
         return self.metadata_dir / "diagnostics_cache.json"
 
     @property
+    def universe_parts_path(self) -> Path:
+        """Where each broker list's rows are in the universe, and what is known of its bytes."""
+        return self.metadata_dir / "universe_parts.json"
+
+    @property
+    def report_parts_path(self) -> Path:
+        """Where each broker list's rows are in the two reports, and what they were made from."""
+        return self.metadata_dir / "report_parts.json"
+
+    @property
+    def coverage_checked_path(self) -> Path:
+        """Each broker list's rows the every_instrument_reported_once check found consistent."""
+        return self.metadata_dir / "coverage_checked.json"
+
+    @property
     def export_manifest_path(self) -> Path:
         return self.metadata_dir / "export_manifest.json"
 

@@ -14,6 +14,7 @@ from ..domain.broker_lists import broker_list_paths
 from ..domain.stooq_tree import StooqFile
 
 __all__ = [
+    "bytes_fingerprint",
     "combine",
     "lists_fingerprint",
     "read_broker_bytes",
@@ -28,11 +29,15 @@ def _short(digest: hashlib._Hash) -> str:
 
 
 def text_fingerprint(*texts: str) -> str:
+    return bytes_fingerprint(*(text.encode("utf-8") for text in texts))
+
+
+def bytes_fingerprint(*parts: bytes) -> str:
+    """`text_fingerprint` of texts given as their UTF-8 bytes."""
     digest = hashlib.sha256()
-    for text in texts:
-        encoded = text.encode("utf-8")
-        digest.update(len(encoded).to_bytes(8, "big"))
-        digest.update(encoded)
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
     return _short(digest)
 
 

@@ -1,7 +1,11 @@
 """Remembered match outcomes per (symbol, market), valid for one exact index.
 
 Matching reruns only for instruments not seen with this index; a changed index
-(another hash) invalidates every outcome, since any match could move.
+(another hash) invalidates every outcome, since any match could move. Matching every
+instrument of the universe keeps exactly their outcomes; matching some of them (the
+lists match_report makes again) adds theirs and keeps the rest. A few new rows of a
+list that grew are matched without the cache (`match_without_cache`): loading and
+saving it would cost more than matching them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from ..domain.matching import Match, StooqLookup, Unmatched, bases_to_look_up, m
 from ..domain.stooq_tree import index_entry, read_index, read_index_for_bases
 from .json_cache import load_json_cache, save_json_cache
 
-__all__ = ["MatchOutcomes", "match_with_cache"]
+__all__ = ["MatchOutcomes", "match_with_cache", "match_without_cache"]
 
 KIND = "match_cache"
 
@@ -49,11 +53,24 @@ def _decode(value: list[str]) -> Match | Unmatched:
 _PARTIAL_LOOKUP_LIMIT = 200
 
 
+def match_without_cache(instruments: list[Instrument], index_path: Path) -> MatchOutcomes:
+    """Outcomes for a few instruments, each matched afresh."""
+    lookup = _lookup_for(instruments, index_path) if instruments else StooqLookup([])
+    outcomes = [match_instrument(item.symbol, item.market, lookup) for item in instruments]
+    return MatchOutcomes(outcomes, reused=0, rematched=len(instruments))
+
+
 def match_with_cache(
-    instruments: list[Instrument], index_path: Path, index_version: str, cache_path: Path, force: bool = False
+    instruments: list[Instrument],
+    index_path: Path,
+    index_version: str,
+    cache_path: Path,
+    force: bool = False,
+    whole_universe: bool = True,
 ) -> MatchOutcomes:
     """Outcomes for every instrument; the index is read only if some instrument is new
-    (every instrument is matched afresh with `force`)."""
+    (every instrument is matched afresh with `force`). With `whole_universe` the cache
+    keeps the outcomes of these instruments only, else it keeps the others too."""
     loaded = load_json_cache(cache_path, KIND, index_version)
     known: dict[str, list[str]] = {}
     outcomes = MatchOutcomes(warning=loaded.warning)
@@ -72,7 +89,7 @@ def match_with_cache(
     outcomes.rematched = len(new)
     outcomes.reused = len(instruments) - len(new)
     outcomes.outcomes = [_decode(known[key]) for key in keys]
-    current = {key: known[key] for key in keys}
+    current = {key: known[key] for key in keys} if whole_universe else known
     if current != loaded.entries or outcomes.warning:
         save_json_cache(cache_path, KIND, index_version, current)
     return outcomes

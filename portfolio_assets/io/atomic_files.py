@@ -45,6 +45,7 @@ __all__ = [
     "stage_bytes",
     "stage_spliced",
     "write_bytes_atomic",
+    "write_bytes_if_changed",
     "write_text_atomic",
     "write_text_if_changed",
 ]
@@ -330,7 +331,11 @@ def write_text_if_changed(path: Path, text: str, rebuildable: bool = False) -> b
     Leaving an identical file alone keeps its mtime, so readers that watch
     mtimes see no change.
     """
-    data = text.encode("utf-8")
+    return write_bytes_if_changed(path, text.encode("utf-8"), rebuildable)
+
+
+def write_bytes_if_changed(path: Path, data: bytes, rebuildable: bool = False) -> bool:
+    """`write_text_if_changed` for bytes."""
     if file_holds(path, data):
         return False
     write_bytes_atomic(path, data, rebuildable)

@@ -1,9 +1,9 @@
 """What a materialization of match_report changed, and keeping it in the history.
 
 The previous reports are the ones on disk when the step starts, read before the
-new ones replace them; when there are none (the first materialization, or a report
-deleted) there is nothing to compare with. A reused materialization records an
-empty record. The record is pending while the reports are replaced and appended to
+new ones replace them (`match_report_parts.py` compares them with the new ones); when
+there are none (the first materialization, or a report deleted) there is nothing to
+compare with. A reused materialization records an empty record. The record is pending while the reports are replaced and appended to
 the history (`incremental/change_history.py`) once they are, so a process that dies
 in between loses nothing and adds nothing that did not happen.
 
@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..domain.changes import ChangeSet, compare_reports
-from ..domain.reports import Reports, read_match_report, read_unmatched_report
+from ..domain.changes import ChangeSet
 from ..domain.settings import Settings
 from ..incremental.change_history import (
     ChangeRecord,
@@ -54,19 +53,6 @@ class ChangeRecording:
         if self.run_id is not None:
             append_record(self.settings.change_history_dir, ChangeRecord.now(self.run_id, changes))
         return changes
-
-    def compare(self, reports: Reports) -> tuple[ChangeSet, str | None]:
-        """The changes from the reports on disk to `reports`, and a warning when the
-        reports on disk could not be read."""
-        paths = (self.settings.match_report_path, self.settings.unmatched_report_path)
-        try:
-            previous: Reports | None = Reports(read_match_report(paths[0]), read_unmatched_report(paths[1]))
-        except FileNotFoundError:
-            previous = None
-        except (OSError, ValueError) as error:
-            warning = f"the previous reports cannot be read ({error}): the change record has nothing to compare with"
-            return compare_reports(None, reports), warning
-        return compare_reports(previous, reports), None
 
     @contextmanager
     def replacing(self, changes: ChangeSet, report_hash: str) -> Iterator[None]:

@@ -2,6 +2,10 @@
 currency (tradeable_matches.csv), or why not (tradeable_unmatched.csv), and what changed
 since the previous reports (`match_changes.py`).
 
+The reports are made broker list by broker list, at the cost of what changed
+(`match_report_parts.py`): a list whose rows and matched files did not change is
+copied, the new rows of a list that grew are the only ones matched and made.
+
 A matched file that could not be read (`error:PermissionError`, ...) owes its outcome to
 the moment, not to its bytes: the report that says so is never reused, and
 `files_not_read` tells the status and the sensors which files to read again."""
@@ -9,31 +13,24 @@ the moment, not to its bytes: the report that says so is never reused, and
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..domain.broker_lists import read_universe
 from ..domain.changes import ChangeSet
 from ..domain.diagnostics import Diagnostics, read_failure
 from ..domain.errors import InputVanished
-from ..domain.exports import plan_exports
-from ..domain.matching import Match, Unmatched
-from ..domain.reports import (
-    MatchRow,
-    Reports,
-    build_reports,
-    read_match_report,
-    render_match_report,
-    render_unmatched_report,
-)
+from ..domain.reports import MatchRow, Reports, read_match_report, read_unmatched_report
 from ..domain.settings import Settings
 from ..incremental.diagnostics_cache import diagnose_with_cache
 from ..incremental.file_summaries import summarise_file
-from ..incremental.fingerprints import combine, text_fingerprint
-from ..incremental.match_cache import match_with_cache
+from ..incremental.fingerprints import bytes_fingerprint, combine, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..incremental.report_parts import save_report_parts
+from ..incremental.universe_parts import load_universe_parts
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
 from .common import StepResult, bytes_hash, require_output
 from .match_changes import ChangeRecording
+from .match_report_parts import ReportSummary, plan_parts
 from .registry import cache_version, step_code_version
 
 __all__ = ["ReportResult", "build_match_reports", "describe_not_read", "export_view_version", "files_not_read"]
@@ -41,11 +38,21 @@ __all__ = ["ReportResult", "build_match_reports", "describe_not_read", "export_v
 
 @dataclass(frozen=True)
 class ReportResult(StepResult):
-    reports: Reports
+    summary: ReportSummary
     stats: dict[str, float]
     warnings: list[str]
     changes: ChangeSet
     report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
+    settings: Settings | None = None
+
+    @property
+    def reports(self) -> Reports:
+        """Both reports' rows, read from disk (the step itself keeps only what changed)."""
+        assert self.settings is not None
+        return Reports(
+            read_match_report(self.settings.match_report_path),
+            read_unmatched_report(self.settings.unmatched_report_path),
+        )
 
 
 def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> None:
@@ -72,41 +79,54 @@ def build_match_reports(
     started = time.perf_counter()
     index_bytes = require_output(settings.index_path, "stooq_index")
     universe_bytes = require_output(settings.universe_path, "tradeable_universe")
-    instruments = read_universe(settings.universe_path)
     index_hash = bytes_hash(index_bytes)
-    matched = match_with_cache(
-        instruments,
+    parts_version = cache_version("report_parts")
+    recording = ChangeRecording(settings, run_id)
+    settled = recording.settle_interrupted()  # before the reports on disk are read as the previous ones
+    plan = plan_parts(
+        universe_bytes,
+        # tradeable_universe's record of the universe's parts (it reports a damaged one)
+        load_universe_parts(settings.universe_parts_path, cache_version("universe_parts"), universe_bytes)[0],
+        (settings.match_report_path, settings.unmatched_report_path),
+        settings.report_parts_path,
+        parts_version,
+        index_hash,
+        settings.lse_currency_policy,
+        force,
+    )
+    instrument_count = sum(len(work.pending) for work in plan.lists) + sum(
+        work.kept.match_range[2] + work.kept.unmatched_range[2] for work in plan.lists if work.kept is not None
+    )
+    matched = plan.match(
         settings.index_path,
         combine(cache_version("matching"), index_hash),
         settings.match_cache_path,
-        force=force,
+        force,
+        instrument_count,
     )
-    outcomes = matched.outcomes
-    matched_paths = list(dict.fromkeys(o.entry.relative_path for o in outcomes if isinstance(o, Match)))
+    matched_paths = plan.matched_paths()
     # The matched files' stamps are part of the version so that price_exports, which
     # copies their rows, goes stale when one changes without moving its diagnostics.
     stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
     fingerprint = combine(step_code_version("match_report", settings), index_hash, bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
-    stats: dict[str, float] = {"instruments_reused": matched.reused, "instruments_rematched": matched.rematched}
-    recording = ChangeRecording(settings, run_id)
-    warnings = [w for w in (matched.warning, recording.settle_interrupted()) if w]
+    stats: dict[str, float] = {
+        "instruments_reused": matched.reused,
+        "instruments_rematched": matched.rematched,
+        "instruments_read": plan.instruments_read,
+    }
+    warnings = [w for w in (matched.warning, settled, plan.record_warning) if w]
     # A report naming files that could not be read is not reused: those are read again.
-    if can_reuse(previous, fingerprint, outputs, force) and not _not_read(
-        previous_rows := read_match_report(settings.match_report_path)
-    ):
-        reports = Reports(
-            previous_rows,
-            [
-                (*instrument.as_row(), outcome.reason)
-                for instrument, outcome in zip(instruments, outcomes, strict=False)
-                if isinstance(outcome, Unmatched)
-            ],
-        )
+    if can_reuse(previous, fingerprint, outputs, force) and not files_not_read(settings):
         stats.update(
-            stooq_files_read=0, diagnostics_reused=len(matched_paths), seconds=round(time.perf_counter() - started, 3)
+            stooq_files_read=0,
+            diagnostics_reused=len(matched_paths),
+            report_rows_made=0,
+            report_rows_refreshed=0,
+            seconds=round(time.perf_counter() - started, 3),
         )
-        return ReportResult(previous, True, reports, stats, warnings, recording.record_unchanged())
+        summary = plan.summary_unchanged()
+        return ReportResult(previous, True, summary, stats, warnings, recording.record_unchanged(), settings=settings)
     diagnosed = diagnose_with_cache(
         settings.stooq_dir,
         matched_paths,
@@ -117,19 +137,17 @@ def build_match_reports(
     )
     warnings += [w for w in (diagnosed.warning,) if w]
     _require_all_read(settings, diagnosed.by_path)
-    reports = build_reports(instruments, outcomes, diagnosed.by_path, settings.lse_currency_policy)
-    changes, unreadable = recording.compare(reports)
-    warnings += [unreadable] if unreadable else []
-    match_text = render_match_report(reports.matches)
-    unmatched_text = render_unmatched_report(reports.unmatched)
-    report_hash = text_fingerprint(match_text, unmatched_text)
+    built = plan.build(diagnosed.by_path, settings.lse_currency_policy, index_hash)
+    warnings += [plan.warning] if plan.warning else []
+    report_hash = bytes_fingerprint(built.match_report, built.unmatched_report)
     remove_leftover_temp_files(settings.metadata_dir)
     # Both reports are staged before either replaces its predecessor.
-    encoded = [(path, text.encode("utf-8")) for path, text in zip(outputs, (match_text, unmatched_text), strict=False)]
+    encoded = zip(outputs, (built.match_report, built.unmatched_report), strict=True)
     staged = [(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)]
-    with recording.replacing(changes, report_hash):
+    with recording.replacing(built.changes, report_hash):
         replace_all(staged)
-    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(reports, diagnosed.contents))
+    save_report_parts(settings.report_parts_path, parts_version, built.parts)
+    memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(built.export_view, diagnosed.contents))
     stats.update(
         stooq_files_read=diagnosed.files_read,
         stooq_files_extended=diagnosed.files_extended,
@@ -137,24 +155,25 @@ def build_match_reports(
         stooq_bytes_parsed=diagnosed.bytes_parsed,
         stooq_rows_parsed=diagnosed.rows_parsed,
         diagnostics_reused=diagnosed.reused,
+        report_rows_made=built.rows_made,
+        report_rows_refreshed=built.rows_refreshed,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ReportResult(memo, False, reports, stats, warnings, changes, report_hash)
+    return ReportResult(memo, False, built.summary, stats, warnings, built.changes, report_hash, settings)
 
 
-def export_view_version(reports: Reports, contents: dict[str, str]) -> str:
+def export_view_version(view: list[tuple[str, str, str]], contents: Mapping[str, str]) -> str:
     """match_report's data version: what price_exports reads from it.
 
-    That is, for each distinct matched ticker (first match winning), its file, its
-    data_status and what the file holds (`DiagnosedFiles.contents`: the exports copy its
-    rows; a file touched or chmod-ed holds the same). A report
-    change elsewhere (currency cells, unmatched rows, the order of duplicate rows)
-    keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
-    view = plan_exports(reports.matches, include_empty=True)
+    That is, for each distinct matched ticker (first match winning), its export's file
+    name, its file, its data_status (`view`) and what the file holds
+    (`DiagnosedFiles.contents`: the exports copy its rows; a file touched or chmod-ed
+    holds the same). A report change elsewhere (currency cells, unmatched rows, the order
+    of duplicate rows) keeps this version, so price_exports stays fresh, as SPEC 6 asks."""
     return text_fingerprint(
         *(
-            f"{item.file_name}\0{item.stooq_path}\0{item.data_status}\0{contents.get(item.stooq_path, '')}"
-            for item in view
+            f"{file_name}\0{stooq_path}\0{data_status}\0{contents.get(stooq_path, '')}"
+            for file_name, stooq_path, data_status in view
         )
     )
 

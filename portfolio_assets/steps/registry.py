@@ -120,14 +120,14 @@ def _export_paths(settings: Settings) -> list[Path]:
 # In dependency order: every step comes after the steps it reads from.
 STEPS: tuple[Step, ...] = (
     Step("stooq_index", "build_stooq_index", _index_paths, logic_version="1"),
-    Step("tradeable_universe", "build_universe", _universe_paths, logic_version="1"),
+    Step("tradeable_universe", "build_universe", _universe_paths, logic_version="1", caches=(("universe_parts", "1"),)),
     Step(
         "match_report",
         "build_match_reports",
         _report_paths,
         logic_version="1",
         result_settings=("lse_currency_policy",),
-        caches=(("matching", "1"), ("diagnostics", "2")),
+        caches=(("matching", "1"), ("diagnostics", "2"), ("report_parts", "1")),
     ),
     Step(
         "price_exports",

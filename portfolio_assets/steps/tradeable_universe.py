@@ -1,35 +1,49 @@
-"""The tradeable_universe step: every broker instrument, list by list, row by row."""
+"""The tradeable_universe step: every broker instrument, list by list, row by row.
+
+A list that only grew since the last universe is read from its new rows only, and an
+unchanged one not at all (`incremental/universe_parts.py`)."""
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..domain.broker_lists import Instrument, parse_broker_list, render_universe
 from ..domain.settings import Settings
-from ..incremental.fingerprints import combine, lists_fingerprint, read_broker_bytes, text_fingerprint
+from ..incremental.fingerprints import bytes_fingerprint, combine, lists_fingerprint, read_broker_bytes
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
-from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
+from ..incremental.universe_parts import assemble_universe, load_universe_parts, save_universe_parts
+from ..io.atomic_files import remove_leftover_temp_files, write_bytes_if_changed
 from .common import StepResult, bytes_hash, require_folder
-from .registry import step_code_version
+from .registry import cache_version, step_code_version
 
 __all__ = ["UniverseResult", "broker_list_hashes", "build_universe"]
 
 
 @dataclass(frozen=True)
 class UniverseResult(StepResult):
-    instruments: list[Instrument]
+    instrument_count: int
+    preview: list[tuple[str, ...]]
+    """The first instruments, as universe rows."""
     rows_by_source_file: dict[str, int]
     list_hashes: dict[str, str]
     source_version: str  # the tradeable_instruments fingerprint of the bytes actually read
+    stats: dict[str, int]
+    """How much was read: instruments_parsed, lists_read_whole, lists_grown."""
     seconds: float
+    warnings: list[str]
 
 
 def broker_list_hashes(folder: Path) -> dict[str, str]:
     """Content hash of each broker list by file name, to say which list changed."""
     return {path.name: bytes_hash(data) for path, data in read_broker_bytes(folder)}
+
+
+def _universe_on_disk(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def build_universe(settings: Settings, previous: StepMemo | None = None, force: bool = False) -> UniverseResult:
@@ -38,16 +52,34 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     contents = read_broker_bytes(settings.tradeable_dir)  # one read: parsed and fingerprinted alike
     source_version = lists_fingerprint(contents)
     fingerprint = combine(step_code_version("tradeable_universe", settings), source_version)
-    instruments = [item for path, data in contents for item in parse_broker_list(path, data)]
-    text = render_universe(instruments)
+    parts_version = cache_version("universe_parts")
+    old_universe = None if force else _universe_on_disk(settings.universe_path)
+    known, warning = None, None
+    if old_universe is not None:
+        known, warning = load_universe_parts(settings.universe_parts_path, parts_version, old_universe)
+    assembled = assemble_universe(contents, known, old_universe)
     outputs = [settings.universe_path]
     reused = can_reuse(previous, fingerprint, outputs, force)
     if not reused:
         remove_leftover_temp_files(settings.metadata_dir)
-        write_text_if_changed(settings.universe_path, text)
-    sources = Counter(item.source_file for item in instruments)
-    memo = StepMemo(fingerprint, output_stamp(outputs), text_fingerprint(text))
-    hashes = {path.name: bytes_hash(data) for path, data in contents}
+        write_bytes_if_changed(settings.universe_path, assembled.data)
+    if known is None or known != assembled.parts:
+        save_universe_parts(settings.universe_parts_path, parts_version, assembled.parts)
+    memo = StepMemo(fingerprint, output_stamp(outputs), bytes_fingerprint(assembled.data))
+    stats = {
+        "instruments_parsed": assembled.instruments_parsed,
+        "lists_read_whole": assembled.lists_read_whole,
+        "lists_grown": assembled.lists_grown,
+    }
     return UniverseResult(
-        memo, reused, instruments, dict(sources), hashes, source_version, round(time.perf_counter() - started, 3)
+        memo,
+        reused,
+        assembled.instrument_count,
+        assembled.preview(),
+        assembled.rows_by_source_file(),
+        {part.name: part.list_hash for part in assembled.parts.parts},
+        source_version,
+        stats,
+        round(time.perf_counter() - started, 3),
+        [warning] if warning else [],
     )

@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.cli import main as cli
-from portfolio_assets.domain.changes import CHANGE_KINDS
-from portfolio_assets.incremental.change_history import read_history
+from portfolio_assets.domain.changes import CHANGE_KINDS, compare_reports
+from portfolio_assets.domain.reports import Reports, read_match_report, read_unmatched_report
+from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.incremental.change_history import INLINE_PER_KIND, read_history
+from portfolio_assets.steps.match_report import build_match_reports
+from portfolio_assets.steps.tradeable_universe import build_universe
 
-from ..helpers import AAPL, run_refresh, stooq_rows, write_file
+from ..helpers import AAPL, build_all, run_refresh, stooq_rows, write_file
 
 HISTORY = Path("data/metadata/match_changes")
 DAYS = ["20240102", "20240103", "20240104"]
@@ -34,14 +38,17 @@ def changed(record: dict) -> dict[str, list[tuple[str, ...]]]:
     }
 
 
-def changes_json(capsys: pytest.CaptureFixture[str], *args: str, warnings: list[str] | None = None) -> list[dict]:
+def changes_json(
+    capsys: pytest.CaptureFixture[str], *args: str, warnings: list[str] | None = None, bounded: bool = False
+) -> list[dict]:
     """What `changes --json` prints, parsed; what it says on stderr goes to `warnings`."""
     capsys.readouterr()
     assert cli.main(["changes", "--json", *args]) == 0
     out, err = capsys.readouterr()
     printed = json.loads(out)
-    for record in printed:  # the counts always equal the lists
-        assert record["counts"] == {kind: len(record[kind]) for kind in CHANGE_KINDS}
+    for record in printed:  # the counts equal the lists, unless the record is bounded
+        if not bounded:
+            assert record["counts"] == {kind: len(record[kind]) for kind in CHANGE_KINDS}
     if warnings is not None:
         warnings += err.splitlines()
     else:
@@ -155,3 +162,69 @@ def test_changes_before_any_history_and_a_bad_last(world: Path, capsys) -> None:
         cli.main(["changes", "--last", "0"])
     assert exited.value.code == 2
     assert "argument --last: 0 is not valid; expected a whole number, at least 1" in capsys.readouterr().err
+
+
+def test_removing_a_list_of_twenty_thousand_rows_is_a_small_record_and_changes_shows_a_bounded_summary(
+    world: Path, capsys
+) -> None:
+    long_list = world / "tradeable_instruments/broker_long.csv"
+    rows = "".join(f"NASDAQ (USD) USA-NASDAQ,US{n:010d},Q{n:06d}:US,FUND {n},USD\n" for n in range(20_000))
+    write_file(long_list, "market,isin,symbol,name,currency\n" + rows)
+    settings = settings_from_environment()
+    build_all(settings)
+    before = Reports(
+        read_match_report(settings.match_report_path), read_unmatched_report(settings.unmatched_report_path)
+    )
+    long_list.unlink()
+    build_universe(settings)
+    build_match_reports(settings, run_id="run-removed")
+    after = Reports(
+        read_match_report(settings.match_report_path), read_unmatched_report(settings.unmatched_report_path)
+    )
+    [month] = (world / HISTORY).glob("*.jsonl")
+    assert month.stat().st_size < 12_000
+    [line] = [json.loads(text) for text in month.read_text().splitlines()]
+    assert line["counts"]["removed"] == 20_000 and len(line["removed"]) == 20
+    assert line["removed"][0]["symbol"] == "Q000000:US" and line["all_changes"].endswith(".json.gz")
+
+    assert cli.main(["changes"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].endswith("run run-removed  20000 removed")
+    assert text[1] == "  removed  Q000000:US (NASDAQ (USD) USA-NASDAQ, US0000000000) in broker_long.csv (unmatched)"
+    assert len(text) == 22 and text[-1] == "  removed  ... and 19980 more (`portfolio-assets changes --all` lists them)"
+    assert cli.main(["changes", "--all"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 20_001
+    # Nothing lost: --json --all holds what the line held before records were bounded.
+    [bounded] = changes_json(capsys, bounded=True)
+    assert bounded == line
+    [everything] = changes_json(capsys, "--all")
+    expected = compare_reports(before, after)
+    assert everything["counts"]["removed"] == 20_000 and "all_changes" not in everything
+    assert [(item["symbol"], item["occurrence"], item["ticker"]) for item in everything["removed"]] == [
+        (change.instrument.symbol, change.instrument.occurrence, change.ticker) for change in expected.changes
+    ]
+
+
+def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(world: Path, capsys) -> None:
+    history = world / HISTORY
+    history.mkdir(parents=True)
+    removed = [
+        {"source_file": "b.csv", "symbol": f"S{n:02d}", "market": "NSQ", "isin": "", "occurrence": 1, "ticker": ""}
+        for n in range(30)
+    ]
+    line = {"at": "2024-01-02T08:00:00+00:00", "run_id": "run-old", "compared_with_previous": True}
+    line |= {"counts": {kind: 30 if kind == "removed" else 0 for kind in CHANGE_KINDS}}
+    line |= {kind: removed if kind == "removed" else [] for kind in CHANGE_KINDS}
+    (history / "2024-01.jsonl").write_text(json.dumps(line) + "\n")
+    assert cli.main(["changes"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert len(text) == 22 and text[-1] == "  removed  ... and 10 more (`portfolio-assets changes --all` lists them)"
+    assert cli.main(["changes", "--all"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 31
+    assert changes_json(capsys, "--all") == [line]
+
+
+def test_the_help_of_changes_names_the_bound_of_a_line(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["changes", "--help"])
+    assert f"the first {INLINE_PER_KIND} of each kind" in " ".join(capsys.readouterr().out.split())

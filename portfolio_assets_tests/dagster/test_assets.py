@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from portfolio_assets.dagster_defs.metadata import CHANGE_TABLE_LIMIT, change_metadata
 from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.domain.changes import Change, ChangeSet, InstrumentKey
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import output_files, write_file
@@ -253,3 +256,16 @@ def test_match_report_metadata_shows_what_changed(world: Path, instance) -> None
         ("added", "SAP", "broker_a.csv", ""),
         ("removed", "KIM:US", "broker_b.csv", "KIM.US"),
     ]
+
+
+def test_the_metadata_of_twenty_thousand_changes_stays_bounded() -> None:
+    removed = tuple(
+        Change("removed", InstrumentKey("broker_long.csv", f"Q{n:06d}:US", "NSQ", f"US{n:010d}")) for n in range(20_000)
+    )
+    metadata = change_metadata(ChangeSet(True, removed))
+    assert metadata["changes_removed"].value == 20_000
+    assert len(metadata["changed_instruments"].value.records) == CHANGE_TABLE_LIMIT
+    summary = metadata["changes_summary"].value
+    assert summary.startswith("20000 removed (the table shows the first 500 of 20000 changes")
+    assert "`portfolio-assets changes --all` lists them all" in summary
+    assert len(json.dumps({key: str(value) for key, value in metadata.items()})) < 200_000

@@ -7,8 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from portfolio_assets.definitions import build_definitions, runnable
-from portfolio_assets.incremental.consistency import export_coverage, report_coverage
-from portfolio_assets.steps.registry import ASSET_KEYS
+from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.incremental.consistency import PartRecords, export_coverage, report_coverage
+from portfolio_assets.steps.registry import ASSET_KEYS, cache_version
 
 from ..helpers import stooq_rows, write_file
 
@@ -57,6 +58,32 @@ def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance) -> 
     unmatched.write_text("\n".join([*lines, lines[1]]) + "\n")
     coverage = report_coverage(meta / "tradeable_universe.csv", meta / "tradeable_matches.csv", unmatched)
     assert coverage.extra == ["NOPE (NSQ) from broker_a.csv"]
+
+
+def test_a_row_appended_to_a_long_list_is_checked_alone(world: Path, instance) -> None:
+    """Issue 20, item 15: the check reads the new rows of a list that grew, not the others."""
+    long_list = world / "tradeable_instruments/broker_long.csv"
+    rows = "".join(f"NASDAQ (USD) USA-NASDAQ,US{n:010d},Q{n:05d}:US,FUND {n},USD\n" for n in range(5_000))
+    write_file(long_list, "market,isin,symbol,name,currency\n" + rows)
+    first = materialize_all(instance)["every_instrument_reported_once"]
+    assert first.passed and first.metadata["rows_read"].value == 2 * 5_005
+    with open(long_list, "a") as handle:
+        handle.write("NSQ,US0378331005,AAPL,Apple,USD\n")
+    check = materialize_all(instance)["every_instrument_reported_once"]
+    assert check.passed and check.metadata["universe_rows"].value == 5_006
+    assert check.metadata["rows_read"].value == 2  # the new row in the universe and in the match report
+    settings = settings_from_environment()
+    unmatched = settings.unmatched_report_path
+    unmatched.write_text("".join(unmatched.read_text().splitlines(True)[:-1]))  # the last unmatched row lost
+    records = PartRecords(
+        settings.universe_parts_path,
+        cache_version("universe_parts"),
+        settings.report_parts_path,
+        cache_version("report_parts"),
+        settings.coverage_checked_path,
+    )
+    coverage = report_coverage(settings.universe_path, settings.match_report_path, unmatched, records)
+    assert coverage.missing == ["Q04999:US (NASDAQ (USD) USA-NASDAQ) from broker_long.csv"]
 
 
 def test_export_coverage_finds_missing_and_unexpected_exports(world: Path, instance) -> None:

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.changes import Change, ChangeSet, InstrumentKey
+from portfolio_assets.domain.changes import CHANGE_KINDS, KIND_FIELDS, Change, ChangeSet, InstrumentKey
 from portfolio_assets.incremental.change_history import (
+    INLINE_PER_KIND,
     ChangeRecord,
     append_record,
     commit_pending,
+    read_all_changes,
     read_history,
     settle_pending,
     stage_pending,
@@ -156,7 +158,8 @@ def test_a_kill_mid_write_never_leaves_a_torn_record(tmp_path: Path) -> None:
         read = read_history(history)
         assert read.warnings == []
         assert [r.run_id for r in read.records] == [str(n) for n in range(len(read.records))]
-        assert all(len(r.changes.changes) == 1000 for r in read.records)
+        assert all(r.counts.by_kind["added"] == 1000 for r in read.records)
+        assert all(len(read_all_changes(history, r).changes.changes) == 1000 for r in read.records[-3:])
     assert len(read.records) >= 4, "the writer never got to write: the test proved nothing"
     assert (history / "2024-01.jsonl").read_bytes().endswith(b"\n")
 
@@ -203,3 +206,108 @@ def test_a_damaged_pending_record_is_discarded_with_a_message(tmp_path: Path) ->
     message = settle_pending(history, pending, lambda: "hash")
     assert message and "damaged" in message and str(pending) in message
     assert read_history(history).records == [] and not pending.exists()
+
+
+def _instrument(number: int) -> InstrumentKey:
+    return InstrumentKey("broker_long.csv", f"Q{number:06d}:US", "NASDAQ (USD) USA-NASDAQ", f"US{number:010d}")
+
+
+def _large(run_id: str = "run-large") -> ChangeRecord:
+    """The record of removing a 20,000-row list, with a few other changes."""
+    removed = [Change("removed", _instrument(number), ticker="") for number in range(20_000)]
+    added = [Change("added", _instrument(100_000 + number), ticker="AAPL.US") for number in range(25)]
+    status = [Change("status_changed", KIMCO, "data_status", "ok", "empty", "KIM.US")]
+    return record(run_id, *added, *removed, *status)
+
+
+def _line_as_before(item: ChangeRecord) -> dict:
+    """The history line a record made before records were bounded: every change of each kind."""
+    document = {
+        "at": item.at,
+        "run_id": item.run_id,
+        "compared_with_previous": item.changes.compared,
+        "counts": {kind: len(item.changes.of_kind(kind)) for kind in CHANGE_KINDS},
+    }
+    for kind in CHANGE_KINDS:
+        document[kind] = []
+        for change in item.changes.of_kind(kind):
+            key = change.instrument
+            entry = {"source_file": key.source_file, "symbol": key.symbol, "market": key.market, "isin": key.isin}
+            entry["occurrence"] = key.occurrence
+            values = {"column": change.column, "from": change.before, "to": change.after, "ticker": change.ticker}
+            entry.update({name: values[name] for name in KIND_FIELDS[kind]})
+            document[kind].append(entry)
+    return document
+
+
+def test_a_record_of_twenty_thousand_changes_stays_small_and_loses_nothing(tmp_path: Path) -> None:
+    history = tmp_path / "match_changes"
+    large = _large()
+    append_record(history, large)
+    line = (history / "2024-01.jsonl").read_bytes()
+    assert len(line) < 12_000  # the whole record is about 3 MB
+    document = json.loads(line)
+    assert document["counts"] == {kind: len(large.changes.of_kind(kind)) for kind in CHANGE_KINDS}
+    before = _line_as_before(large)
+    assert all(document[kind] == before[kind][:INLINE_PER_KIND] for kind in CHANGE_KINDS)
+    assert len(document["removed"]) == INLINE_PER_KIND and len(document["status_changed"]) == 1
+    [read] = read_history(history).records
+    assert not read.complete and read.counts == large.counts and len(read.changes.changes) == 41
+    # Every change, in the file the line names: exactly what the line held before.
+    every = read_all_changes(history, read)
+    assert every == large and every.as_json() == before
+    assert (history / document["all_changes"]).stat().st_size < 400_000
+
+
+def test_a_record_that_fits_in_its_line_has_no_other_file(tmp_path: Path) -> None:
+    history = tmp_path / "match_changes"
+    append_record(history, SECOND)
+    assert os.listdir(history) == ["2024-01.jsonl"]
+    assert "all_changes" not in json.loads((history / "2024-01.jsonl").read_bytes())
+    assert read_all_changes(history, read_history(history).records[0]) == SECOND
+
+
+def test_a_line_written_before_records_were_bounded_is_read_whole(tmp_path: Path) -> None:
+    history = tmp_path / "match_changes"
+    history.mkdir()
+    old = record("run-old", *_large().changes.changes[:60])
+    (history / "2024-01.jsonl").write_text(json.dumps(_line_as_before(old)) + "\n")
+    [read] = read_history(history).records
+    assert read == old and read.complete and read.counts.by_kind["added"] == 25
+
+
+def test_a_missing_or_damaged_file_of_all_changes_is_named(tmp_path: Path) -> None:
+    history = tmp_path / "match_changes"
+    append_record(history, _large())
+    [read] = read_history(history).records
+    path = history / str(read.all_changes)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"{path} is damaged"):
+        read_all_changes(history, read)
+    path.unlink()
+    with pytest.raises(ValueError, match=f"{path} is missing"):
+        read_all_changes(history, read)
+
+
+def test_a_large_pending_record_is_small_and_its_file_goes_with_it(tmp_path: Path) -> None:
+    history, pending = tmp_path / "match_changes", tmp_path / "match_changes" / "pending.json"
+    dropped, landed = _large("run-dropped"), _large("run-landed")
+    stage_pending(pending, dropped, "hash-of-new-reports")
+    assert pending.stat().st_size < 12_000 and len(list(history.glob("*.json.gz"))) == 1
+    settle_pending(history, pending, lambda: "hash-of-old-reports")  # its reports never landed
+    assert os.listdir(history) == []
+    stage_pending(pending, landed, "hash-of-new-reports")
+    settle_pending(history, pending, lambda: "hash-of-new-reports")
+    [read] = read_history(history).records
+    assert read_all_changes(history, read) == landed
+
+
+def test_a_large_record_left_pending_by_an_earlier_version_is_appended_bounded(tmp_path: Path) -> None:
+    history, pending = tmp_path / "match_changes", tmp_path / "match_changes" / "pending.json"
+    history.mkdir()
+    large = _large("run-earlier")
+    pending.write_text(json.dumps({"report_hash": "hash", "record": _line_as_before(large)}))
+    settle_pending(history, pending, lambda: "hash")
+    assert (history / "2024-01.jsonl").stat().st_size < 12_000
+    [read] = read_history(history).records
+    assert read_all_changes(history, read) == large

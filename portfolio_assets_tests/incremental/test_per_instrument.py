@@ -101,16 +101,27 @@ def test_export_no_longer_matched_is_removed(built) -> None:
     assert not (built / "data/processed/tradeable_prices/kim.us.csv").exists()
 
 
-@pytest.mark.parametrize("name", ["match_cache.json", "diagnostics_cache.json", "export_manifest.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "match_cache.json",
+        "diagnostics_cache.json",
+        "export_manifest.json",
+        "universe_parts.json",
+        "report_parts.json",
+    ],
+)
 @pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe", b'{"kind": "x", "entries": []}', b""])
 def test_corrupt_cache_is_discarded_with_a_warning_and_rebuilt(built, name, damage) -> None:
     expected = output_files(built)
     (built / "data/metadata" / name).write_bytes(damage)
-    report, exports = run_steps()
+    if name == "match_cache.json":  # read only when lists are matched again: when the reports' parts are not known
+        (built / "data/metadata/report_parts.json").unlink()
+    results = build_all(settings_from_environment())
     assert output_files(built) == expected
-    assert any(name in warning for warning in report.warnings + exports.warnings)
-    report, exports = run_steps()
-    assert report.warnings == [] and exports.warnings == []
+    assert any(name in warning for result in results.values() for warning in getattr(result, "warnings", []))
+    results = build_all(settings_from_environment())
+    assert all(getattr(result, "warnings", []) == [] for result in results.values())
 
 
 def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
