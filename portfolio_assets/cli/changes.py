@@ -48,7 +48,13 @@ def _change_lines(record: ChangeRecord, every_change: bool) -> list[str]:
         lines += [f"  {kind:<{width}}  {describe_change(change)}" for change in shown]
         more = record.counts.by_kind[kind] - len(shown)
         if more > 0:
-            lines.append(f"  {kind:<{width}}  ... and {more} more (`portfolio-assets changes --all` lists them)")
+            # With --all, changes are missing only when their file could not be read (warned above).
+            where = (
+                "their file of all changes could not be read"
+                if every_change
+                else "`portfolio-assets changes --all` lists them"
+            )
+            lines.append(f"  {kind:<{width}}  ... and {more} more ({where})")
     return lines
 
 

@@ -203,6 +203,12 @@ def test_removing_a_list_of_twenty_thousand_rows_is_a_small_record_and_changes_s
     assert [(item["symbol"], item["occurrence"], item["ticker"]) for item in everything["removed"]] == [
         (change.instrument.symbol, change.instrument.occurrence, change.ticker) for change in expected.changes
     ]
+    # Its file lost: --all says why 19,980 changes are not shown, and does not send the user back to --all.
+    (month.parent / line["all_changes"]).unlink()
+    assert cli.main(["changes", "--all"]) == 0
+    shown = capsys.readouterr()
+    assert shown.out.splitlines()[-1] == "  removed  ... and 19980 more (their file of all changes could not be read)"
+    assert line["all_changes"] in shown.err
 
 
 def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(world: Path, capsys) -> None:
