@@ -29,7 +29,7 @@ import pytest
 from portfolio_assets.domain.settings import Settings
 from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
-from portfolio_assets.steps.registry import ASSET_KEYS, get_step
+from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
 
 from .storage import write_instance_config
 
@@ -166,7 +166,7 @@ def output_files(root: Path) -> dict[str, bytes]:
 
 def build_all(settings: Settings) -> dict[str, StepResult]:
     """Every step of the registry, in order, called directly as a first run would (no memo)."""
-    return {key: get_step(key).build(settings) for key in ASSET_KEYS}
+    return {key: get_asset(key).build(settings) for key in ASSET_KEYS}
 
 
 def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
@@ -199,8 +199,8 @@ def set_logic_version(monkeypatch: pytest.MonkeyPatch, key: str, version: str) -
     """Bump step `key`'s logic version in the registry for the rest of the test."""
     monkeypatch.setattr(
         registry,
-        "STEPS",
-        tuple(replace(step, logic_version=version) if step.key == key else step for step in registry.STEPS),
+        "ASSETS",
+        tuple(replace(step, logic_version=version) if step.key == key else step for step in registry.ASSETS),
     )
 
 

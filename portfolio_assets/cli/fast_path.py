@@ -31,7 +31,7 @@ from ..incremental.fingerprints import stooq_fingerprint, text_fingerprint, trad
 from ..incremental.memo import output_stamp
 from ..instance.storage_config import StorageConfig, read_storage_config
 from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
-from ..steps.registry import ASSET_KEYS, output_paths, step_code_version
+from ..steps.registry import asset_keys, output_paths, step_code_version
 
 __all__ = [
     "ENDED_RUN_STATUSES",
@@ -133,10 +133,10 @@ def observed_state(
         # A CSV dropped into (or taken out of) the prices folder changes what status
         # reports about files the pipeline did not write.
         "export_folder": text_fingerprint(*sorted(existing_export_names(settings.prices_dir))),
-        "code_versions": {key: step_code_version(key, settings) for key in ASSET_KEYS},
+        "code_versions": {key: step_code_version(key, settings) for key in asset_keys()},
         "outputs": dict(output_stamps)
         if output_stamps is not None
-        else {key: output_stamp(output_paths(key, settings)) for key in ASSET_KEYS},
+        else {key: output_stamp(output_paths(key, settings)) for key in asset_keys()},
     }
 
 

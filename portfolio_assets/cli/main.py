@@ -263,11 +263,11 @@ def _status(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if _known_fresh(args, settings, home):
-        from ..steps.registry import ASSET_KEYS
+        from ..steps.registry import asset_keys
         from .fast_path import recorded_notes
 
         notes = recorded_notes(home)
-        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])} for key in ASSET_KEYS]
+        statuses = [{"key": key, "status": "fresh", "causes": [], "notes": notes.get(key, [])} for key in asset_keys()]
         _print_statuses(statuses, args.json)
         return 0
     import dagster as dg

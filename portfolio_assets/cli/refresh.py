@@ -46,7 +46,7 @@ from ..instance.stale_status import (
     latest_materialization_tags,
 )
 from ..io.atomic_files import remove_leftover_temp_files
-from ..steps.registry import ASSET_KEYS
+from ..steps.registry import asset_keys
 from .fast_path import instance_marker, observed_state, record_fresh_state
 
 __all__ = ["RefreshOutcome", "clear_dead_runs_and_slots", "fresh_checked_statuses", "refresh"]
@@ -91,7 +91,7 @@ def _run(
     run_config: dict[str, Any] = {}
     ops: dict[str, dict[str, dict[str, bool]]] = {}
     if force:
-        ops = {key: {"config": {"force": True}} for key in selection if key in ASSET_KEYS}
+        ops = {key: {"config": {"force": True}} for key in selection if key in asset_keys()}
     if adopt_exports and "price_exports" in selection:
         ops.setdefault("price_exports", {"config": {}})["config"]["adopt_exports"] = True
     if ops:
@@ -101,7 +101,7 @@ def _run(
     run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
     tags = {
         "portfolio_assets/trigger": "refresh",
-        ASSETS_TAG: ",".join(key for key in selection if key in ASSET_KEYS),
+        ASSETS_TAG: ",".join(key for key in selection if key in asset_keys()),
         **process_tags(),
     }
     if not force:
@@ -119,13 +119,13 @@ def _run(
 
 
 def _with_descendants(defs: dg.Definitions, keys: list[str]) -> list[str]:
-    """`keys` and every asset after them, in ASSET_KEYS order (which is topological)."""
+    """`keys` and every asset after them, in the registry's run order (each asset after those it depends on)."""
     graph = defs.resolve_asset_graph()
     chosen = set(keys)
-    for key in ASSET_KEYS:
+    for key in asset_keys():
         if any(parent.to_user_string() in chosen for parent in graph.get(dg.AssetKey(key)).parent_keys):
             chosen.add(key)
-    return [key for key in ASSET_KEYS if key in chosen]
+    return [key for key in asset_keys() if key in chosen]
 
 
 def _judged_for_the_run(defs: dg.Definitions, due: list[AssetStatus], selection: list[str]) -> list[str]:
@@ -161,10 +161,10 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     marker = instance_marker(home)
     sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
     # Read once: the statuses compare the files with these tags' stamps, and the record keeps them.
-    tags = latest_materialization_tags(instance, ASSET_KEYS)
-    statuses = asset_statuses(defs, instance, settings, ASSET_KEYS, tags)
+    tags = latest_materialization_tags(instance, asset_keys())
+    statuses = asset_statuses(defs, instance, settings, asset_keys(), tags)
     if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
-        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in ASSET_KEYS}
+        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in asset_keys()}
         if None not in stamps.values() and instance_marker(home) == marker:
             notes = {s.key: s.notes for s in statuses if s.notes}
             # The checks above leave no None among the values.
@@ -236,10 +236,10 @@ def refresh(
     reobserved = False
     if force:
         report("materializing every asset (--force)")
-        result = _run(defs, instance, list(ASSET_KEYS), force=True, adopt_exports=adopt_exports)
+        result = _run(defs, instance, list(asset_keys()), force=True, adopt_exports=adopt_exports)
         outcome.count_changes(result)
         outcome.runs += 1
-        outcome.materialized = list(ASSET_KEYS)
+        outcome.materialized = list(asset_keys())
         outcome.success = result.success
         outcome.error = "" if result.success else _failure(result)
         return outcome

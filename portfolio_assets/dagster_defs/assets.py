@@ -1,5 +1,6 @@
-"""The four software-defined assets; each runs its step from the registry of steps
-(`steps/registry.py`) and turns the result into a materialization with metadata.
+"""The software-defined assets, one per registry entry (`steps/registry.py`), all made by
+`_pipeline_asset`: each runs its step and turns the result into a materialization with
+the entry's metadata and checks.
 
 No `from __future__ import annotations` here: Dagster reads the parameter types
 (config, resources) at definition time."""
@@ -7,33 +8,24 @@ No `from __future__ import annotations` here: Dagster reads the parameter types
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar
 
 import dagster as dg
 
-from ..domain.broker_lists import UNIVERSE_COLUMNS
-from ..domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
 from ..domain.settings import (
     SETTING_VARIABLES,
     Settings,
     price_exports_freshness_hours,
     settings_from_environment,
 )
-from ..domain.stooq_tree import INDEX_COLUMNS
 from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
 from ..instance.memo_tags import ExportStepConfig, StepConfig, memo_tags, previous_memo
 from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
 from ..steps.common import StepResult
-from ..steps.match_report import ReportResult
-from ..steps.price_exports import ExportResult
-from ..steps.registry import ASSET_KEYS, get_step, result_settings, step_code_version
-from ..steps.stooq_index import IndexResult
-from ..steps.tradeable_universe import UniverseResult
+from ..steps.registry import PipelineAsset, get_asset, registered_assets, result_settings, step_code_version
 from .checks import AssetChecks, build_checks
 from .failures import failing_clearly
-from .metadata import change_metadata, counts_table, csv_preview, report_shape
+from .metadata import dagster_metadata
 from .output_checks import latest_output_stamp
 from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
@@ -45,10 +37,6 @@ __all__ = ["DUE_TAG", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
 POOL = "portfolio_assets"
 
 
-def _path(path: Path) -> dg.MetadataValue:
-    return dg.MetadataValue.path(str(path))
-
-
 SKIP_FRESH_TAG = "portfolio_assets/skip_fresh"
 # The assets the launcher of a skip_fresh run (refresh) judged stale or missing with
 # Dagster's resolver just before launching it: they are not judged again in the run.
@@ -58,7 +46,6 @@ DUE_TAG = "portfolio_assets/due"
 # The whole pipeline's asset graph, sources included, for Dagster's stale status inside a
 # run: a run's own job graph knows the sources only as stubs without observations.
 PipelineGraph = Callable[[], AnyAssetGraph]
-R = TypeVar("R", bound=StepResult)
 
 
 def _fresh_in_this_run(context: dg.AssetExecutionContext, resolved: Settings, graph: PipelineGraph) -> bool:
@@ -80,9 +67,8 @@ def _run_step(
     config: StepConfig,
     settings: PipelineSettings,
     graph: PipelineGraph,
-    result_type: type[R],
     **inputs: object,
-) -> tuple[Settings, R | None]:
+) -> tuple[Settings, StepResult | None]:
     """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
@@ -111,11 +97,9 @@ def _run_step(
         return resolved, None
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
-        result = get_step(name).build(resolved, previous, config.force, **inputs)
-    if not isinstance(result, result_type):  # the registry and this asset disagree: a programming error
-        raise TypeError(f"step {name} returned {type(result).__name__}, not {result_type.__name__}")
-    for warning in getattr(result, "warnings", []):
-        context.log.warning(warning)
+        result = get_asset(name).build(resolved, previous, config.force, **inputs)
+    for level, line in result.log_lines():
+        (context.log.warning if level == "warning" else context.log.info)(line)
     if result.reused:
         context.log.info(
             "inputs, code and settings equal the last materialization's and its "
@@ -124,13 +108,14 @@ def _run_step(
     return resolved, result
 
 
-def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -> dict[str, str]:
+def _source_read(context: dg.AssetExecutionContext, source: str, result: StepResult) -> dict[str, str]:
     """Make the source version this asset actually read its recorded input version.
 
     Dagster records the version last observed before the step started; if the input
     changed in between, that describes other bytes than the ones read, and a later
     revert of the input would look fresh. So the version read is observed (when new)
     and returned as the materialization's input tag, which overrides Dagster's."""
+    version = getattr(result, "source_version")  # noqa: B009  every step reading a source reports it
     if version != current_data_version(context.instance, source):
         context.instance.report_runless_asset_event(
             dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": version})
@@ -158,7 +143,7 @@ def _materialize_result(
     step: str,
     resolved: Settings,
     result: StepResult,
-    metadata: Mapping[str, Any],
+    metadata: Mapping[str, dg.MetadataValue],
     input_tags: dict[str, str] | None = None,
 ) -> dg.MaterializeResult[None]:
     """The materialization, with the selected checks evaluated on the files the step just
@@ -173,195 +158,86 @@ def _materialize_result(
     )
 
 
-def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The four assets, with code versions for the settings they were loaded with.
+def _run_inputs(
+    asset: PipelineAsset, context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
+) -> dict[str, object]:
+    """What the step takes from the run (the registry's RUN_INPUTS)."""
+    inputs: dict[str, object] = {}
+    if "scan" in asset.run_inputs:
+        inputs["scan"] = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
+    if "run_id" in asset.run_inputs:
+        inputs["run_id"] = context.run.run_id
+    if "adopt_exports" in asset.run_inputs:
+        inputs["adopt_exports"] = isinstance(config, ExportStepConfig) and config.adopt_exports
+    return inputs
 
-    price_exports carries a FreshnessPolicy: the UI shows it overdue when it has not
-    materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily update is late). Like
-    the price lag check's threshold, that window changes no result, so no code version."""
-    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
-    checks = build_checks(ASSET_KEYS)
 
-    def pipeline_asset(
-        key: str, deps: list[str], description: str, freshness_policy: dg.FreshnessPolicy | None = None
-    ) -> Callable[[Callable[..., Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]]], dg.AssetsDefinition]:
-        """One asset and its checks in one step (op `key`, in the pool). can_subset lets a run
-        select the checks alone, and lets the step skip materializing (fresh in this run)."""
-        return dg.multi_asset(
-            name=key,
-            specs=[
-                dg.AssetSpec(
-                    key,
-                    group_name=GROUP,
-                    deps=deps,
-                    kinds={"python", "csv"},
-                    code_version=step_code_version(key, settings),
-                    description=description,
-                    skippable=True,
-                    freshness_policy=freshness_policy,
-                )
-            ],
-            check_specs=checks.specs[key],
-            pool=POOL,
-            can_subset=True,
-        )
+def _pipeline_asset(
+    asset: PipelineAsset,
+    settings: Settings,
+    checks: AssetChecks,
+    graph: PipelineGraph,
+    freshness: dg.FreshnessPolicy,
+) -> dg.AssetsDefinition:
+    """The asset of registry entry `asset` and its checks in one step (op `key`, in the
+    pool). can_subset lets a run select the checks alone, and lets the step skip
+    materializing (fresh in this run)."""
+    key = asset.key
+    config_type = ExportStepConfig if "adopt_exports" in asset.run_inputs else StepConfig
 
-    @pipeline_asset(
-        "stooq_index",
-        deps=[stooq_files.key.to_user_string()],
-        description="Every counted Stooq file with ticker, region and category (stooq_index.csv).",
-    )
-    def stooq_index(
+    def materialize(
         context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
     ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
         if not context.selected_asset_keys:
-            yield from _checks_alone(context, checks, "stooq_index", settings)
+            yield from _checks_alone(context, checks, key, settings)
             return
-        scan = observed_scan(settings.resolve(), current_data_version(context.instance, "stooq_files"))
-        resolved, result = _run_step(context, config, settings, pipeline_graph, IndexResult, scan=scan)
+        inputs = _run_inputs(asset, context, config, settings)
+        resolved, result = _run_step(context, config, settings, graph, **inputs)
         if result is None:
             return
-        read = _source_read(context, "stooq_files", result.source_version)
+        read = _source_read(context, asset.reads_source, result) if asset.reads_source else {}
         yield _materialize_result(
-            context,
-            checks,
-            "stooq_index",
-            resolved,
-            result,
-            input_tags=read,
-            metadata={
-                "path": _path(resolved.index_path),
-                **report_shape(INDEX_COLUMNS, len(result.entries)),
-                "seconds": result.seconds,
-                "rows_by_region": counts_table("region", result.rows_by_region),
-                "preview": csv_preview(INDEX_COLUMNS, [e.as_row() for e in result.entries]),
-            },
+            context, checks, key, resolved, result, dagster_metadata(asset.describe(resolved, result)), read
         )
 
-    @pipeline_asset(
-        "tradeable_universe",
-        deps=[tradeable_instruments.key.to_user_string()],
-        description="Every broker instrument, list by list, row by row (tradeable_universe.csv).",
-    )
-    def tradeable_universe(
-        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-        if not context.selected_asset_keys:
-            yield from _checks_alone(context, checks, "tradeable_universe", settings)
-            return
-        resolved, result = _run_step(context, config, settings, pipeline_graph, UniverseResult)
-        if result is None:
-            return
-        read = _source_read(context, "tradeable_instruments", result.source_version)
-        yield _materialize_result(
-            context,
-            checks,
-            "tradeable_universe",
-            resolved,
-            result,
-            input_tags=read,
-            metadata={
-                "path": _path(resolved.universe_path),
-                **report_shape(UNIVERSE_COLUMNS, result.instrument_count),
-                "seconds": result.seconds,
-                **result.stats,
-                "rows_by_source_file": counts_table("source_file", result.rows_by_source_file),
-                "broker_list_hashes": dg.MetadataValue.json(result.list_hashes),
-                "preview": csv_preview(UNIVERSE_COLUMNS, result.preview),
-            },
-        )
-
-    @pipeline_asset(
-        "match_report",
-        deps=["stooq_index", "tradeable_universe", stooq_files.key.to_user_string()],
-        description="Each instrument matched to a Stooq file with diagnostics and currency "
-        "(tradeable_matches.csv), or why not (tradeable_unmatched.csv).",
-    )
-    def match_report(
-        context: dg.AssetExecutionContext, config: StepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-        if not context.selected_asset_keys:
-            yield from _checks_alone(context, checks, "match_report", settings)
-            return
-        resolved, result = _run_step(context, config, settings, pipeline_graph, ReportResult, run_id=context.run.run_id)
-        if result is None:
-            return
-        summary = result.summary
-        context.log.info(f"changes since the previous reports: {result.changes.counts.summary()}")
-        yield _materialize_result(
-            context,
-            checks,
-            "match_report",
-            resolved,
-            result,
-            {
-                "match_report_path": _path(resolved.match_report_path),
-                "unmatched_report_path": _path(resolved.unmatched_report_path),
-                "instrument_count": summary.matched_count + summary.unmatched_count,
-                "report_hash": result.report_hash or "(reused)",
-                "matched_count": summary.matched_count,
-                **report_shape(MATCH_COLUMNS, summary.matched_count),
-                "unmatched_count": summary.unmatched_count,
-                **change_metadata(result.changes),
-                **result.stats,
-                "by_strategy": counts_table("strategy", summary.counts["strategy"]),
-                "by_data_status": counts_table("data_status", summary.counts["data_status"]),
-                "by_currency_status": counts_table("currency_status", summary.counts["currency_status"]),
-                "unmatched_by_reason": counts_table("reason", summary.counts["reason"]),
-                "match_preview": csv_preview(MATCH_COLUMNS, summary.match_preview),
-                "unmatched_preview": csv_preview(UNMATCHED_COLUMNS, summary.unmatched_preview),
-            },
-        )
-
-    @pipeline_asset(
-        "price_exports",
-        deps=["match_report"],
-        description="One clean price CSV per matched ticker (<ticker>.csv in the prices folder).",
-        freshness_policy=freshness,
-    )
-    def price_exports(
-        context: dg.AssetExecutionContext, config: ExportStepConfig, settings: PipelineSettings
-    ) -> Iterator[dg.MaterializeResult[None] | dg.AssetCheckResult]:
-        if not context.selected_asset_keys:
-            yield from _checks_alone(context, checks, "price_exports", settings)
-            return
-        resolved, result = _run_step(
-            context, config, settings, pipeline_graph, ExportResult, adopt_exports=config.adopt_exports
-        )
-        if result is None:
-            return
-        if result.strays:
-            context.log.warning(
-                f"{len(result.strays)} CSV file(s) in {resolved.prices_dir} were not written by the pipeline "
-                f"and are left alone: {', '.join(result.strays[:10])}"
+    # Dagster reads the config type from the annotation: each asset gets its own.
+    materialize.__annotations__["config"] = config_type
+    materialize.__name__ = key
+    return dg.multi_asset(
+        name=key,
+        specs=[
+            dg.AssetSpec(
+                key,
+                group_name=GROUP,
+                deps=list(asset.deps),
+                kinds=set(asset.kinds),
+                code_version=asset.code_version(settings),
+                description=asset.description,
+                skippable=True,
+                freshness_policy=freshness if asset.overdue_after_freshness_hours else None,
             )
-        yield _materialize_result(
-            context,
-            checks,
-            "price_exports",
-            resolved,
-            result,
-            {
-                "path": _path(resolved.prices_dir),
-                "files_not_written_by_the_pipeline": dg.MetadataValue.md(
-                    "\n".join(f"- {name}" for name in result.strays[:50]) or "(none)"
-                ),
-                "export_count": len(result.exported),
-                "exports_written": len(result.written),
-                "exports_untouched": len(result.untouched) + len(result.unchanged),
-                "exports_removed": len(result.removed),
-                "exports_adopted": len(result.adopted),
-                **result.stats,
-                "preview": dg.MetadataValue.md(
-                    "\n".join(f"- {name}" for name in result.exported[:20]) or "(no exports)"
-                ),
-            },
-        )
+        ],
+        check_specs=checks.specs[key],
+        pool=POOL,
+        can_subset=True,
+    )(materialize)
 
-    pipeline = [stooq_index, tradeable_universe, match_report, price_exports]
+
+def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """An asset for each registry entry, with code versions for the settings they were
+    loaded with.
+
+    An entry marked `overdue_after_freshness_hours` carries a FreshnessPolicy: the UI shows
+    it overdue when it has not materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily
+    update is late). Like the price lag check's threshold, that window changes no result,
+    so no code version."""
+    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
+    entries = registered_assets()
+    checks = build_checks(entries)
 
     @functools.cache
     def pipeline_graph() -> AnyAssetGraph:
         return asset_graph_of([stooq_files, tradeable_instruments, *pipeline])
 
+    pipeline = [_pipeline_asset(asset, settings, checks, pipeline_graph, freshness) for asset in entries]
     return pipeline

@@ -1,4 +1,5 @@
-"""Turning step results into the metadata users read in the UI.
+"""Turning the plain metadata of step results and checks (steps/asset_metadata.py) into
+the metadata values users read in the UI.
 
 Counts are typed tables (`MetadataValue.table`) and report shapes use Dagster's standard
 keys (`dagster/row_count`, `dagster/column_schema`), so the UI shows them in its own
@@ -11,19 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
 
-from ..domain.changes import CHANGE_KINDS, ChangeCounts, ChangeSet
-from ..domain.price_lag import PriceLag
+from ..domain.changes import CHANGE_KINDS, ChangeCounts
+from ..steps.asset_metadata import Counts, FilePath, JsonValue, Listing, MetadataItem, Preview, Table, TableShape
 
-__all__ = [
-    "CHANGE_TABLE_LIMIT",
-    "change_counts_from_metadata",
-    "change_metadata",
-    "counts_table",
-    "csv_preview",
-    "lag_table",
-    "markdown_table",
-    "report_shape",
-]
+__all__ = ["change_counts_from_metadata", "dagster_metadata"]
 
 # Report columns whose cells are not text; every other column of a report is a string.
 _COLUMN_TYPES = {"price_start": "date", "price_end": "date", "price_rows": "int"}
@@ -33,13 +25,13 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MetadataValue:
+def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MetadataValue:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def counts_table(title: str, counts: Mapping[str, int]) -> dg.MetadataValue:
+def _counts_table(title: str, counts: Mapping[str, int]) -> dg.MetadataValue:
     """How many rows have each value of one column, most frequent first, as a typed table."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     schema = dg.TableSchema(columns=[dg.TableColumn(title, "string"), dg.TableColumn("rows", "int")])
@@ -47,7 +39,7 @@ def counts_table(title: str, counts: Mapping[str, int]) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=schema)
 
 
-def report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.MetadataValue]:
+def _report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.MetadataValue]:
     """Dagster's standard metadata for a CSV report: its row count and its columns."""
     schema = dg.TableSchema(columns=[dg.TableColumn(name, _COLUMN_TYPES.get(name, "string")) for name in columns])
     return {
@@ -56,66 +48,8 @@ def report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.Metadat
     }
 
 
-def csv_preview(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int = 10) -> dg.MetadataValue:
-    return markdown_table(header, rows[:limit])
-
-
-# Rows of the changed-instruments table; a daily update extends the prices of thousands.
-CHANGE_TABLE_LIMIT = 500
-_CHANGE_COLUMNS = (
-    ("kind", "string"),
-    ("source_file", "string"),
-    ("symbol", "string"),
-    ("market", "string"),
-    ("isin", "string"),
-    ("occurrence", "int"),
-    ("column", "string"),
-    ("from", "string"),
-    ("to", "string"),
-    ("ticker", "string"),
-)
-
-
-def _changes_table(changes: ChangeSet) -> dg.MetadataValue:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in _CHANGE_COLUMNS])
-    records = [
-        dg.TableRecord(
-            {
-                "kind": change.kind,
-                "source_file": change.instrument.source_file,
-                "symbol": change.instrument.symbol,
-                "market": change.instrument.market,
-                "isin": change.instrument.isin,
-                "occurrence": change.instrument.occurrence,
-                "column": change.column,
-                "from": change.before,
-                "to": change.after,
-                "ticker": change.ticker,
-            }
-        )
-        for change in changes.changes[:CHANGE_TABLE_LIMIT]
-    ]
-    return dg.MetadataValue.table(records, schema=schema)
-
-
-def change_metadata(changes: ChangeSet) -> dict[str, dg.MetadataValue]:
-    """What changed since the previous reports: a summary line, a number per kind (plotted
-    over time; absent when there was nothing to compare with) and the changed instruments."""
-    counts = changes.counts
-    summary = counts.summary()
-    if len(changes.changes) > CHANGE_TABLE_LIMIT:
-        summary += (
-            f" (the table shows the first {CHANGE_TABLE_LIMIT} of {len(changes.changes)} changes; "
-            "`portfolio-assets changes --all` lists them all)"
-        )
-    metadata: dict[str, dg.MetadataValue] = {
-        "changes_summary": dg.MetadataValue.text(summary),
-        "changes_compared_with_previous": dg.MetadataValue.bool(changes.compared),
-    }
-    if changes.compared:
-        metadata.update({f"changes_{kind}": dg.MetadataValue.int(counts.by_kind[kind]) for kind in CHANGE_KINDS})
-    metadata["changed_instruments"] = _changes_table(changes)
-    return metadata
+def _csv_preview(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int = 10) -> dg.MetadataValue:
+    return _markdown_table(header, rows[:limit])
 
 
 def change_counts_from_metadata(metadata: Mapping[str, dg.MetadataValue]) -> ChangeCounts | None:
@@ -132,24 +66,50 @@ def change_counts_from_metadata(metadata: Mapping[str, dg.MetadataValue]) -> Cha
     return ChangeCounts(True, by_kind)
 
 
-_LAG_COLUMNS = ("symbol", "market", "isin", "source_file", "matched_ticker", "region", "price_end")
+def _listing(listing: Listing) -> dg.MetadataValue:
+    items = listing.items
+    shown = "\n".join(f"- {item}" for item in items[: listing.limit])
+    if listing.more and len(items) > listing.limit:
+        shown += f"\n- ... and {len(items) - listing.limit} more"
+    return dg.MetadataValue.md(shown or listing.empty)
 
 
-def lag_table(lags: Sequence[PriceLag], limit: int = 200) -> dg.MetadataValue:
-    """The lagging instruments, most lagging first, with their region's newest price_end and the lag."""
-    columns = [
-        *(dg.TableColumn(name, "date" if name == "price_end" else "string") for name in _LAG_COLUMNS),
-        dg.TableColumn("region_newest", "date"),
-        dg.TableColumn("lag_business_days", "int"),
-    ]
-    records = [
-        dg.TableRecord(
-            {
-                **{name: lag.row[name] for name in _LAG_COLUMNS},
-                "region_newest": lag.region_newest,
-                "lag_business_days": lag.business_days,
-            }
-        )
-        for lag in lags[:limit]
-    ]
-    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
+def _table(table: Table) -> dg.MetadataValue:
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in table.columns])
+    return dg.MetadataValue.table([dg.TableRecord(dict(record)) for record in table.records], schema=schema)
+
+
+def _value(item: MetadataItem) -> dg.MetadataValue:
+    if isinstance(item, FilePath):
+        return dg.MetadataValue.path(str(item.path))
+    if isinstance(item, Counts):
+        return _counts_table(item.column, item.counts)
+    if isinstance(item, Preview):
+        return _csv_preview(item.columns, item.rows, item.limit)
+    if isinstance(item, Listing):
+        return _listing(item)
+    if isinstance(item, Table):
+        return _table(item)
+    if isinstance(item, JsonValue):
+        return dg.MetadataValue.json(item.value)  # type: ignore[arg-type]
+    if isinstance(item, bool):
+        return dg.MetadataValue.bool(item)
+    if isinstance(item, int):
+        return dg.MetadataValue.int(item)
+    if isinstance(item, float):
+        return dg.MetadataValue.float(item)
+    if isinstance(item, str):
+        return dg.MetadataValue.text(item)
+    raise TypeError(f"no metadata value for {item!r}")
+
+
+def dagster_metadata(items: Mapping[str, MetadataItem]) -> dict[str, dg.MetadataValue]:
+    """Each item as Dagster's metadata value, in order; a TableShape becomes the standard
+    row count and column schema keys."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    for name, item in items.items():
+        if isinstance(item, TableShape):
+            metadata.update(_report_shape(item.columns, item.row_count))
+        else:
+            metadata[name] = _value(item)
+    return metadata

@@ -32,7 +32,7 @@ from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
 from ..instance.stale_status import describe_path
 from ..steps.match_report import describe_not_read, files_not_read
-from ..steps.registry import ASSET_KEYS, output_paths
+from ..steps.registry import asset_keys, output_paths
 from .resources import PipelineSettings
 
 __all__ = [
@@ -117,7 +117,7 @@ def evaluate_outputs_tick(
     reported: dict[str, int] = json.loads(cursor) if cursor else {}
     busy = in_flight_assets(instance)  # a run rewriting its files is not a deletion
     events = []
-    for key in ASSET_KEYS:
+    for key in asset_keys():
         record = _latest(instance, key)
         if key in busy or record is None or reported.get(key) == record.storage_id:
             continue

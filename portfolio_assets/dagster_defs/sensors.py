@@ -78,7 +78,7 @@ def evaluate_tick(
 
 def build_sensors() -> list[dg.SensorDefinition]:
     """The two observing sensors, the output files sensor and the automation condition sensor."""
-    from ..steps.registry import ASSET_KEYS
+    from ..steps.registry import asset_keys
     from .automation import build_automation_sensor
     from .output_checks import build_output_files_sensor
 
@@ -123,5 +123,5 @@ def build_sensors() -> list[dg.SensorDefinition]:
         tradeable_instruments_sensor,
         stooq_files_sensor,
         build_output_files_sensor(intervals["output_files_sensor"]),
-        build_automation_sensor(ASSET_KEYS, intervals["portfolio_assets_automation"]),
+        build_automation_sensor(asset_keys(), intervals["portfolio_assets_automation"]),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..domain.errors import MissingInputFolder, PortfolioInputError
 from ..domain.settings import SETTING_VARIABLES
@@ -30,6 +31,10 @@ class StepResult:
     @property
     def data_version(self) -> str:
         return self.memo.data_version
+
+    def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
+        """What the run's log says about this result, line by line."""
+        return []
 
 
 def require_folder(path: Path, setting: str, what: str) -> None:

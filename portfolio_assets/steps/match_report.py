@@ -15,12 +15,22 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from ..domain.changes import ChangeSet
 from ..domain.diagnostics import Diagnostics, read_failure
 from ..domain.errors import InputVanished
-from ..domain.reports import MatchRow, Reports, read_match_report, read_unmatched_report
-from ..domain.settings import Settings
+from ..domain.price_lag import lagging_prices
+from ..domain.reports import (
+    MATCH_COLUMNS,
+    UNMATCHED_COLUMNS,
+    MatchRow,
+    Reports,
+    read_match_report,
+    read_unmatched_report,
+)
+from ..domain.settings import Settings, max_price_lag_days, max_unmatched_share
+from ..incremental.consistency import PartRecords, ReportCoverage, report_coverage
 from ..incremental.diagnostics_cache import diagnose_with_cache
 from ..incremental.file_summaries import summarise_file
 from ..incremental.fingerprints import bytes_fingerprint, combine, text_fingerprint
@@ -28,12 +38,24 @@ from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
 from ..incremental.report_parts import save_report_parts
 from ..incremental.universe_parts import load_universe_parts
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
+from .asset_checks import CheckOutcome, CheckReading
+from .asset_metadata import Counts, FilePath, Listing, MetadataItem, Preview, TableShape, change_metadata, lag_table
 from .common import StepResult, bytes_hash, require_output
 from .match_changes import ChangeRecording
 from .match_report_parts import ReportSummary, plan_parts
 from .registry import cache_version, step_code_version
 
-__all__ = ["ReportResult", "build_match_reports", "describe_not_read", "export_view_version", "files_not_read"]
+__all__ = [
+    "ReportResult",
+    "build_match_reports",
+    "describe_not_read",
+    "every_instrument_reported_once",
+    "export_view_version",
+    "files_not_read",
+    "metadata",
+    "price_lag_below_threshold",
+    "unmatched_share_below_threshold",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,12 @@ class ReportResult(StepResult):
     changes: ChangeSet
     report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
     settings: Settings | None = None
+
+    def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
+        return [
+            *(("warning", warning) for warning in self.warnings),
+            ("info", f"changes since the previous reports: {self.changes.counts.summary()}"),
+        ]
 
     @property
     def reports(self) -> Reports:
@@ -195,3 +223,82 @@ def describe_not_read(files: dict[str, str]) -> str:
     """ "2 matched files could not be read last time (PermissionError)"."""
     names = ", ".join(sorted(set(files.values())))
     return f"{len(files)} matched file{'s' if len(files) != 1 else ''} could not be read last time ({names})"
+
+
+def metadata(settings: Settings, result: ReportResult) -> dict[str, MetadataItem]:
+    summary = result.summary
+    return {
+        "match_report_path": FilePath(settings.match_report_path),
+        "unmatched_report_path": FilePath(settings.unmatched_report_path),
+        "instrument_count": summary.matched_count + summary.unmatched_count,
+        "report_hash": result.report_hash or "(reused)",
+        "matched_count": summary.matched_count,
+        "shape": TableShape(MATCH_COLUMNS, summary.matched_count),
+        "unmatched_count": summary.unmatched_count,
+        **change_metadata(result.changes),
+        **result.stats,
+        "by_strategy": Counts("strategy", summary.counts["strategy"]),
+        "by_data_status": Counts("data_status", summary.counts["data_status"]),
+        "by_currency_status": Counts("currency_status", summary.counts["currency_status"]),
+        "unmatched_by_reason": Counts("reason", summary.counts["reason"]),
+        "match_preview": Preview(MATCH_COLUMNS, summary.match_preview),
+        "unmatched_preview": Preview(UNMATCHED_COLUMNS, summary.unmatched_preview),
+    }
+
+
+def _coverage(reading: CheckReading) -> ReportCoverage:
+    def read() -> ReportCoverage:
+        s = reading.settings
+        records = PartRecords(
+            s.universe_parts_path,
+            cache_version("universe_parts"),
+            s.report_parts_path,
+            cache_version("report_parts"),
+            s.coverage_checked_path,
+        )
+        return report_coverage(s.universe_path, s.match_report_path, s.unmatched_report_path, records)
+
+    return reading.once("report_coverage", read)
+
+
+def every_instrument_reported_once(reading: CheckReading) -> CheckOutcome:
+    coverage = _coverage(reading)
+    return CheckOutcome(
+        coverage.passed,
+        {
+            "universe_rows": coverage.universe_rows,
+            "reported_rows": coverage.matched_rows + coverage.unmatched_rows,
+            "rows_read": coverage.rows_read,
+            "missing": Listing(coverage.missing),
+            "extra": Listing(coverage.extra),
+        },
+    )
+
+
+def unmatched_share_below_threshold(reading: CheckReading) -> CheckOutcome:
+    coverage = _coverage(reading)
+    threshold = max_unmatched_share()
+    return CheckOutcome(
+        coverage.unmatched_share <= threshold,
+        {
+            "unmatched_share": round(coverage.unmatched_share, 4),
+            "threshold": threshold,
+            "unmatched_rows": coverage.unmatched_rows,
+        },
+        severity="warn",
+    )
+
+
+def price_lag_below_threshold(reading: CheckReading) -> CheckOutcome:
+    max_lag = max_price_lag_days()
+    lags = lagging_prices(read_match_report(reading.settings.match_report_path), max_lag)
+    return CheckOutcome(
+        not lags,
+        {
+            "lagging_count": len(lags),
+            "max_lag_business_days": max_lag,
+            "largest_lag_business_days": lags[0].business_days if lags else 0,
+            "lagging": lag_table(lags),
+        },
+        severity="warn",
+    )

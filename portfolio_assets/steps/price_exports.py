@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..domain.exports import PlannedExport, plan_exports
 from ..domain.reports import read_match_report
 from ..domain.settings import Settings, max_removed_share
+from ..incremental.consistency import export_coverage
 from ..incremental.export_folder import existing_export_names
 from ..incremental.export_sync import stray_exports, sync_exports
 from ..incremental.file_summaries import load_file_summaries
 from ..incremental.fingerprints import combine, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from .asset_checks import CheckOutcome, CheckReading
+from .asset_metadata import FilePath, Listing, MetadataItem
 from .common import StepResult, require_folder, require_output
 from .registry import cache_version, step_code_version
 
-__all__ = ["ExportResult", "build_price_exports", "export_strays"]
+__all__ = ["ExportResult", "build_price_exports", "export_strays", "exports_match_the_report", "metadata"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,19 @@ class ExportResult(StepResult):
     warnings: list[str]
     strays: list[str] = field(default_factory=list)  # files in the prices folder the pipeline did not write
     adopted: list[str] = field(default_factory=list)  # files it did not write, taken over on request
+    prices_dir: str = ""
+
+    def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
+        lines: list[tuple[Literal["info", "warning"], str]] = [("warning", warning) for warning in self.warnings]
+        if self.strays:
+            lines.append(
+                (
+                    "warning",
+                    f"{len(self.strays)} CSV file(s) in {self.prices_dir} were not written by the pipeline "
+                    f"and are left alone: {', '.join(self.strays[:10])}",
+                )
+            )
+        return lines
 
 
 def build_price_exports(
@@ -61,7 +78,9 @@ def build_price_exports(
     # Adopting is asked for when the records are lost: reusing would leave them so.
     if can_reuse(previous, fingerprint, outputs, force or adopt_exports) and not unplanned - set(strays):
         stats = {"stooq_files_read": 0, "seconds": round(time.perf_counter() - started, 3)}
-        return ExportResult(previous, True, exported, [], [], exported, [], stats, [], strays)
+        return ExportResult(
+            previous, True, exported, [], [], exported, [], stats, [], strays, prices_dir=str(prices_dir)
+        )
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     sync = sync_exports(
         settings.stooq_dir,
@@ -95,6 +114,7 @@ def build_price_exports(
         sync.warnings,
         sync.strays,
         sync.adopted,
+        str(prices_dir),
     )
 
 
@@ -111,4 +131,37 @@ def export_strays(settings: Settings, planned: list[PlannedExport] | None = None
         settings.export_manifest_path,
         settings.exports_written_path,
         cache_version("exports"),
+    )
+
+
+def metadata(settings: Settings, result: ExportResult) -> dict[str, MetadataItem]:
+    return {
+        "path": FilePath(settings.prices_dir),
+        "files_not_written_by_the_pipeline": Listing(result.strays, limit=50, more=False),
+        "export_count": len(result.exported),
+        "exports_written": len(result.written),
+        "exports_untouched": len(result.untouched) + len(result.unchanged),
+        "exports_removed": len(result.removed),
+        "exports_adopted": len(result.adopted),
+        **result.stats,
+        "preview": Listing(result.exported, empty="(no exports)", more=False),
+    }
+
+
+def exports_match_the_report(reading: CheckReading) -> CheckOutcome:
+    settings = reading.settings
+    coverage = export_coverage(settings.match_report_path, settings.prices_dir, settings.include_empty)
+    strays = set(export_strays(settings)) if coverage.unexpected else set()
+    unexpected = [name for name in coverage.unexpected if name not in strays]
+    own_problems = bool(coverage.missing or unexpected)
+    return CheckOutcome(
+        coverage.passed,
+        {
+            "expected_exports": coverage.expected,
+            "present_exports": coverage.present,
+            "missing": Listing(coverage.missing),
+            "unexpected": Listing(unexpected),
+            "not_written_by_the_pipeline": Listing(sorted(strays)),
+        },
+        severity="error" if own_problems else "warn",
     )

@@ -8,14 +8,25 @@ from dataclasses import dataclass
 
 from ..domain.errors import PortfolioInputError
 from ..domain.settings import SETTING_VARIABLES, Settings
-from ..domain.stooq_tree import IndexEntry, StooqFile, build_index, remember_index, render_index, scan_stooq_tree
+from ..domain.stooq_tree import (
+    INDEX_COLUMNS,
+    IndexEntry,
+    StooqFile,
+    build_index,
+    count_index_rows,
+    remember_index,
+    render_index,
+    scan_stooq_tree,
+)
 from ..incremental.fingerprints import combine, stooq_fingerprint, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
 from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
+from .asset_checks import CheckOutcome, CheckReading
+from .asset_metadata import Counts, FilePath, MetadataItem, Preview, TableShape
 from .common import StepResult, require_folder
 from .registry import step_code_version
 
-__all__ = ["EmptyStooqTree", "IndexResult", "build_stooq_index"]
+__all__ = ["EmptyStooqTree", "IndexResult", "build_stooq_index", "metadata", "stooq_index_not_empty"]
 
 
 class EmptyStooqTree(PortfolioInputError):
@@ -64,3 +75,18 @@ def build_stooq_index(
         stooq_fingerprint(files),
         round(time.perf_counter() - started, 3),
     )
+
+
+def metadata(settings: Settings, result: IndexResult) -> dict[str, MetadataItem]:
+    return {
+        "path": FilePath(settings.index_path),
+        "shape": TableShape(INDEX_COLUMNS, len(result.entries)),
+        "seconds": result.seconds,
+        "rows_by_region": Counts("region", result.rows_by_region),
+        "preview": Preview(INDEX_COLUMNS, [entry.as_row() for entry in result.entries[:10]]),
+    }
+
+
+def stooq_index_not_empty(reading: CheckReading) -> CheckOutcome:
+    rows = count_index_rows(reading.settings.index_path)
+    return CheckOutcome(rows > 0, {"row_count": rows, "expected_minimum": 1})

@@ -8,16 +8,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..domain.settings import Settings
 from ..incremental.fingerprints import bytes_fingerprint, combine, lists_fingerprint, read_broker_bytes
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
 from ..incremental.universe_parts import assemble_universe, load_universe_parts, save_universe_parts
 from ..io.atomic_files import remove_leftover_temp_files, write_bytes_if_changed
+from .asset_metadata import Counts, FilePath, JsonValue, MetadataItem, Preview, TableShape
 from .common import StepResult, bytes_hash, require_folder
 from .registry import cache_version, step_code_version
 
-__all__ = ["UniverseResult", "broker_list_hashes", "build_universe"]
+__all__ = ["UniverseResult", "broker_list_hashes", "build_universe", "metadata"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class UniverseResult(StepResult):
     """How much was read: instruments_parsed, lists_read_whole, lists_grown."""
     seconds: float
     warnings: list[str]
+
+    def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
+        return [("warning", warning) for warning in self.warnings]
 
 
 def broker_list_hashes(folder: Path) -> dict[str, str]:
@@ -83,3 +89,15 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
         round(time.perf_counter() - started, 3),
         [warning] if warning else [],
     )
+
+
+def metadata(settings: Settings, result: UniverseResult) -> dict[str, MetadataItem]:
+    return {
+        "path": FilePath(settings.universe_path),
+        "shape": TableShape(UNIVERSE_COLUMNS, result.instrument_count),
+        "seconds": result.seconds,
+        **result.stats,
+        "rows_by_source_file": Counts("source_file", result.rows_by_source_file),
+        "broker_list_hashes": JsonValue(result.list_hashes),
+        "preview": Preview(UNIVERSE_COLUMNS, result.preview),
+    }

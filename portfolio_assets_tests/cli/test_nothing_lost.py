@@ -322,9 +322,9 @@ def test_an_empty_stooq_folder_fails_and_removes_nothing(settled: Path, instance
 
 
 def test_a_failed_index_check_blocks_what_follows_and_is_named(settled: Path, instance, monkeypatch) -> None:
-    from portfolio_assets.dagster_defs import checks
+    from portfolio_assets.steps import stooq_index
 
-    monkeypatch.setattr(checks, "count_index_rows", lambda _: 0)
+    monkeypatch.setattr(stooq_index, "count_index_rows", lambda _: 0)
     import dagster as dg
 
     def materializations(key: str) -> int:

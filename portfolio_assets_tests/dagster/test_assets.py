@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from portfolio_assets.dagster_defs.metadata import CHANGE_TABLE_LIMIT, change_metadata
+from portfolio_assets.dagster_defs.metadata import dagster_metadata
 from portfolio_assets.definitions import build_definitions, runnable
 from portfolio_assets.domain.changes import Change, ChangeSet, InstrumentKey
+from portfolio_assets.steps.asset_metadata import CHANGE_TABLE_LIMIT, change_metadata
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import output_files, write_file
@@ -262,7 +263,7 @@ def test_the_metadata_of_twenty_thousand_changes_stays_bounded() -> None:
     removed = tuple(
         Change("removed", InstrumentKey("broker_long.csv", f"Q{n:06d}:US", "NSQ", f"US{n:010d}")) for n in range(20_000)
     )
-    metadata = change_metadata(ChangeSet(True, removed))
+    metadata = dagster_metadata(change_metadata(ChangeSet(True, removed)))
     assert metadata["changes_removed"].value == 20_000
     assert len(metadata["changed_instruments"].value.records) == CHANGE_TABLE_LIMIT
     summary = metadata["changes_summary"].value

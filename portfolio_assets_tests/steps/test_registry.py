@@ -11,15 +11,22 @@ import pytest
 from portfolio_assets.domain.settings import SETTING_DEFAULTS, settings_from_values
 from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
-from portfolio_assets.steps.registry import ASSET_KEYS, STEPS, cache_version, get_step, output_paths, step_code_version
+from portfolio_assets.steps.registry import (
+    ASSET_KEYS,
+    ASSETS,
+    cache_version,
+    get_asset,
+    output_paths,
+    step_code_version,
+)
 
 from ..helpers import build_all, set_logic_version
 
 
 def test_every_step_names_a_function_of_its_own_module() -> None:
-    assert tuple(step.key for step in STEPS) == ASSET_KEYS
+    assert tuple(step.key for step in ASSETS) == ASSET_KEYS
     assert len(set(ASSET_KEYS)) == len(ASSET_KEYS)
-    for step in STEPS:
+    for step in ASSETS:
         assert callable(step.build) and step.build.__module__ == f"portfolio_assets.steps.{step.key}"
         assert step.build.__name__ == step.function
 
@@ -53,7 +60,7 @@ def test_cache_versions_carry_their_steps_logic_version(monkeypatch) -> None:
     assert (cache_version("matching"), cache_version("exports")) == ("1.2", "2.1")
     assert step_code_version("match_report", settings_from_values(SETTING_DEFAULTS)).startswith("v2-")
     with pytest.raises(KeyError):
-        get_step("no_such_asset")
+        get_asset("no_such_asset")
 
 
 def test_output_paths_are_the_files_each_step_wrote(world: Path) -> None:
@@ -64,4 +71,4 @@ def test_output_paths_are_the_files_each_step_wrote(world: Path) -> None:
     written = {path for folder in (settings.metadata_dir, settings.prices_dir) for path in folder.rglob("*.csv")}
     assert {path for key in ASSET_KEYS for path in output_paths(key, settings)} == written
     assert output_paths("match_report", settings) == [settings.match_report_path, settings.unmatched_report_path]
-    assert registry.get_step("price_exports").result_settings == ("include_empty",)
+    assert registry.get_asset("price_exports").result_settings == ("include_empty",)
