@@ -1,4 +1,4 @@
-"""What Dagster loads: the observable sources, the four assets, their checks, the
+"""What Dagster loads: the observable sources, an asset for each registry entry with its checks, the
 settings resource, and how a step's failure reaches the UI and the shell.
 
 `portfolio_assets.definitions` assembles them into the code location's Definitions.

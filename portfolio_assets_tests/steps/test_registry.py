@@ -4,6 +4,7 @@ make every asset look stale)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,14 @@ def test_output_paths_are_the_files_each_step_wrote(world: Path) -> None:
     assert {path for key in ASSET_KEYS for path in output_paths(key, settings)} == written
     assert output_paths("match_report", settings) == [settings.match_report_path, settings.unmatched_report_path]
     assert registry.get_asset("price_exports").result_settings == ("include_empty",)
+
+
+def test_the_run_order_follows_the_dependencies_whatever_the_declared_order() -> None:
+    ordered = [asset.key for asset in registry.in_dependency_order(tuple(reversed(ASSETS)))]
+    assert ordered == ["tradeable_universe", "stooq_index", "match_report", "price_exports"]
+    orphan = replace(ASSETS[-1], key="orphan", deps=("no_such_input",))
+    with pytest.raises(ValueError, match="orphan depends on \\['no_such_input'\\]"):
+        registry.in_dependency_order((*ASSETS, orphan))
+    loop = (replace(ASSETS[0], deps=("price_exports",)), *ASSETS[1:])
+    with pytest.raises(ValueError, match="form a cycle"):
+        registry.in_dependency_order(loop)
