@@ -126,11 +126,20 @@ def _in_repository(path: str) -> bool:
     return False
 
 
+@cache
+def _ignored_roots() -> set[str]:
+    """Folders of the checkout's root that hold no file of the repository (`/sample/`,
+    `/test-artifacts/`, ...: made by the demo or the tests), from .gitignore."""
+    lines = (PROJECT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    return {line.strip("/") for line in lines if re.fullmatch(r"/[\w.-]+/", line.strip())}
+
+
 def _claims_repository(path: str) -> bool:
     """A module, or a path from a file or folder of the repository's root: it says it is one
     of the repository's files (`data/metadata/...` is the pipeline's, at run time)."""
     first = path.split("/", 1)[0]
-    return path.endswith(".py") or (bool(first) and (PROJECT / first).exists())
+    in_root = bool(first) and (PROJECT / first).exists() and first not in _ignored_roots()
+    return path.endswith(".py") or in_root
 
 
 def _looks_like_path(span: str) -> bool:
