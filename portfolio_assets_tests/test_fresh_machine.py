@@ -1,13 +1,12 @@
-"""The README's two commands work on a fresh machine: they are Makefile targets, every
-`make` target and `.ci/` script the README names exists, and `make test` (and so CI,
-which runs it) first installs the Debian packages the tests need with
-`.ci/system-packages`, whose choice of what to install is tested here with fake
-programs on PATH (nothing is installed for real).
+"""The README's two commands work on a fresh machine: they are Makefile targets, and
+`make test` (and so CI, which runs it) first installs the Debian packages the tests need
+with `.ci/system-packages`, whose choice of what to install is tested here with fake
+programs on PATH (nothing is installed for real). That every `make` target and `.ci/`
+script the README and docs/ name exists is test_docs.py's.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -36,22 +35,6 @@ def test_the_readmes_two_commands_are_makefile_targets() -> None:
     commands = [words for words in block if words[:1] == ["make"]]
     assert [words[1] for words in commands] == ["demo", "test"]
     assert {"demo", "test"} <= _makefile_targets()
-
-
-def test_every_make_target_the_readme_names_exists() -> None:
-    named = set(re.findall(r"`make ([a-z][\w-]*)", README)) | set(
-        re.findall(r"^\s+make ([a-z][\w-]*)", README, re.MULTILINE)
-    )
-    assert {"demo", "test", "dev", "test-postgres", "test-fast", "lint"} <= named  # the regexes find them
-    assert named - _makefile_targets() == set()
-
-
-def test_every_ci_script_the_readme_names_exists() -> None:
-    named = set(re.findall(r"\.ci/[\w-]+", README))
-    assert ".ci/system-packages" in named
-    for script in sorted(named):
-        path = PROJECT / script
-        assert path.is_file() and os.access(path, os.X_OK), f"the README names {script}, which is not a script here"
 
 
 def test_make_test_installs_the_system_packages_before_the_tests() -> None:

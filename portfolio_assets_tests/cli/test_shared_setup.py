@@ -1,11 +1,11 @@
-"""Setting up a shared instance as the README says ("A shared instance"), and what stops a
+"""Setting up a shared instance as the docs say (docs/operations.md, "A shared instance"), and what stops a
 user from working on a local instance while believing it shared.
 
 With PORTFOLIO_ASSETS_POSTGRES_URL set, `init`, `status` and `refresh` refuse with one
 line a DAGSTER_HOME that keeps the instance in local SQLite (these run on any storage);
 on PostgreSQL, `init` writes the template into an empty DAGSTER_HOME and says which
-database it is ready on, and the README's steps are followed as written: its commands are
-read from the README itself, so the test breaks when the README drifts.
+database it is ready on, and the documented steps are followed as written: their commands
+are read from docs/operations.md itself, so the test breaks when the page drifts.
 """
 
 from __future__ import annotations
@@ -109,15 +109,15 @@ def test_init_with_the_variable_set_writes_the_template_and_names_the_database(t
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 
 
-# --- The README's steps, as written -------------------------------------------------
+# --- The documented steps, as written ----------------------------------------------
 
-README_URL = "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DATABASE"
-README_HOME = "/var/lib/portfolio-assets"
+DOC_URL = "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DATABASE"
+DOC_HOME = "/var/lib/portfolio-assets"
 
 
-def _readme_blocks() -> list[list[str]]:
-    """The command blocks (indented four spaces) of the README's "A shared instance"."""
-    text = (PROJECT / "README.md").read_text(encoding="utf-8")
+def _documented_blocks() -> list[list[str]]:
+    """The command blocks (indented four spaces) of "A shared instance" in docs/operations.md."""
+    text = (PROJECT / "docs" / "operations.md").read_text(encoding="utf-8")
     start = text.index("## A shared instance\n")
     section = text[start : text.index("\n## ", start + 1)]
     blocks: list[list[str]] = []
@@ -132,13 +132,13 @@ def _readme_blocks() -> list[list[str]]:
 
 
 def _host_shell(steps: list[str], home: Path, url: str, then: str = "") -> subprocess.CompletedProcess[str]:
-    """README lines in one shell session in the checkout (then `then`), with this test's
-    database and DAGSTER_HOME for the README's placeholders. `pip install` is left out:
+    """Documented lines in one shell session in the checkout (then `then`), with this test's
+    database and DAGSTER_HOME for the page's placeholders. `pip install` is left out:
     this environment is that install (checked by the caller)."""
     lines = [line for line in steps if not line.startswith("pip install ")]
-    script = "\n".join(lines).replace(README_URL, url).replace(README_HOME, str(home))
+    script = "\n".join(lines).replace(DOC_URL, url).replace(DOC_HOME, str(home))
     env = environment(home)
-    env.pop("DAGSTER_HOME")  # the README's steps set it
+    env.pop("DAGSTER_HOME")  # the documented steps set it
     env["PATH"] = f"{BIN}:{env['PATH']}"
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", f"{script}\n{then}"],
@@ -152,17 +152,17 @@ def _host_shell(steps: list[str], home: Path, url: str, then: str = "") -> subpr
 
 @pytest.mark.slow
 @needs_postgres
-def test_the_readmes_shared_instance_steps_work_as_written(tmp_path) -> None:
-    setup, server, refresh = _readme_blocks()
+def test_the_documented_shared_instance_steps_work_as_written(tmp_path) -> None:
+    setup, server, refresh = _documented_blocks()
     assert setup[0] == "pip install -e '.[postgres]'"
     assert importlib.metadata.version("dagster-postgres") == "0.29.27"  # what that line installs
-    assert any(README_URL in line for line in setup) and any(README_HOME in line for line in setup)
-    url = worker_database_url("_readme")
+    assert any(DOC_URL in line for line in setup) and any(DOC_HOME in line for line in setup)
+    url = worker_database_url("_docs")
     empty_worker_database(url)
     data = tmp_path / "data"
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(data)], check=True, capture_output=True)
 
-    # The server, then another host: each sets itself up as the README says.
+    # The server, then another host: each sets itself up as the page says.
     server_home, other_home = tmp_path / "server_home", tmp_path / "other_home"
     for home in (server_home, other_home):
         done = _host_shell(setup, home, url)
@@ -179,7 +179,7 @@ def test_the_readmes_shared_instance_steps_work_as_written(tmp_path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "materialized stooq_index, tradeable_universe, match_report, price_exports in 1 run(s)" in done.stdout
 
-    # The server's `dagster dev`, started from the data folder as the README writes it (on
+    # The server's `dagster dev`, started from the data folder as the page writes it (on
     # 127.0.0.1 and a free port here, not on every address and port 3000), lists that run:
     # the server's DAGSTER_HOME sees the other host's run.
     [command] = server
