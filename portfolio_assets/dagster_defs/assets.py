@@ -21,7 +21,7 @@ from ..domain.settings import (
     settings_from_environment,
 )
 from ..domain.stooq_tree import INDEX_COLUMNS
-from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
+from ..instance.dagster_internals.library import DATA_VERSION_TAG, AnyAssetGraph, asset_graph_of, input_data_version_tag
 from ..instance.memo_tags import ExportStepConfig, StepConfig, memo_tags, previous_memo
 from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
@@ -133,9 +133,9 @@ def _source_read(context: dg.AssetExecutionContext, source: str, version: str) -
     and returned as the materialization's input tag, which overrides Dagster's."""
     if version != current_data_version(context.instance, source):
         context.instance.report_runless_asset_event(
-            dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": version})
+            dg.AssetObservation(asset_key=dg.AssetKey(source), tags={DATA_VERSION_TAG: version})
         )
-    return {f"dagster/input_data_version/{source}": version}
+    return {input_data_version_tag(source): version}
 
 
 def _selected_checks(context: dg.AssetExecutionContext) -> set[str]:

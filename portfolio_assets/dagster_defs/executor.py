@@ -21,17 +21,13 @@ clearing itself before its runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
+from ..instance.dagster_internals.library import ExecutionPlan, PlanOrchestrationContext, RetryMode
 from ..instance.runs import DEAD_RUN_CLEARED, ORPHANED_SLOT_FREED, clear_dead_runs, free_orphaned_slots
 from .assets import POOL
-
-if TYPE_CHECKING:
-    from dagster._core.execution.context.system import PlanOrchestrationContext
-    from dagster._core.execution.plan.plan import ExecutionPlan
-    from dagster._core.execution.retries import RetryMode
 
 __all__ = ["in_process_executor_freeing_dead_runs"]
 

@@ -13,6 +13,7 @@ import dagster as dg
 
 from ..domain.changes import CHANGE_KINDS, ChangeCounts, ChangeSet
 from ..domain.price_lag import PriceLag
+from ..instance.dagster_internals.library import COLUMN_SCHEMA_METADATA_KEY, ROW_COUNT_METADATA_KEY
 
 __all__ = [
     "CHANGE_TABLE_LIMIT",
@@ -51,8 +52,8 @@ def report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.Metadat
     """Dagster's standard metadata for a CSV report: its row count and its columns."""
     schema = dg.TableSchema(columns=[dg.TableColumn(name, _COLUMN_TYPES.get(name, "string")) for name in columns])
     return {
-        "dagster/row_count": dg.MetadataValue.int(row_count),
-        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        ROW_COUNT_METADATA_KEY: dg.MetadataValue.int(row_count),
+        COLUMN_SCHEMA_METADATA_KEY: dg.MetadataValue.table_schema(schema),
     }
 
 
