@@ -78,7 +78,6 @@ __all__ = [
     "PlanOrchestrationContext",
     "RetryMode",
     "RunLogRecord",
-    "SerializableErrorInfo",
     "WorkerStatus",
     "asset_graph_of",
     "dagster_staleness",
