@@ -25,7 +25,12 @@ from typing import Any
 
 import dagster as dg
 
-from ..instance.dagster_internals.library import ExecutionPlan, PlanOrchestrationContext, RetryMode
+from ..instance.dagster_internals.library import (
+    ExecutionPlan,
+    PlanOrchestrationContext,
+    RetryMode,
+    wrapped_in_process_executor,
+)
 from ..instance.runs import DEAD_RUN_CLEARED, ORPHANED_SLOT_FREED, clear_dead_runs, free_orphaned_slots
 from .assets import POOL
 
@@ -55,19 +60,10 @@ class _FreeingDeadRunsFirst(dg.Executor):
         yield from self._inner.execute(plan_context, execution_plan)
 
 
-def _create(init_context: dg.InitExecutorContext) -> dg.Executor:
-    create_in_process = dg.in_process_executor.executor_creation_fn
-    assert create_in_process is not None  # Dagster's own executor always has one
-    return _FreeingDeadRunsFirst(create_in_process(init_context))
-
-
 # The same name and configuration as Dagster's in-process executor, so a launchpad's
 # `execution: in_process: ...` config and the UI read as before.
-in_process_executor_freeing_dead_runs = dg.ExecutorDefinition(
-    name=dg.in_process_executor.name,
-    config_schema=dg.in_process_executor.config_schema.as_field(),
-    requirements=dg.in_process_executor.get_requirements,
-    executor_creation_fn=_create,
+in_process_executor_freeing_dead_runs = wrapped_in_process_executor(
+    _FreeingDeadRunsFirst,
     description="Dagster's in-process executor; first marks runs whose process is gone failed and frees "
     "their pool slots (without a daemon nothing else would).",
 )

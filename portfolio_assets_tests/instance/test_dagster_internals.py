@@ -331,6 +331,28 @@ def test_the_launching_code_server_is_read_from_the_tag_dagster_writes(
     assert library.launching_code_server(tagged) == expected
 
 
+WRAPPED: list[dg.Executor] = []
+
+
+def _record_wrapped(executor: dg.Executor) -> dg.Executor:
+    WRAPPED.append(executor)
+    return executor
+
+
+@dg.job(executor_def=library.wrapped_in_process_executor(_record_wrapped, description="a test"))
+def wrapped_executor_job() -> None:
+    one_step()
+
+
+def test_an_in_process_executor_wrapped_runs_what_it_wraps(instance: dg.DagsterInstance) -> None:
+    """As `dagster asset materialize` runs a code location's job: with the job's executor."""
+    assert wrapped_executor_job.executor_def.name == dg.in_process_executor.name == "in_process"
+    WRAPPED.clear()
+    with dg.execute_job(dg.reconstructable(wrapped_executor_job), instance=instance) as result:
+        assert result.success
+    assert len(WRAPPED) == 1
+
+
 # --- the instance: storage kind and pool slots ----------------------------------------------
 
 

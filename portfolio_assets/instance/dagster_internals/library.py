@@ -17,7 +17,7 @@ Checked against dagster 1.13.27 (`DAGSTER_RELEASE`); the only module of the proj
   `dg.materialize` gives its runs.
 - Extension points: the types in the signatures of what the project implements (a run
   launcher's health check, an executor, a check evaluation's target) that Dagster does
-  not export.
+  not export, and an executor definition copied from Dagster's in-process one.
 
 portfolio_assets_tests/instance/test_dagster_internals.py holds each to its contract:
 every import below resolves, each signature has the parameters used here, each tag has
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -96,6 +96,7 @@ __all__ = [
     "run_process_pid",
     "set_pool_limit",
     "step_error_headline",
+    "wrapped_in_process_executor",
 ]
 
 
@@ -315,6 +316,28 @@ def launcher_instance(launcher: dg.DefaultRunLauncher) -> dg.DagsterInstance | N
     """The instance a run launcher was registered with (None before it is): Dagster gives
     it to launchers through the protected `_instance`, as its own launchers use it."""
     return launcher._instance if launcher.has_instance else None
+
+
+def wrapped_in_process_executor(wrap: Callable[[dg.Executor], dg.Executor], description: str) -> dg.ExecutorDefinition:
+    """An executor that reads as Dagster's in-process one (its name, configuration and
+    requirements, so a launchpad's `execution: in_process: ...` config still fits and the
+    UI shows the same), and runs the executor Dagster's creates as `wrap` wraps it.
+
+    ExecutorDefinition's configuration schema and requirements are not public in 1.13."""
+    base = dg.in_process_executor
+    create_in_process = base.executor_creation_fn
+    assert create_in_process is not None  # Dagster's own executor always has one
+
+    def create(init_context: dg.InitExecutorContext) -> dg.Executor:
+        return wrap(create_in_process(init_context))
+
+    return dg.ExecutorDefinition(
+        name=base.name,
+        config_schema=base.config_schema.as_field(),
+        requirements=base.get_requirements,
+        executor_creation_fn=create,
+        description=description,
+    )
 
 
 def materialization_target(record: dg.EventLogRecord) -> AssetCheckEvaluationTargetMaterializationData:
