@@ -2,8 +2,8 @@
 
 Checked against dagster 1.13.27, the release pyproject.toml pins (`DAGSTER_RELEASE`).
 Outside this package the project uses only Dagster's public API (`import dagster as
-dg`): no `dagster._` import, no Dagster-owned tag or metadata name spelled by hand, no
-parse of Dagster's log text, no read of Dagster's storage tables
+dg`): no import of its private modules, no Dagster-owned tag or metadata name spelled
+by hand, no parse of Dagster's log text, no read of Dagster's storage tables
 (portfolio_assets_tests/test_layers.py fails on any). Two modules:
 
 - `library.py`: what a process that imports Dagster uses of its internals: the
@@ -11,7 +11,7 @@ parse of Dagster's log text, no read of Dagster's storage tables
   naming a run's process, the shape of its run-log records and step errors, the
   instance's pool slots and storage kind, and the types of the extension points the
   project implements (run launcher, executor, check evaluation target). The only
-  module of the package with `dagster._` imports.
+  module of the package that imports Dagster's private modules.
 - `storage_tables.py`: Dagster's storage read as files and SQL tables, without
   importing Dagster, for the CLI's fast path.
 
