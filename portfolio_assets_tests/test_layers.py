@@ -1,8 +1,12 @@
-"""The layers' arrows point one way, and the CLI's fast path stays light.
+"""The layers' arrows point one way, the CLI's fast path stays light, and Dagster's
+internals stay behind their one adapter.
 
 cli and dagster_defs use steps and instance; steps use domain, incremental and io; domain
 imports nothing of the package but its own modules (errors, settings); the public pandas
 readers (`data.py`) use the domain alone, so a backtest never imports Dagster through them.
+Everything of Dagster beyond its public API (a `dagster._` import, a tag or metadata name
+Dagster owns) is in `instance/dagster_internals/`, and its `dagster._` imports in one
+module of it.
 """
 
 from __future__ import annotations
@@ -73,3 +77,62 @@ def test_the_fast_path_imports_neither_dagster_nor_the_price_reader() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+ADAPTER = PACKAGE / "instance" / "dagster_internals"
+# The one module of the adapter that imports Dagster's private modules.
+ADAPTER_IMPORTS = ADAPTER / "library.py"
+# Dagster's private modules (its own, and the library it shares with its other packages).
+PRIVATE_MODULES = ("dagster._", "dagster_shared")
+# How names Dagster owns start: tags and metadata keys ("dagster/data_version"), hidden
+# tags (".dagster/grpc_info"), and private module paths given as text.
+DAGSTER_NAMES = ("dagster/", ".dagster", "dagster._")
+
+
+def _dagster_internals(path: Path) -> tuple[list[str], list[str]]:
+    """(private imports, Dagster-owned names in string literals) of the module at `path`,
+    each as "line N: what"."""
+    imports, names = [], []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in ("dg", "dagster") and node.attr.startswith("_"):
+                imports.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(DAGSTER_NAMES):
+            names.append(f"line {node.lineno}: {node.value!r}")
+        private = [module for module in modules if module.startswith(PRIVATE_MODULES)]
+        if private:
+            imports.append(f"line {node.lineno}: import {private[0]}")
+    return imports, names
+
+
+def test_dagster_internals_are_used_only_through_the_adapter() -> None:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(ADAPTER):
+            continue
+        imports, names = _dagster_internals(path)
+        if imports or names:
+            found[str(path.relative_to(PACKAGE))] = imports + names
+    assert not found, (
+        "Dagster's internals outside portfolio_assets/instance/dagster_internals/ (import them, "
+        f"or take the name, from the adapter): {found}"
+    )
+
+
+def test_one_module_of_the_adapter_imports_dagsters_private_modules() -> None:
+    importing = [path.name for path in sorted(ADAPTER.glob("*.py")) if _dagster_internals(path)[0]]
+    assert importing == [ADAPTER_IMPORTS.name]
+
+
+def test_the_adapter_imports_nothing_of_the_project() -> None:
+    """It wraps Dagster alone, so that an upgrade is one folder's work."""
+    for path in sorted(ADAPTER.glob("*.py")):
+        assert _imported_layers(path) <= {"instance"}, path.name
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 1]
+        assert not relative, f"{path.name} imports from outside the adapter"

@@ -3,8 +3,9 @@
 After Dagster has found every asset fresh, the CLI records the state it saw:
 the two source fingerprints, the code versions (which carry the result
 settings), the output stamps, and a marker of the instance's event storage
-(size and mtime of every event-log file under DAGSTER_HOME/history/runs on local
-SQLite; the newest event id in the shared database on PostgreSQL, read with one query).
+(size and mtime of every event-log file on local SQLite; the newest event id in the
+shared database on PostgreSQL, read with one query), read without Dagster through
+`instance/dagster_internals/storage_tables.py`, the one module that knows its layout.
 A later check answers "fresh" only if all of these are equal again. Any event
 written since, by a UI run, a sensor, the shell or an observation, changes the
 marker; any input, setting, code or output change changes the state. Anything
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
 from pathlib import Path
 
 import yaml
@@ -29,12 +28,16 @@ from ..domain.stooq_tree import StooqFile, scan_stooq_tree
 from ..incremental.export_folder import existing_export_names
 from ..incremental.fingerprints import stooq_fingerprint, text_fingerprint, tradeable_fingerprint
 from ..incremental.memo import output_stamp
+from ..instance.dagster_internals.storage_tables import (
+    postgres_event_log_state,
+    sqlite_event_log_files,
+    sqlite_runs_in_flight,
+)
 from ..instance.storage_config import StorageConfig, read_storage_config
 from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
 from ..steps.registry import asset_keys, output_paths, step_code_version
 
 __all__ = [
-    "ENDED_RUN_STATUSES",
     "FRESH_STATE_FILE",
     "LEFTOVER_AGE_SECONDS",
     "instance_marker",
@@ -48,10 +51,6 @@ __all__ = [
 FRESH_STATE_FILE = "portfolio_assets_fresh_state.json"
 # Temporary files live for one write (milliseconds); older ones belong to no live writer.
 LEFTOVER_AGE_SECONDS = 60
-# The run statuses after which a run writes nothing more (dagster.DagsterRunStatus values,
-# spelled out: this module does not import Dagster). Any other status is in flight.
-ENDED_RUN_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
-_IN_FLIGHT_WHERE = f"status NOT IN ({', '.join(repr(status) for status in ENDED_RUN_STATUSES)})"
 
 
 def instance_marker(dagster_home: Path) -> str | None:
@@ -64,54 +63,24 @@ def instance_marker(dagster_home: Path) -> str | None:
         return None
     if storage.kind == "postgres":
         return _postgres_marker(storage)
-    if storage.kind != "sqlite" or _sqlite_runs_in_flight(dagster_home) != 0:
+    if storage.kind != "sqlite" or sqlite_runs_in_flight(dagster_home) != 0:
         return None
     try:
-        entries = sorted(os.scandir(dagster_home / "history" / "runs"), key=lambda entry: entry.name)
         digest = hashlib.sha256()
-        for entry in entries:
-            stat = entry.stat(follow_symlinks=False)
-            digest.update(f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        for name, size, mtime_ns in sqlite_event_log_files(dagster_home):
+            digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
     except OSError:
         return None
     return digest.hexdigest()
 
 
-def _sqlite_runs_in_flight(dagster_home: Path) -> int | None:
-    """How many runs the local run storage records as in flight (None: cannot tell)."""
-    runs = dagster_home / "history" / "runs.db"
-    if not runs.exists():
-        return 0  # no run was ever created here
-    try:
-        # Read-only: never a checkpoint or a journal of ours in Dagster's database.
-        connection = sqlite3.connect(f"{runs.absolute().as_uri()}?mode=ro", uri=True, timeout=2)
-        try:
-            row = connection.execute(f"SELECT count(*) FROM runs WHERE {_IN_FLIGHT_WHERE}").fetchone()
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return None
-    return None if row is None else int(row[0])
-
-
 def _postgres_marker(storage: StorageConfig) -> str | None:
     """The newest event id of the shared event log (every host's events raise it), or None
     while any host's run is recorded as in flight."""
-    try:
-        import psycopg2  # only with the postgres extra; a few milliseconds, no Dagster
-
-        with psycopg2.connect(storage.libpq_url, connect_timeout=2) as connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT coalesce(max(id), 0), count(*), "
-                f"(SELECT count(*) FROM runs WHERE {_IN_FLIGHT_WHERE}) FROM event_logs"
-            )
-            row = cursor.fetchone()
-        connection.close()
-    except Exception:  # noqa: BLE001 - no driver, no server, no table: don't know, ask Dagster
+    state = postgres_event_log_state(storage.libpq_url) if storage.libpq_url else None
+    if state is None or state[2] != 0:
         return None
-    if row is None or row[2] != 0:
-        return None
-    return f"postgres:{row[0]}:{row[1]}"
+    return f"postgres:{state[0]}:{state[1]}"
 
 
 def observed_state(

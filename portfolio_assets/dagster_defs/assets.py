@@ -17,7 +17,7 @@ from ..domain.settings import (
     price_exports_freshness_hours,
     settings_from_environment,
 )
-from ..instance.dagster_staleness import AnyAssetGraph, asset_graph_of
+from ..instance.dagster_internals.library import DATA_VERSION_TAG, AnyAssetGraph, asset_graph_of, input_data_version_tag
 from ..instance.memo_tags import ExportStepConfig, StepConfig, memo_tags, previous_memo
 from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
@@ -118,9 +118,9 @@ def _source_read(context: dg.AssetExecutionContext, source: str, result: StepRes
     version = getattr(result, "source_version")  # noqa: B009  every step reading a source reports it
     if version != current_data_version(context.instance, source):
         context.instance.report_runless_asset_event(
-            dg.AssetObservation(asset_key=dg.AssetKey(source), tags={"dagster/data_version": version})
+            dg.AssetObservation(asset_key=dg.AssetKey(source), tags={DATA_VERSION_TAG: version})
         )
-    return {f"dagster/input_data_version/{source}": version}
+    return {input_data_version_tag(source): version}
 
 
 def _selected_checks(context: dg.AssetExecutionContext) -> set[str]:

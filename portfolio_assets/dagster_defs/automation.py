@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ..instance.dagster_internals.library import MAX_RETRIES_TAG
 from .assets import SKIP_FRESH_TAG
 
 __all__ = ["AUTOMATION_RUN_TAGS", "build_automation_sensor", "stale_condition"]
@@ -30,7 +31,7 @@ RETRIES = 2
 AUTOMATION_RUN_TAGS = {
     "portfolio_assets/trigger": "automation",
     SKIP_FRESH_TAG: "true",
-    "dagster/max_retries": str(RETRIES),
+    MAX_RETRIES_TAG: str(RETRIES),
 }
 
 

@@ -21,17 +21,18 @@ clearing itself before its runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
+from ..instance.dagster_internals.library import (
+    ExecutionPlan,
+    PlanOrchestrationContext,
+    RetryMode,
+    wrapped_in_process_executor,
+)
 from ..instance.runs import DEAD_RUN_CLEARED, ORPHANED_SLOT_FREED, clear_dead_runs, free_orphaned_slots
 from .assets import POOL
-
-if TYPE_CHECKING:
-    from dagster._core.execution.context.system import PlanOrchestrationContext
-    from dagster._core.execution.plan.plan import ExecutionPlan
-    from dagster._core.execution.retries import RetryMode
 
 __all__ = ["in_process_executor_freeing_dead_runs"]
 
@@ -59,19 +60,10 @@ class _FreeingDeadRunsFirst(dg.Executor):
         yield from self._inner.execute(plan_context, execution_plan)
 
 
-def _create(init_context: dg.InitExecutorContext) -> dg.Executor:
-    create_in_process = dg.in_process_executor.executor_creation_fn
-    assert create_in_process is not None  # Dagster's own executor always has one
-    return _FreeingDeadRunsFirst(create_in_process(init_context))
-
-
 # The same name and configuration as Dagster's in-process executor, so a launchpad's
 # `execution: in_process: ...` config and the UI read as before.
-in_process_executor_freeing_dead_runs = dg.ExecutorDefinition(
-    name=dg.in_process_executor.name,
-    config_schema=dg.in_process_executor.config_schema.as_field(),
-    requirements=dg.in_process_executor.get_requirements,
-    executor_creation_fn=_create,
+in_process_executor_freeing_dead_runs = wrapped_in_process_executor(
+    _FreeingDeadRunsFirst,
     description="Dagster's in-process executor; first marks runs whose process is gone failed and frees "
     "their pool slots (without a daemon nothing else would).",
 )

@@ -20,6 +20,12 @@ from typing import Any
 import dagster as dg
 
 from ..domain.errors import PortfolioInputError, WorkerProcessDied, describe_os_error
+from ..instance.dagster_internals.library import (
+    EPHEMERAL_JOB_NAME,
+    is_skipped_step_message,
+    run_log_record,
+    step_error_headline,
+)
 
 __all__ = ["failing_clearly", "failure_lines", "materialize_with_one_line_log", "one_line_console_logger"]
 
@@ -45,9 +51,9 @@ _FAILURE_EVENTS = frozenset({dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventTy
 def _left_to_the_summary(record: logging.LogRecord, event: Any, message: str) -> bool:
     if event is not None and getattr(event, "event_type", None) in _FAILURE_EVENTS:
         return True
-    # The executor's "Dependencies for step X failed: [...]. Not executing." follows a
-    # step failure; the summary names that failure.
-    return event is None and record.levelno >= logging.ERROR and message.startswith("Dependencies for step")
+    # The executor's message for a step it skips follows a step failure; the summary
+    # names that failure.
+    return event is None and record.levelno >= logging.ERROR and is_skipped_step_message(message)
 
 
 class _OneLineHandler(logging.Handler):
@@ -55,14 +61,11 @@ class _OneLineHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            # Dagster's log manager attaches the step, the event and the original message
-            # under this attribute (dagster._core.log_manager.LOG_RECORD_METADATA_ATTR).
-            meta = getattr(record, "dagster_meta", None) or {}
-            event = meta.get("dagster_event")
-            message = str(meta.get("orig_message") or record.getMessage()).strip()
-            if _left_to_the_summary(record, event, message):
+            logged = run_log_record(record)
+            message = logged.message
+            if _left_to_the_summary(record, logged.event, message):
                 return
-            step = meta.get("step_key")
+            step = logged.step_key
             first = message.splitlines()[0] if message else ""
             # sys.stderr looked up now, not when the handler was made: it may be replaced.
             sys.stderr.write(f"{record.levelname.lower()}{f' {step}' if step else ''}: {first}\n")
@@ -88,10 +91,6 @@ def one_line_console_logger(init_context: dg.InitLoggerContext) -> logging.Logge
     return run_logger
 
 
-# The name dg.materialize gives its job, so these runs look the same in the UI.
-_JOB_NAME = "__ephemeral_asset_job__"
-
-
 def materialize_with_one_line_log(
     assets: Sequence[Any],
     run_config: Any = None,
@@ -105,32 +104,17 @@ def materialize_with_one_line_log(
 
     dg.materialize always uses Dagster's colored console logger, which prints each
     step failure's stack before the caller can say anything; so the same job is
-    built here with our logger. `run_config["loggers"]["console"]` configures it."""
+    built here with our logger, under the job name dg.materialize gives its own (so these
+    runs look the same in the UI). `run_config["loggers"]["console"]` configures it."""
     definitions = dg.Definitions(
         assets=list(assets),
         resources=resources,
-        jobs=[dg.define_asset_job(_JOB_NAME, selection=selection)],
+        jobs=[dg.define_asset_job(EPHEMERAL_JOB_NAME, selection=selection)],
         loggers={"console": one_line_console_logger},
     )
-    return definitions.resolve_job_def(_JOB_NAME).execute_in_process(
+    return definitions.resolve_job_def(EPHEMERAL_JOB_NAME).execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=raise_on_error, tags=tags
     )
-
-
-def _headline(error: Any) -> str:
-    """The first line of the user's exception, past Dagster's wrappers, without module path."""
-    while error is not None and str(getattr(error, "cls_name", "")).startswith("Dagster") and error.cause:
-        error = error.cause  # "Error occurred while executing op ..." wraps what went wrong
-    if error is None:
-        return ""
-    lines = (error.message or "").strip().splitlines()
-    # A failed blocking check names the asset and the check on the lines after the first
-    # (its step is the asset's own, which names no check).
-    first = " ".join(lines) if error.cls_name == "DagsterAssetCheckFailedError" else lines[0] if lines else ""
-    name, _, rest = first.partition(": ")
-    if rest and name.rsplit(".", 1)[-1] == error.cls_name:
-        return f"{error.cls_name}: {rest}"
-    return first
 
 
 def _one_line(text: str) -> str:
@@ -148,7 +132,7 @@ def failure_lines(events: Iterable[Any]) -> list[str]:
             continue
         data = event.step_failure_data
         user = data.user_failure_data
-        description = (user.description if user is not None else None) or _headline(data.error)
+        description = (user.description if user is not None else None) or step_error_headline(data.error)
         line = f"{event.step_key}: {_one_line(description) or 'failed'}"
         if line not in lines:
             lines.append(line)
@@ -156,5 +140,5 @@ def failure_lines(events: Iterable[Any]) -> list[str]:
         for event in events:
             error = getattr(event.event_specific_data, "error", None)
             if event.event_type == dg.DagsterEventType.RUN_FAILURE and error is not None:
-                lines.append(f"run: {_one_line(_headline(error)) or 'failed'}")
+                lines.append(f"run: {_one_line(step_error_headline(error)) or 'failed'}")
     return lines

@@ -7,21 +7,16 @@ import would build them a second time).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dagster as dg
 
 from ..domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
+from ..instance.dagster_internals.library import CacheableAssetsDefinition
 from .assets import build_pipeline_assets
 from .automation import stale_condition
 from .executor import in_process_executor_freeing_dead_runs
 from .resources import settings_resource_from_environment
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
-
-if TYPE_CHECKING:
-    # What dg.Definitions holds besides the public kinds; dagster does not export it.
-    from dagster._core.definitions.assets.definition.cacheable_assets_definition import CacheableAssetsDefinition
 
 __all__ = ["build_definitions", "runnable"]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import dagster as dg
 
 from ..domain.changes import CHANGE_KINDS, ChangeCounts
+from ..instance.dagster_internals.library import COLUMN_SCHEMA_METADATA_KEY, ROW_COUNT_METADATA_KEY
 from ..steps.asset_metadata import Counts, FilePath, JsonValue, Listing, MetadataItem, Preview, Table, TableShape
 
 __all__ = ["change_counts_from_metadata", "dagster_metadata"]
@@ -43,8 +44,8 @@ def _report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.Metada
     """Dagster's standard metadata for a CSV report: its row count and its columns."""
     schema = dg.TableSchema(columns=[dg.TableColumn(name, _COLUMN_TYPES.get(name, "string")) for name in columns])
     return {
-        "dagster/row_count": dg.MetadataValue.int(row_count),
-        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        ROW_COUNT_METADATA_KEY: dg.MetadataValue.int(row_count),
+        COLUMN_SCHEMA_METADATA_KEY: dg.MetadataValue.table_schema(schema),
     }
 
 

@@ -21,13 +21,11 @@ No `from __future__ import annotations`: Dagster reads the sensor's parameter ty
 import json
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # no public name in 1.13
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from ..domain.settings import Settings
 from ..incremental.file_summaries import readable_now
 from ..incremental.memo import output_stamp
+from ..instance.dagster_internals.library import materialization_target
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
 from ..instance.stale_status import describe_path
@@ -97,15 +95,12 @@ def latest_output_stamp(instance: dg.DagsterInstance, key: str) -> str | None:
 
 
 def _failed(key: str, record: dg.EventLogRecord, problem: str) -> dg.AssetCheckEvaluation:
-    target = AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
-    )
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(key),
         check_name=OUTPUTS_INTACT,
         passed=False,
         metadata={"problem": problem},
-        target_materialization_data=target,
+        target_materialization_data=materialization_target(record),
     )
 
 

@@ -18,6 +18,7 @@ import dagster as dg
 from ..domain.errors import PortfolioInputError
 from ..domain.settings import Settings, sensor_intervals
 from ..incremental.watching import FolderState, broker_folder_state, stooq_tree_state
+from ..instance.dagster_internals.library import DATA_VERSION_TAG
 from ..instance.location_settings import record_location_settings
 from .resources import PipelineSettings
 
@@ -70,7 +71,7 @@ def evaluate_tick(
     context.log.info(f"{source} fingerprint {latest} -> {state.fingerprint}")
     observation = dg.AssetObservation(
         asset_key=dg.AssetKey(source),
-        tags={"dagster/data_version": state.fingerprint},
+        tags={DATA_VERSION_TAG: state.fingerprint},
         metadata={"file_count": state.file_count},
     )
     return dg.SensorResult(asset_events=[observation], cursor=new_cursor)

@@ -15,6 +15,7 @@ from ..domain.broker_lists import broker_list_paths
 from ..domain.settings import Settings
 from ..domain.stooq_tree import StooqFile, scan_stooq_tree
 from ..incremental.fingerprints import stooq_fingerprint, tradeable_fingerprint
+from ..instance.dagster_internals.library import DATA_VERSION_TAG
 from ..steps.common import require_folder
 from .failures import failing_clearly
 from .resources import PipelineSettings
@@ -122,7 +123,7 @@ def record_observations(
                 dg.AssetObservation(
                     asset_key=asset_key,
                     metadata=result.metadata,
-                    tags={"dagster/data_version": versions[key]},
+                    tags={DATA_VERSION_TAG: versions[key]},
                 )
             )
     return versions

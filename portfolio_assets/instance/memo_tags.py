@@ -10,9 +10,9 @@ from __future__ import annotations
 import dagster as dg
 
 from ..incremental.memo import StepMemo
+from .dagster_internals.library import DATA_VERSION_TAG
 
 __all__ = [
-    "DATA_VERSION_TAG",
     "INPUT_FINGERPRINT_TAG",
     "OUTPUT_STAMP_TAG",
     "SETTING_TAG_PREFIX",
@@ -24,7 +24,6 @@ __all__ = [
 
 INPUT_FINGERPRINT_TAG = "portfolio_assets/input_fingerprint"
 OUTPUT_STAMP_TAG = "portfolio_assets/output_stamp"
-DATA_VERSION_TAG = "dagster/data_version"
 SETTING_TAG_PREFIX = "portfolio_assets/setting."
 
 

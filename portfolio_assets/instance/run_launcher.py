@@ -19,44 +19,26 @@ In dagster.yaml:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
 import dagster as dg
-from dagster._config.config_schema import UserConfigSchema
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._serdes.config_class import ConfigurableClassData
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
+from .dagster_internals.library import CheckRunHealthResult, WorkerStatus, launcher_instance
 from .runs import run_liveness
 
 __all__ = ["LivenessCheckingRunLauncher"]
 
 
 class LivenessCheckingRunLauncher(dg.DefaultRunLauncher):
-    """`DefaultRunLauncher` whose `check_run_worker_health` reports dead run processes."""
+    """`DefaultRunLauncher` whose `check_run_worker_health` reports dead run processes.
 
-    def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
-        super().__init__(inst_data=inst_data)
-
-    # ConfigurableClass: like DefaultRunLauncher, no settings of its own. Spelled out so
-    # that the class dagster.yaml names is the one built, whatever the parent does later.
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        return {}
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> Self:
-        return cls(inst_data=inst_data)
+    Its configuration is DefaultRunLauncher's (none): the inherited `config_type` and
+    `from_config_value` build this class, the one dagster.yaml names."""
 
     @property
     def supports_check_run_worker_health(self) -> bool:
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        liveness = run_liveness(run, self._instance if self.has_instance else None)
+        liveness = run_liveness(run, launcher_instance(self))
         if liveness.dead:
             return CheckRunHealthResult(
                 WorkerStatus.FAILED, f"run worker gone: {liveness.reason}", run_worker_id=str(liveness.pid)

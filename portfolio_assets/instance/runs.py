@@ -14,11 +14,10 @@ Where the process comes from, in order:
 - our tags `portfolio_assets/host|pid|pid_started`, set by `refresh` when it
   launches a run and by every asset step when it starts (`process_tags`);
   tags a retry copied from its parent run are not evidence about the retry;
-- else the latest engine event naming the run's process: "Started process for
-  run (pid: N)." that Dagster's code server records before a launched run turns
-  STARTED, or "Executing steps in process (pid: N)" / "... multiprocess executor:
-  parent process (pid: N)" that the executor records before its first step
-  (which covers runs executed in a CLI process too). These events name no host:
+- else the latest engine event naming the run's process: the one Dagster's code
+  server records before a launched run turns STARTED, or the one the executor
+  records before its first step (which covers runs executed in a CLI process too;
+  `dagster_internals.library.run_process_pid` knows them). These events name no host:
   we take it to be this host unless the run's host tag or its code server
   address says otherwise. That holds for this project's instance (local SQLite
   storage; under `dagster dev` code servers and run workers are local
@@ -35,7 +34,6 @@ read all mean alive.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -44,9 +42,18 @@ from dataclasses import dataclass
 
 import dagster as dg
 import psutil
-from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from ..io.parallel import process_identity, process_state
+from .dagster_internals.library import (
+    free_pool_slots,
+    is_local_sqlite,
+    launching_code_server,
+    pool_limit_configured,
+    pool_slot_holders,
+    pool_slots_supported,
+    run_process_pid,
+    set_pool_limit,
+)
 
 __all__ = [
     "ASSETS_TAG",
@@ -77,14 +84,6 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
 ]
 _HOST, _PID, _STARTED = "portfolio_assets/host", "portfolio_assets/pid", "portfolio_assets/pid_started"
-# Engine events whose metadata `pid` is the process running the run (Dagster 1.13):
-# dagster/_grpc/impl.py `_run_in_subprocess`, dagster/_core/executor/in_process.py and
-# multiprocess.py, each with EngineEventData.in_process/multiprocess(pid) as data.
-RUN_PROCESS_EVENTS = (
-    "Started process for run",
-    "Executing steps in process",
-    "Executing steps using multiprocess executor: parent process",
-)
 _LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 HEARTBEAT_TAG = "portfolio_assets/heartbeat"
 # What a run materializes, for runs whose asset selection Dagster leaves empty (refresh).
@@ -126,15 +125,10 @@ def process_tags() -> dict[str, str]:
     return {_HOST: socket.gethostname(), _PID: str(pid), _STARTED: f"{started:.3f}"}
 
 
-def _shared_storage(instance: dg.DagsterInstance) -> bool:
-    """Whether other hosts may run on this instance (anything but local SQLite files)."""
-    return "sqlite" not in type(instance.run_storage).__module__
-
-
 def keep_heartbeat(instance: dg.DagsterInstance, run_id: str) -> None:
     """On a shared instance, keep `run_id`'s heartbeat tag fresh from this process until the
     run ends or the process does (a daemon thread; once per run and process)."""
-    if not _shared_storage(instance):
+    if is_local_sqlite(instance):
         return  # one host: the process table says whether a run lives
     with _beating_lock:
         if run_id in _beating:
@@ -196,32 +190,15 @@ def _own_process_tags(instance: dg.DagsterInstance | None, run: dg.DagsterRun) -
 
 def _code_server_is_local(run: dg.DagsterRun) -> bool:
     """Whether the code server that started the run's worker (if any) runs on this host."""
-    raw = run.tags.get(GRPC_INFO_TAG)
-    if raw is None:
-        return True
     try:
-        info = json.loads(raw)
+        server = launching_code_server(run)
     except ValueError:
-        return False
-    if not isinstance(info, dict):
-        return False
-    if info.get("socket"):
+        return False  # an address we cannot read: cannot tell
+    if server is None:
+        return True
+    if server.unix_socket:
         return True  # a Unix socket is on this host by nature
-    return info.get("host", "") in _LOCAL_ADDRESSES | {socket.gethostname()}
-
-
-def _engine_event_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
-    """The pid in the latest of the run's engine events that name its process."""
-    pid = None
-    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        event = entry.dagster_event
-        if event is None or not (event.message or "").startswith(RUN_PROCESS_EVENTS):
-            continue
-        value = event.engine_event_data.metadata.get("pid")
-        text = str(getattr(value, "value", "") or "")
-        if text.isdigit():
-            pid = int(text)
-    return pid
+    return server.host in _LOCAL_ADDRESSES | {socket.gethostname()}
 
 
 def run_process(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> RunProcess:
@@ -232,7 +209,7 @@ def run_process(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) 
     if _own_process_tags(instance, run):
         return RunProcess(int(run.tags[_PID]), _started_time(run.tags.get(_STARTED, "")), host == here, "tags")
     if instance is not None:
-        pid = _engine_event_pid(instance, run)
+        pid = run_process_pid(instance, run.run_id)
         if pid is not None:
             # The event names no host: local unless something says otherwise (see the docstring).
             local = (host is None or host == here) and _code_server_is_local(run)
@@ -297,8 +274,8 @@ def clear_dead_runs(
         liveness = run_liveness(run, instance)
         if liveness.dead:
             instance.report_run_failed(run, message=f"{liveness.reason}; cleared by {cleared_by}")
-            if instance.event_log_storage.supports_global_concurrency_limits:
-                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            if pool_slots_supported(instance):
+                free_pool_slots(instance, run.run_id)
             cleared.append(run.run_id)
     return cleared
 
@@ -308,14 +285,13 @@ def free_orphaned_slots(instance: dg.DagsterInstance, pool: str) -> list[str]:
 
     A run killed while a step held a slot keeps it claimed; with a limit of 1 every
     later step would wait for it forever."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
+    if not pool_slots_supported(instance):
         return []
     freed = []
-    for run_id in sorted({slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}):
+    for run_id in pool_slot_holders(instance, pool):
         run = instance.get_run_by_id(run_id)
         if run is None or run.status not in IN_FLIGHT or is_dead(run, instance):
-            storage.free_concurrency_slots_for_run(run_id)
+            free_pool_slots(instance, run_id)
             freed.append(run_id)
     return freed
 
@@ -325,11 +301,10 @@ def slot_holders_elsewhere(instance: dg.DagsterInstance, pool: str) -> dict[str,
 
     Only a host's own refresh or the daemon frees a slot whose run died; a run of another
     host that died is known dead once its heartbeat is stale, and not before."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
+    if not pool_slots_supported(instance):
         return {}
     holders = {}
-    for run_id in sorted({slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}):
+    for run_id in pool_slot_holders(instance, pool):
         run = instance.get_run_by_id(run_id)
         if run is None or run.status not in IN_FLIGHT or run_process(run, instance).local:
             continue
@@ -341,8 +316,5 @@ def slot_holders_elsewhere(instance: dg.DagsterInstance, pool: str) -> dict[str,
 
 def ensure_pool_limit(instance: dg.DagsterInstance, pool: str) -> None:
     """Limit the pool to one step at a time when the instance sets no limit for it."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return
-    if pool not in storage.get_concurrency_keys() and instance.global_op_concurrency_default_limit is None:
-        storage.set_concurrency_slots(pool, 1)
+    if pool_slots_supported(instance) and not pool_limit_configured(instance, pool):
+        set_pool_limit(instance, pool, 1)

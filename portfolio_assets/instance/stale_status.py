@@ -1,7 +1,7 @@
 """Which assets are fresh, stale or missing, and why, in words a user understands.
 
 Staleness is Dagster's own (one hop: code version, dependency data versions), read
-through `dagster_staleness`; this module turns its causes into words ("broker list
+through the adapter (`dagster_internals.library.dagster_staleness`); this module turns its causes into words ("broker list
 broker_b.csv changed", "setting include_empty changed from false to true") and adds what
 Dagster cannot know: output files that are missing or were changed on disk, and matched
 files that could not be read when match_report last ran (a read fails for the moment:
@@ -24,7 +24,13 @@ from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
 from ..steps.registry import output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
-from .dagster_staleness import AnyAssetGraph, DagsterStaleness, dagster_staleness
+from .dagster_internals.library import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    AnyAssetGraph,
+    DagsterStaleness,
+    dagster_staleness,
+)
 from .memo_tags import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 
 __all__ = [
@@ -82,7 +88,7 @@ def current_data_version(instance: dg.DagsterInstance, key: str) -> str | None:
     if key not in SOURCE_KEYS:
         event = instance.get_latest_materialization_event(asset_key)
         if event is not None and event.asset_materialization is not None:
-            return (event.asset_materialization.tags or {}).get("dagster/data_version")
+            return (event.asset_materialization.tags or {}).get(DATA_VERSION_TAG)
     records = instance.fetch_observations(asset_key, limit=1).records
     if records and records[0].asset_observation is not None:
         version = records[0].asset_observation.data_version
@@ -173,7 +179,7 @@ def _code_causes(key: str, code_version: str | None, tags: Mapping[str, str], se
         recorded = tags.get(SETTING_TAG_PREFIX + name)
         if recorded is not None and recorded != value:
             causes.append(f"setting {name} changed from {recorded} to {value}")
-    return causes or [f"code of {key} changed (version {tags.get('dagster/code_version')} to {code_version})"]
+    return causes or [f"code of {key} changed (version {tags.get(CODE_VERSION_TAG)} to {code_version})"]
 
 
 def _notes(key: str, settings: Settings, paths: list[Path]) -> list[str]:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from .dagster_internals.storage_tables import POSTGRES_RETRIES_EXHAUSTED
 from .storage_config import read_storage_config
 
 __all__ = ["LOW_SPACE_BYTES", "describe_storage_error", "postgres_address"]
@@ -38,10 +39,8 @@ __all__ = ["LOW_SPACE_BYTES", "describe_storage_error", "postgres_address"]
 # long before it reaches zero, and the advice (free some space) holds either way.
 LOW_SPACE_BYTES = 16 * 1024 * 1024
 _FULL = (errno.ENOSPC, errno.EDQUOT)
-# psycopg2's errors for a connection that could not be made or was lost, and what
-# dagster-postgres raises once its retries of such a connection ran out.
+# psycopg2's errors for a connection that could not be made or was lost.
 _CONNECTION_ERRORS = {("psycopg2", "OperationalError"), ("psycopg2", "InterfaceError")}
-_RETRIES_EXHAUSTED = ("dagster_postgres", "DagsterPostgresException")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -129,7 +128,7 @@ def describe_storage_error(error: BaseException, dagster_home: Path) -> str | No
             return f"{home} is full: free some space and run again"
         return f"the Dagster instance in {home} cannot be used: {message}"
     connection_lost = [
-        cause for cause in causes if _kind(cause) in _CONNECTION_ERRORS or _kind(cause) == _RETRIES_EXHAUSTED
+        cause for cause in causes if _kind(cause) in _CONNECTION_ERRORS or _kind(cause) == POSTGRES_RETRIES_EXHAUSTED
     ]
     if connection_lost:
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from portfolio_assets.cli.fast_path import ENDED_RUN_STATUSES, known_fresh
+from portfolio_assets.cli.fast_path import known_fresh
 from portfolio_assets.cli.main import main
 from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
 from portfolio_assets.dagster_defs.assets import POOL
@@ -92,15 +92,6 @@ def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world, 
         instance.report_run_failed(instance.get_run_by_id(run_id), message="ended")
         assert refresh(build_definitions(), instance, settings, report=lambda _: None).success
         assert known_fresh(home, settings)
-
-
-def test_the_ended_statuses_are_dagsters() -> None:
-    def finished(status: dg.DagsterRunStatus) -> bool:
-        if status == dg.DagsterRunStatus.QUEUED:
-            return False  # a queued run needs a code location's origin to be built; it is waiting
-        return dg.DagsterRun(job_name="job", status=status).is_finished
-
-    assert set(ENDED_RUN_STATUSES) == {status.value for status in dg.DagsterRunStatus if finished(status)}
 
 
 # `portfolio-assets refresh` that kills itself with SIGKILL the moment price_exports' step

@@ -17,12 +17,13 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import pytest
+
+# Test-only internals: engine event data as Dagster records it, and the origin a queued run needs.
 from dagster._core.events import EngineEventData
-from dagster._core.launcher import WorkerStatus
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
-from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from portfolio_assets.dagster_defs.executor import in_process_executor_freeing_dead_runs
+from portfolio_assets.instance.dagster_internals.library import GRPC_INFO_TAG, WorkerStatus
 from portfolio_assets.instance.run_launcher import LivenessCheckingRunLauncher
 from portfolio_assets.instance.runs import (
     clear_dead_runs,

@@ -1,4 +1,5 @@
-"""Contract of the stale-status adapter: in every state of SPEC 6 it agrees with the stale
+"""Contract of the stale-status part of the Dagster adapter (`dagster_staleness` in
+instance/dagster_internals/library.py): in every state of SPEC 6 it agrees with the stale
 status the Dagster UI shows (GraphQL `assetNodes { staleStatus staleCauses }`), and adds
 only what Dagster cannot know (output files missing or changed on disk), in words.
 
@@ -22,7 +23,7 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
-from portfolio_assets.instance.dagster_staleness import dagster_staleness
+from portfolio_assets.instance.dagster_internals.library import dagster_staleness
 from portfolio_assets.instance.stale_status import AssetStatus, asset_statuses
 from portfolio_assets.steps.registry import ASSET_KEYS
 
