@@ -41,9 +41,9 @@ from stat import S_ISREG
 from typing import Any, BinaryIO, Literal
 
 from ..domain.errors import InputVanished, PortfolioInputError, printable
-from ..domain.exports import EXPORT_HEADER, PlannedExport
+from ..domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, PlannedExport
 from ..domain.price_files import MissingPriceFile
-from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
+from ..domain.price_scan import appended_export_rows, export_from_bytes
 from ..io.atomic_files import (
     file_holds,
     remove_leftover_temp_files,
