@@ -20,6 +20,9 @@ from functools import lru_cache
 from .price_files import MissingPriceFile, UnreadablePriceFile
 
 __all__ = [
+    "EMPTY",
+    "ERROR_PREFIX",
+    "MISSING_FILE",
     "NUMBER_PATTERN",
     "STOOQ_COLUMNS",
     "Diagnostics",
@@ -32,6 +35,9 @@ __all__ = [
     "summarise_counts",
     "unread_diagnostics",
 ]
+
+# The data_status words other rules read: the file is gone, has no valid row, could not be read.
+MISSING_FILE, EMPTY, ERROR_PREFIX = "missing_file", "empty", "error:"
 
 STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close", "volume", "openint")
 _DATE, _CLOSE, _VOLUME = 2, 7, 8
@@ -55,7 +61,7 @@ def read_failure(data_status: str) -> str | None:
     permission, a folder in its place, an I/O error), which the next read may not meet
     again; None for any other status. `error:UnicodeDecodeError` depends on the bytes
     alone, so it is not a read failure."""
-    name = data_status.removeprefix("error:")
+    name = data_status.removeprefix(ERROR_PREFIX)
     return name if name != data_status and name in _READ_ERRORS else None
 
 
@@ -66,6 +72,10 @@ class Diagnostics:
     price_rows: int
     data_status: str
     data_flags: str
+
+    def cells(self) -> tuple[str, str, str, str, str]:
+        """The report cells price_start, price_end, price_rows, data_status, data_flags."""
+        return (self.price_start, self.price_end, str(self.price_rows), self.data_status, self.data_flags)
 
 
 def calendar_date(value: str) -> date | None:
@@ -165,8 +175,8 @@ class RowCounts:
 def unread_diagnostics(source: MissingPriceFile | UnreadablePriceFile) -> Diagnostics:
     """The diagnostics of a file that is gone, or could not be read or decoded."""
     if isinstance(source, MissingPriceFile):
-        return Diagnostics("", "", 0, "missing_file", "")
-    return Diagnostics("", "", 0, f"error:{source.error_name}", "")
+        return Diagnostics("", "", 0, MISSING_FILE, "")
+    return Diagnostics("", "", 0, f"{ERROR_PREFIX}{source.error_name}", "")
 
 
 def count_rows(lines: Iterable[str], first_may_be_header: bool = True) -> RowCounts:
@@ -238,7 +248,7 @@ def summarise_counts(
 ) -> Diagnostics:
     """data_status and data_flags from the counts over a file's rows (`first`/`last` as YYYYMMDD)."""
     if rows == 0:
-        return Diagnostics("", "", 0, "empty", "")
+        return Diagnostics("", "", 0, EMPTY, "")
     flags = [
         f"{name}={count}"
         for name, count in (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .diagnostics import EMPTY, ERROR_PREFIX, MISSING_FILE
 from .reports import MatchRow
 
 __all__ = [
@@ -40,7 +41,7 @@ def export_file_name(ticker: str) -> str:
 
 
 def is_exportable(data_status: str, include_empty: bool) -> bool:
-    unusable = data_status in ("empty", "missing_file") or data_status.startswith("error:")
+    unusable = data_status in (EMPTY, MISSING_FILE) or data_status.startswith(ERROR_PREFIX)
     return include_empty or not unusable
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, BinaryIO, Literal
 
+from ..domain.diagnostics import MISSING_FILE
 from ..domain.errors import InputVanished, PortfolioInputError, printable
 from ..domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, PlannedExport
 from ..domain.price_files import MissingPriceFile
@@ -476,7 +477,7 @@ def sync_exports(
         summary = (summaries or {}).get(item.stooq_path)
         if summary is not None and summary.stamp != stamp:
             summary = None  # made from other bytes than the file holds now
-        job = ExportJob(source_path, target, item.data_status == "missing_file")
+        job = ExportJob(source_path, target, item.data_status == MISSING_FILE)
         if _intact(known, item.stooq_path, target):
             assert isinstance(known, dict)
             # An export written while its source could not be read is not of its bytes.

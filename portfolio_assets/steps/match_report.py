@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..domain.changes import ChangeSet
-from ..domain.diagnostics import Diagnostics, read_failure
+from ..domain.diagnostics import MISSING_FILE, Diagnostics, read_failure
 from ..domain.errors import InputVanished
 from ..domain.reports import MatchRow, Reports, read_match_report, read_unmatched_report
 from ..domain.settings import Settings
@@ -61,7 +61,7 @@ def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> 
     remove exports that are fine. The next refresh re-indexes first."""
     if not settings.stooq_dir.is_dir():
         raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
-    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == "missing_file"]
+    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == MISSING_FILE]
     if gone:
         more = f" (and {len(gone) - 1} more matched files)" if len(gone) > 1 else ""
         raise InputVanished(
