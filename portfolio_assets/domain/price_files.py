@@ -92,7 +92,8 @@ def regular_rows(text: str) -> str | None:
     not blank, not starting with `<` or `ticker`, and free of quotes, ended by `\\n` or
     `\\r\\n` throughout. Then they are exactly `data_lines(text)`, all kept by
     `export_lines`, and a CSV reader with no quoting reads the same fields from them.
-    None when the text needs the row-by-row reading."""
+    In a text without carriage returns they are its tail, as they are. None when the text
+    needs the row-by-row reading."""
     if text.startswith(_STOOQ_HEADER_MARK):
         end_of_header = LINE_BREAK.search(text)
         text = "" if end_of_header is None else text[end_of_header.end() :]

@@ -59,9 +59,10 @@ _CONVERT = pacsv.ConvertOptions(
     include_columns=["date", "close", "volume"],
     strings_can_be_null=False,
 )
-# Arrow reads a number exactly where the rules' pattern does, in a clean body (no spaces,
-# quotes or other odd characters), except that it also reads `nan` (any case and sign),
-# which the rules call not a number: a column holding NaN is read again as text.
+# In a regular body (no spaces, quotes or other odd characters) Arrow reads a number
+# exactly where NUMBER_PATTERN does (tests check it value by value), except that it also
+# reads `nan` (any case and sign), which the rules call not a number: a column holding
+# NaN is read again as text and matched against NUMBER_PATTERN itself.
 _CONVERT_NUMBERS = pacsv.ConvertOptions(
     column_types={"date": pa.string(), "close": pa.float64(), "volume": pa.float64()},
     include_columns=["date", "close", "volume"],
