@@ -22,9 +22,6 @@ __all__ = [
     "ParsedList",
     "broker_list_paths",
     "parse_appended_rows",
-    "parse_broker_list",
-    "read_broker_folder",
-    "read_broker_list",
     "read_list_bytes",
     "read_universe",
     "read_universe_rows",
@@ -91,11 +88,6 @@ class ParsedList:
     columns: tuple[int | None, ...]
 
 
-def parse_broker_list(path: Path, data: bytes) -> list[Instrument]:
-    """The instruments of one broker list given its bytes; `path` names it in errors."""
-    return read_list_bytes(path, data).instruments
-
-
 def read_list_bytes(path: Path, data: bytes) -> ParsedList:
     """One broker list given its bytes, with its columns; `path` names it in errors."""
     text = _decode(path, data)
@@ -142,18 +134,6 @@ def _instruments(path: Path, rows: list[tuple[int, list[str]]], columns: tuple[i
         symbol, isin, market, name, currency = values
         if symbol:
             instruments.append(Instrument(symbol, isin, market, name, currency, source_file=path.name))
-    return instruments
-
-
-def read_broker_list(path: Path) -> list[Instrument]:
-    return parse_broker_list(path, path.read_bytes())
-
-
-def read_broker_folder(folder: Path) -> list[Instrument]:
-    """All instruments of all lists, file by file in name order, row by row."""
-    instruments: list[Instrument] = []
-    for path in broker_list_paths(folder):
-        instruments.extend(read_broker_list(path))
     return instruments
 
 

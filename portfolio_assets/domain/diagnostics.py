@@ -1,9 +1,11 @@
-"""The data-quality summary of one matched Stooq file (SPEC 4).
+"""The data-quality summary of one matched Stooq file (SPEC 4), and its atoms.
 
-Numbers follow pandas' `to_numeric` reading, as the reference tool does:
-ASCII decimal or scientific notation and `inf`/`infinity` are numbers;
-`nan`, `1_000`, `1,5`, hex and empty cells are not. Dates are exactly eight
-ASCII digits forming a real calendar date.
+The atoms are written here once: a valid date (`calendar_date`: exactly eight ASCII
+digits forming a real calendar date) and a number (`NUMBER_PATTERN`, after pandas'
+`to_numeric` reading, as the reference tool does: ASCII decimal or scientific notation
+and `inf`/`infinity` are numbers; `nan`, `1_000`, `1,5`, hex and empty cells are not).
+`count_rows` applies them row by row; the vectorised reading of `price_scan` is built
+from the same atoms.
 """
 
 from __future__ import annotations
@@ -15,24 +17,36 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from .price_files import MissingPriceFile, PriceLines, UnreadablePriceFile
+from .price_files import MissingPriceFile, UnreadablePriceFile
 
 __all__ = [
+    "EMPTY",
+    "ERROR_PREFIX",
+    "MISSING_FILE",
+    "NUMBER_PATTERN",
     "STOOQ_COLUMNS",
     "Diagnostics",
     "RowCounts",
+    "calendar_date",
     "count_rows",
-    "diagnose",
     "iso_date",
     "parse_number",
     "read_failure",
     "summarise_counts",
+    "unread_diagnostics",
 ]
+
+# The data_status words other rules read: the file is gone, has no valid row, could not be read.
+MISSING_FILE, EMPTY, ERROR_PREFIX = "missing_file", "empty", "error:"
 
 STOOQ_COLUMNS = ("ticker", "per", "date", "time", "open", "high", "low", "close", "volume", "openint")
 _DATE, _CLOSE, _VOLUME = 2, 7, 8
 
-_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\Z", re.ASCII | re.IGNORECASE)
+# A whole value that is a number. Written for both regular expression engines that read
+# it: Python's `re` row by row, and RE2 in pyarrow's vectorised match (`price_scan`), so
+# no flags, no `\d` and no character class whose meaning differs between them.
+NUMBER_PATTERN = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 # The names an OSError raised by opening or reading a file can carry (PermissionError,
@@ -47,7 +61,7 @@ def read_failure(data_status: str) -> str | None:
     permission, a folder in its place, an I/O error), which the next read may not meet
     again; None for any other status. `error:UnicodeDecodeError` depends on the bytes
     alone, so it is not a read failure."""
-    name = data_status.removeprefix("error:")
+    name = data_status.removeprefix(ERROR_PREFIX)
     return name if name != data_status and name in _READ_ERRORS else None
 
 
@@ -59,20 +73,31 @@ class Diagnostics:
     data_status: str
     data_flags: str
 
+    def cells(self) -> tuple[str, str, str, str, str]:
+        """The report cells price_start, price_end, price_rows, data_status, data_flags."""
+        return (self.price_start, self.price_end, str(self.price_rows), self.data_status, self.data_flags)
 
-@lru_cache(maxsize=65536)
-def iso_date(value: str) -> str | None:
-    """`YYYY-MM-DD` for a valid `YYYYMMDD` value, else None."""
+
+def calendar_date(value: str) -> date | None:
+    """The date a `YYYYMMDD` value names (eight ASCII digits, a real day), else None."""
     if len(value) != 8 or not (value.isascii() and value.isdigit()):
         return None
     try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=65536)
+def iso_date(value: str) -> str | None:
+    """`YYYY-MM-DD` for a valid `YYYYMMDD` value, else None."""
+    day = calendar_date(value)
+    return None if day is None else day.isoformat()
+
+
 def parse_number(value: str) -> float | None:
-    return float(value) if _NUMBER.match(value) else None
+    """The number a value reads as (`NUMBER_PATTERN`), else None."""
+    return float(value) if _NUMBER.fullmatch(value) else None
 
 
 def _severity(ratio: float) -> str:
@@ -147,16 +172,17 @@ class RowCounts:
         )
 
 
-def diagnose(source: PriceLines | MissingPriceFile | UnreadablePriceFile) -> Diagnostics:
+def unread_diagnostics(source: MissingPriceFile | UnreadablePriceFile) -> Diagnostics:
+    """The diagnostics of a file that is gone, or could not be read or decoded."""
     if isinstance(source, MissingPriceFile):
-        return Diagnostics("", "", 0, "missing_file", "")
-    if isinstance(source, UnreadablePriceFile):
-        return Diagnostics("", "", 0, f"error:{source.error_name}", "")
-    return count_rows(source.lines).diagnostics()
+        return Diagnostics("", "", 0, MISSING_FILE, "")
+    return Diagnostics("", "", 0, f"{ERROR_PREFIX}{source.error_name}", "")
 
 
 def count_rows(lines: Iterable[str], first_may_be_header: bool = True) -> RowCounts:
-    """The counts over a file's data lines (`price_files`), row by row: the rules' definition.
+    """The counts over a file's data lines (`price_files.data_lines`), row by row: how
+    `price_scan` reads what its vectorised reading cannot take (irregular lines, a few
+    appended rows).
 
     `first_may_be_header` is False for lines appended to a file that already has rows."""
     invalid = non_numeric = non_positive = missing_volume = zero_volume = 0
@@ -222,7 +248,7 @@ def summarise_counts(
 ) -> Diagnostics:
     """data_status and data_flags from the counts over a file's rows (`first`/`last` as YYYYMMDD)."""
     if rows == 0:
-        return Diagnostics("", "", 0, "empty", "")
+        return Diagnostics("", "", 0, EMPTY, "")
     flags = [
         f"{name}={count}"
         for name, count in (

@@ -1,31 +1,31 @@
 """One clean price file per matched ticker (SPEC 2, price exports): which files, and their text.
 
-An export is the source's data lines under a lower-case header, minus any
-line starting with `ticker`. The first match of a ticker wins; files whose
-data_status says there is nothing usable are left out unless include_empty.
-Planning and rendering only: listing the prices folder is
+An export is the source's export lines (`price_files.export_lines`) under a
+lower-case header; `price_scan` reads them from a file's bytes. The first match of
+a ticker wins; files whose data_status says there is nothing usable are left out
+unless include_empty. Planning and rendering only: listing the prices folder is
 `incremental/export_folder.py`'s job, writing to it `incremental/export_sync.py`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .price_files import PriceLines
+from .diagnostics import EMPTY, ERROR_PREFIX, MISSING_FILE
 from .reports import MatchRow
 
 __all__ = [
     "EXPORT_HEADER",
+    "EXPORT_HEADER_LINE",
     "PlannedExport",
     "export_file_name",
-    "export_lines",
     "is_exportable",
     "plan_exports",
     "render_export",
 ]
 
 EXPORT_HEADER = "ticker,per,date,time,open,high,low,close,volume,openint"
+EXPORT_HEADER_LINE = (EXPORT_HEADER + "\n").encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def export_file_name(ticker: str) -> str:
 
 
 def is_exportable(data_status: str, include_empty: bool) -> bool:
-    unusable = data_status in ("empty", "missing_file") or data_status.startswith("error:")
+    unusable = data_status in (EMPTY, MISSING_FILE) or data_status.startswith(ERROR_PREFIX)
     return include_empty or not unusable
 
 
@@ -56,14 +56,6 @@ def plan_exports(matches: list[MatchRow], include_empty: bool) -> list[PlannedEx
     return [item for item in planned.values() if is_exportable(item.data_status, include_empty)]
 
 
-def export_lines(lines: Iterable[str]) -> list[str]:
-    """The data lines (`price_files`) an export keeps: all but those starting with `ticker`."""
-    return [line for line in lines if line[:6].lower() != "ticker"]
-
-
-def render_export(source: PriceLines | None) -> str:
-    """The export text; `None` (a missing or unreadable source) gives the header alone."""
-    lines = [EXPORT_HEADER]
-    if source is not None:
-        lines += export_lines(source.lines)
-    return "\n".join(lines) + "\n"
+def render_export(rows: str = "") -> str:
+    """The export text of its rows (each ending with a line break); none give the header alone."""
+    return f"{EXPORT_HEADER}\n{rows}"

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .stooq_tree import IndexEntry
+from .stooq_tree import IndexEntry, split_ticker
 
 __all__ = [
     "ALIASES",
@@ -155,13 +155,9 @@ class StooqLookup:
         for entry in ordered:
             ticker = entry.ticker.upper()
             self.by_ticker.setdefault(ticker, entry)
-            dot = ticker.find(".")
-            if dot < 0:
-                self.by_base[ticker].append(entry)
-                self.extensions.add("")
-            else:
-                self.by_base[ticker[:dot]].append(entry)
-                self.extensions.add(ticker[dot:])
+            base, extension = split_ticker(ticker)
+            self.by_base[base].append(entry)
+            self.extensions.add(extension)
         if extensions is not None:
             self.extensions = set(extensions)
 
@@ -172,7 +168,7 @@ def bases_to_look_up(symbol: str, market: str) -> set[str]:
     normalised = normalise_symbol(symbol)
     wanted = wanted_extensions(normalised.suffix, market)
     candidates = candidate_tickers(normalised, wanted, market)
-    return {normalised.base} | {candidate.split(".", 1)[0] for candidate in candidates}
+    return {normalised.base} | {split_ticker(candidate)[0] for candidate in candidates}
 
 
 def match_instrument(symbol: str, market: str, lookup: StooqLookup) -> Match | Unmatched:

@@ -1,12 +1,13 @@
-"""Fast reading of a Stooq price file for diagnostics and export, exact by construction.
+"""Reading a Stooq price file's bytes into its diagnostics (SPEC 4) and its export (SPEC 2).
 
 Real Stooq files are regular: one `<TICKER>...` header, then comma-separated
-rows with no spaces, quotes or blank lines. For such a "clean" body the export
-is the body itself under the lower-case header, and diagnostics come from
-pyarrow's CSV reader and vectorised checks (about ten times faster than a
-Python loop over rows). Anything unusual falls back to the row-by-row reading
-of `price_files` and `diagnostics`, which defines the rules; tests check that
-both paths agree.
+rows with no spaces, quotes or blank lines (`price_files.regular_rows`). For such
+a body the export is the body itself under the lower-case header, and
+diagnostics come from pyarrow's CSV reader and vectorised checks built from the
+atoms of `diagnostics` (its number pattern, its calendar dates): about ten times
+faster than a Python loop over rows. Anything unusual is read row by row
+(`price_files.data_lines`, `diagnostics.count_rows`). Tests check both readings
+against a plain reading of the rules over random bytes.
 
 Rows appended to a file (the daily update) are read on their own: both rules
 work line by line, so when the earlier bytes end with a line break, the export
@@ -18,42 +19,39 @@ says when that is not possible). Tests check both against reading the whole file
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .diagnostics import STOOQ_COLUMNS, Diagnostics, RowCounts, count_rows, diagnose
-from .exports import EXPORT_HEADER, export_lines, render_export
-from .price_files import LINE_BREAK, UnreadablePriceFile, data_lines, price_lines_from_bytes
+from .diagnostics import (
+    NUMBER_PATTERN,
+    STOOQ_COLUMNS,
+    Diagnostics,
+    RowCounts,
+    calendar_date,
+    count_rows,
+    unread_diagnostics,
+)
+from .exports import render_export
+from .price_files import UnreadablePriceFile, data_lines, decode_price_file, export_lines, regular_rows
 
 __all__ = [
-    "EXPORT_HEADER_LINE",
     "FileScan",
     "appended_bytes",
     "appended_export_rows",
-    "clean_body",
-    "diagnose_bytes",
     "export_from_bytes",
-    "export_from_offset",
     "scan_appended",
     "scan_bytes",
 ]
 
-EXPORT_HEADER_LINE = (EXPORT_HEADER + "\n").encode()
 # Below this many appended lines the row-by-row count beats pyarrow's start-up.
 _FAST_APPEND_LINES = 64
 
-# Characters the row-by-row reading treats specially (strip, quotes); plain `in`
-# scans are far faster than one regex with alternatives.
-_UNUSUAL_CHARACTERS = ' \t\x0b\x0c\x1c\x1d\x1e\x1f"'
-# A line after the first that is blank, starts with `<` or starts with `ticker` (any case):
-# one regex pass costs a third of three separate searches.
-_IRREGULAR_LINE = re.compile(r"\n(?:[\n<]|[tT][iI][cC][kK][eE][rR])")
-_NUMBER = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)$"
+_WHOLE_NUMBER = f"^(?:{NUMBER_PATTERN})$"
 _READ = pacsv.ReadOptions(column_names=list(STOOQ_COLUMNS), use_threads=False)
 _PARSE = pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
 _CONVERT = pacsv.ConvertOptions(
@@ -61,9 +59,10 @@ _CONVERT = pacsv.ConvertOptions(
     include_columns=["date", "close", "volume"],
     strings_can_be_null=False,
 )
-# Arrow reads a number exactly where the rules' pattern does, in a clean body (no spaces,
-# quotes or other odd characters), except that it also reads `nan` (any case and sign),
-# which the rules call not a number: a column holding NaN is read again as text.
+# In a regular body (no spaces, quotes or other odd characters) Arrow reads a number
+# exactly where NUMBER_PATTERN does (tests check it value by value), except that it also
+# reads `nan` (any case and sign), which the rules call not a number: a column holding
+# NaN is read again as text and matched against NUMBER_PATTERN itself.
 _CONVERT_NUMBERS = pacsv.ConvertOptions(
     column_types={"date": pa.string(), "close": pa.float64(), "volume": pa.float64()},
     include_columns=["date", "close", "volume"],
@@ -71,31 +70,16 @@ _CONVERT_NUMBERS = pacsv.ConvertOptions(
     quoted_strings_can_be_null=False,
     null_values=[],
 )
-# Which MMDD (month * 100 + day) are real days in a year that is not a leap year.
-_REAL_MONTH_DAYS = np.zeros(10000, dtype=bool)
-for _month, _days in enumerate((31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), start=1):
-    _REAL_MONTH_DAYS[_month * 100 + 1 : _month * 100 + _days + 1] = True
+_LEAP_DAY = 229  # 29 February as MMDD
 
 
-def _decode(data: bytes) -> str:
-    text = data.decode("utf-8")
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-def clean_body(text: str) -> str | None:
-    """The data rows of a regular file (`\\n`-separated), or None when it needs the exact path."""
-    if text.startswith("<"):
-        end_of_header = LINE_BREAK.search(text)
-        text = "" if end_of_header is None else text[end_of_header.end() :]
-    if "\r" in text:
-        if text.count("\r") != text.count("\r\n"):
-            return None
-        text = text.replace("\r\n", "\n")
-    if not text or not text.isascii() or text[0] in "\n<" or text[:6].lower() == "ticker":
-        return None
-    if any(character in text for character in _UNUSUAL_CHARACTERS) or _IRREGULAR_LINE.search(text):
-        return None
-    return text
+@cache
+def _common_year_days() -> np.ndarray:
+    """Which MMDD (month * 100 + day) name a real day in 2001, as `calendar_date` judges
+    them. A date's year matters only in a leap year's 29 February and in year 0, which is
+    no year: rows dated so are judged by `calendar_date` itself, one by one. (Made on first
+    use: 12 ms that a process reading no price file should not pay at import.)"""
+    return np.array([calendar_date(f"2001{month_day:04d}") is not None for month_day in range(10000)])
 
 
 # pyarrow imports pandas (0.2 s) on the first `to_numpy()` or `pa.array()`, in every process
@@ -132,17 +116,15 @@ def _valid_dates(dates: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     elif eight.any():
         values[eight] = _values(pc.cast(dates.filter(_arrow_flags(eight)), pa.int64()), np.int64)
     month_day = values % 10000
-    valid = eight & (values >= 10000) & _REAL_MONTH_DAYS[month_day]  # year 1 or later, a real day
-    # 29 February only in leap years (rare enough to judge one by one).
-    for row in np.flatnonzero(eight & (month_day == 229)):
-        year = int(values[row]) // 10000
-        valid[row] = year >= 1 and ((year % 4 == 0 and year % 100 != 0) or year % 400 == 0)
+    valid = eight & _common_year_days()[month_day]
+    for row in np.flatnonzero(eight & ((month_day == _LEAP_DAY) | (values < 10000))):
+        valid[row] = calendar_date(f"{values[row]:08d}") is not None
     return valid, values if valid.all() else values[valid]
 
 
 def _numbers(column: pa.Array) -> tuple[int, np.ndarray]:
     """How many values are not numbers, and the numbers."""
-    numeric = pc.match_substring_regex(column, _NUMBER)
+    numeric = pc.match_substring_regex(column, _WHOLE_NUMBER)
     values = _values(pc.cast(column.filter(numeric), pa.float64()), np.float64)
     return len(column) - len(values), values
 
@@ -205,8 +187,9 @@ class FileScan:
     """None when the file could not be decoded: there is nothing to extend."""
     export_offset: int | None = None
     """Where the file's bytes start being its export's rows, when the export is exactly
-    the header line followed by the bytes from there on (a regular file: no carriage
-    returns, ending with a line break); None otherwise."""
+    `exports.EXPORT_HEADER_LINE` followed by the bytes from there on (a regular file: no
+    carriage returns, ending with a line break); None otherwise. price_exports then
+    copies those bytes without reading them (`incremental/export_sync.py`)."""
 
     @property
     def rows_parsed(self) -> int:
@@ -216,20 +199,16 @@ class FileScan:
 def scan_bytes(data: bytes) -> FileScan:
     """The diagnostics of a whole file's bytes, and the counts behind them."""
     try:
-        text = _decode(data)
+        text = decode_price_file(data)
     except UnicodeDecodeError as error:
-        return FileScan(diagnose(UnreadablePriceFile(type(error).__name__)), None)
-    body = clean_body(text)
+        return FileScan(unread_diagnostics(UnreadablePriceFile(type(error).__name__)), None)
+    body = regular_rows(text)
     counts = _fast_counts(body) if body else None
     if counts is None:
-        counts = count_rows(price_lines_from_bytes(data).lines)
+        counts = count_rows(data_lines(text))
     # ASCII body: characters are bytes, so the body is the file's last len(body) bytes.
     verbatim = body is not None and body.endswith("\n") and "\r" not in text
     return FileScan(counts.diagnostics(), counts, len(data) - len(body) if body and verbatim else None)
-
-
-def diagnose_bytes(data: bytes) -> Diagnostics:
-    return scan_bytes(data).diagnostics
 
 
 def appended_bytes(data: bytes, earlier_size: int) -> bytes | None:
@@ -247,7 +226,7 @@ def scan_appended(earlier: RowCounts, appended: bytes) -> RowCounts | None:
         text = appended.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    body = clean_body(text) if text.count("\n") > _FAST_APPEND_LINES else None
+    body = regular_rows(text) if text.count("\n") > _FAST_APPEND_LINES else None
     counts = _fast_counts(body) if body else None
     if counts is None:
         counts = count_rows(data_lines(text), first_may_be_header=False)
@@ -256,7 +235,7 @@ def scan_appended(earlier: RowCounts, appended: bytes) -> RowCounts | None:
 
 def _export_rows(text: str) -> str:
     """The export's lines for decoded text, each ending with a line break."""
-    body = clean_body(text)
+    body = regular_rows(text)
     if body:
         return body if body.endswith("\n") else body + "\n"
     kept = export_lines(data_lines(text))
@@ -266,12 +245,12 @@ def _export_rows(text: str) -> str:
 def export_from_bytes(data: bytes | None) -> str:
     """The export text; None or undecodable bytes give the header alone."""
     if data is None:
-        return render_export(None)
+        return render_export()
     try:
-        text = _decode(data)
+        text = decode_price_file(data)
     except UnicodeDecodeError:
-        return render_export(None)
-    return f"{EXPORT_HEADER}\n{_export_rows(text)}"
+        return render_export()
+    return render_export(_export_rows(text))
 
 
 def appended_export_rows(appended: bytes) -> bytes | None:
@@ -280,8 +259,3 @@ def appended_export_rows(appended: bytes) -> bytes | None:
         return _export_rows(appended.decode("utf-8")).encode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def export_from_offset(data: bytes, offset: int) -> bytes:
-    """The export of a file whose `FileScan.export_offset` is `offset`."""
-    return EXPORT_HEADER_LINE + data[offset:]

@@ -82,7 +82,7 @@ def build_reports(
             unmatched.append((*broker_cells, instrument.source_file, outcome.reason))
             continue
         entry = outcome.entry
-        summary = diagnose(entry.relative_path)
+        start, end, rows, status, flags = diagnose(entry.relative_path).cells()
         currency = resolve_currency(
             entry.region, instrument.market, instrument.symbol, instrument.currency, lse_currency_policy
         )
@@ -96,14 +96,14 @@ def build_reports(
                     entry.category,
                     outcome.strategy,
                     instrument.source_file,
-                    summary.price_start,
-                    summary.price_end,
-                    str(summary.price_rows),
+                    start,
+                    end,
+                    rows,
                     currency.inferred,
                     currency.resolved,
                     currency.status,
-                    summary.data_status,
-                    summary.data_flags,
+                    status,
+                    flags,
                 )
             )
         )
@@ -129,36 +129,30 @@ def read_match_report(path: Path) -> list[MatchRow]:
     cached = _READ_CACHE.get(path)
     if cached is not None and cached[0] == stamp:
         return list(cached[1])
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None or tuple(header) != MATCH_COLUMNS:
-                raise ValueError("unexpected header")
-            rows = [MatchRow(tuple(row)) for row in reader]
-    except (UnicodeDecodeError, csv.Error, ValueError) as error:
-        raise ValueError(f"{path} is not a readable match report ({error})") from None
-    short = next((number for number, row in enumerate(rows, 2) if len(row.cells) != len(MATCH_COLUMNS)), None)
-    if short is not None:
-        raise ValueError(f"{path} is not a readable match report (line {short} has the wrong number of cells)")
+    rows = [MatchRow(cells) for cells in _read_report(path, MATCH_COLUMNS, "match report")]
     _READ_CACHE[path] = (stamp, rows)
     return list(rows)
 
 
 def read_unmatched_report(path: Path) -> list[tuple[str, ...]]:
     """The rows of an unmatched report, each as its cells."""
+    return _read_report(path, UNMATCHED_COLUMNS, "unmatched report")
+
+
+def _read_report(path: Path, columns: tuple[str, ...], what: str) -> list[tuple[str, ...]]:
+    """The rows of a report file with this header; ValueError naming the file otherwise."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if header is None or tuple(header) != UNMATCHED_COLUMNS:
+            if header is None or tuple(header) != columns:
                 raise ValueError("unexpected header")
             rows = [tuple(row) for row in reader]
     except (UnicodeDecodeError, csv.Error, ValueError) as error:
-        raise ValueError(f"{path} is not a readable unmatched report ({error})") from None
-    short = next((number for number, row in enumerate(rows, 2) if len(row) != len(UNMATCHED_COLUMNS)), None)
+        raise ValueError(f"{path} is not a readable {what} ({error})") from None
+    short = next((number for number, row in enumerate(rows, 2) if len(row) != len(columns)), None)
     if short is not None:
-        raise ValueError(f"{path} is not a readable unmatched report (line {short} has the wrong number of cells)")
+        raise ValueError(f"{path} is not a readable {what} (line {short} has the wrong number of cells)")
     return rows
 
 
@@ -172,14 +166,7 @@ def with_diagnostics(row: MatchRow, diagnostics: Diagnostics) -> MatchRow:
     """`row` with its file's diagnostics replaced by `diagnostics` (the rest of a row does
     not depend on them)."""
     cells = list(row.cells)
-    values = (
-        diagnostics.price_start,
-        diagnostics.price_end,
-        str(diagnostics.price_rows),
-        diagnostics.data_status,
-        diagnostics.data_flags,
-    )
-    for position, value in zip(_DIAGNOSTICS_CELLS, values, strict=True):
+    for position, value in zip(_DIAGNOSTICS_CELLS, diagnostics.cells(), strict=True):
         cells[position] = value
     return MatchRow(tuple(cells))
 

@@ -1,4 +1,5 @@
-"""The unpacked Stooq tree: which files count, and the index entry of each (SPEC 1.1).
+"""The unpacked Stooq tree: which files count, the index entry of each (SPEC 1.1), and a
+ticker's base and extension (SPEC 3), for the index and for matching.
 
 A file counts when its name ends in `.txt` (any case), no part of its path
 relative to the root starts with `.`, and it is reached without following
@@ -12,7 +13,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, overload
 
 from .csv_files import file_identity, render_csv
 from .errors import InputVanished, PortfolioInputError, printable
@@ -29,8 +29,8 @@ __all__ = [
     "read_index_for_bases",
     "remember_index",
     "render_index",
-    "scan_stooq_paths",
     "scan_stooq_tree",
+    "split_ticker",
 ]
 
 INDEX_COLUMNS = ("ticker", "stem", "relative_path", "region", "category")
@@ -47,6 +47,13 @@ class StooqFile:
     inode: int
 
 
+def split_ticker(ticker: str) -> tuple[str, str]:
+    """A ticker's base (before its first `.`) and extension (from its first `.` on, `""`
+    when it has none), upper-cased: `aapl.us` gives `("AAPL", ".US")`."""
+    base, dot, rest = ticker.upper().partition(".")
+    return base, dot + rest
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
     ticker: str
@@ -57,14 +64,13 @@ class IndexEntry:
 
     @property
     def extension(self) -> str:
-        """The ticker from its first `.` on (`.US`), or `""` when it has none."""
-        dot = self.ticker.find(".")
-        return "" if dot < 0 else self.ticker[dot:].upper()
+        """The ticker's extension (`split_ticker`)."""
+        return split_ticker(self.ticker)[1]
 
     @property
     def base(self) -> str:
-        """The ticker before its first `.`."""
-        return self.ticker.split(".", 1)[0].upper()
+        """The ticker's base (`split_ticker`)."""
+        return split_ticker(self.ticker)[0]
 
     def as_row(self) -> tuple[str, str, str, str, str]:
         return (self.ticker, self.stem, self.relative_path, self.region, self.category)
@@ -73,24 +79,14 @@ class IndexEntry:
 def scan_stooq_tree(root: Path) -> list[StooqFile]:
     """Every counted `*.txt` file under `root` with its stat, sorted by relative path."""
     found = [
-        StooqFile(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-        for path, stat in _walk(root, with_stat=True)
+        StooqFile(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) for path, stat in _walk(root)
     ]
     found.sort(key=lambda item: item.relative_path)
     return found
 
 
-def scan_stooq_paths(root: Path) -> list[str]:
-    """The relative paths of every counted file, sorted; no stat calls."""
-    return sorted(path for path, _ in _walk(root, with_stat=False))
-
-
-@overload
-def _walk(root: Path, with_stat: Literal[True]) -> Iterator[tuple[str, os.stat_result]]: ...
-@overload
-def _walk(root: Path, with_stat: Literal[False]) -> Iterator[tuple[str, None]]: ...
-def _walk(root: Path, with_stat: bool) -> Iterator[tuple[str, os.stat_result | None]]:
-    """(relative path, stat or None) of each counted file, in no particular order."""
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, stat) of each counted file, in no particular order."""
     pending = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
@@ -107,7 +103,7 @@ def _walk(root: Path, with_stat: bool) -> Iterator[tuple[str, os.stat_result | N
                     pending.append((entry.path, f"{prefix}{name}/"))
                 elif name.lower().endswith(".txt") and entry.is_file(follow_symlinks=False):
                     try:
-                        stat = entry.stat(follow_symlinks=False) if with_stat else None
+                        stat = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue  # removed while we scanned: it is not there
                     relative = f"{prefix}{name}"
@@ -166,10 +162,9 @@ def read_index_for_bases(path: Path, bases: set[str]) -> tuple[list[IndexEntry],
         if next(rows, None) != list(INDEX_COLUMNS):
             raise ValueError(f"{path} is not a Stooq index (unexpected header)")
         for row in rows:
-            ticker = row[0].upper()
-            dot = ticker.find(".")
-            extensions.add("" if dot < 0 else ticker[dot:])
-            if (ticker if dot < 0 else ticker[:dot]) in bases:
+            base, extension = split_ticker(row[0])
+            extensions.add(extension)
+            if base in bases:
                 entries.append(IndexEntry(*row))
     return entries, extensions
 

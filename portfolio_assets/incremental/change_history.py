@@ -12,10 +12,9 @@ A line stays small whatever changed: each list holds at most the first
 `INLINE_PER_KIND` changes of its kind (in the record's order), and when some are
 left out, `all_changes` names a gzip-compressed JSON file beside the history
 (`<at>_<run_id>_<digest>.json.gz`) that holds the whole record, every change of
-every kind, in the form a line had before records were bounded: what `changes
---all` reads. The file is written before the line that names it, and never
-changed afterwards. Lines written before records were bounded hold every change
-and no `all_changes`; they are read as they are.
+every kind, in the form of a line that holds them all: what `changes --all` reads.
+The file is written before the line that names it, and never changed afterwards.
+A line with no `all_changes` holds every change.
 
 Append-only and atomic: a record is added by writing the month's file with the new
 line at its end to a temporary file and renaming it into place
@@ -351,6 +350,6 @@ def settle_pending(history: Path, pending_path: Path, reports_hash: Callable[[],
         return f"run {record.run_id} stopped before its reports replaced the old ones: its change record is dropped"
     last = read_history(history, last=1).records
     if not last or (last[0].run_id, last[0].at) != (record.run_id, record.at):
-        append_record(history, record)  # a record pending since before lines were bounded gets its file here
+        _append_line(history, record)  # its file of all changes was written with it (`stage_pending`)
     pending_path.unlink(missing_ok=True)
     return f"run {record.run_id} stopped after writing its reports: its change record is added to the history"

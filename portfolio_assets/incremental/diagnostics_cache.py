@@ -1,7 +1,7 @@
 """Diagnostics of the matched Stooq files, reading only what changed (see `file_summaries`).
 
 A file whose stamp (size, mtime, ctime, inode) is the one its summary was made at is
-not opened; a summary made under another stamp (or an older stamp format) is re-verified.
+not opened; a summary made under another stamp is re-verified.
 The others are read and hashed, and parsed only as far as their summary cannot
 vouch for them. Summaries of files no longer matched are dropped, so the store
 stays the size of the universe. A file that could not be read (gone, or an OS

@@ -40,10 +40,11 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, BinaryIO, Literal
 
+from ..domain.diagnostics import MISSING_FILE
 from ..domain.errors import InputVanished, PortfolioInputError, printable
-from ..domain.exports import EXPORT_HEADER, PlannedExport
+from ..domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, PlannedExport
 from ..domain.price_files import MissingPriceFile
-from ..domain.price_scan import EXPORT_HEADER_LINE, appended_export_rows, export_from_bytes
+from ..domain.price_scan import appended_export_rows, export_from_bytes
 from ..io.atomic_files import (
     file_holds,
     remove_leftover_temp_files,
@@ -64,10 +65,7 @@ __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 KIND = "export_manifest"
 WRITTEN_KIND = "exports_written"
 WRITTEN_VERSION = "3"
-"""Version 1 named its folder by resolved path, which a new folder can take over, and
-version 2 by device, inode and birth time, which change when the folder is mounted
-again: neither is trusted, and exports they list are adopted again (`adopt`) like any
-others."""
+"""The format of the record of exports written; a record of another format is not trusted."""
 
 
 class UnsafeExportChange(PortfolioInputError):
@@ -219,8 +217,7 @@ class _RecordedFolder:
 
     @classmethod
     def from_json(cls, value: object) -> _RecordedFolder | None:
-        """The folder a record names, or None when it names none (a damaged record, or one
-        of an earlier version, which named the folder by its path or its device and inode)."""
+        """The folder a record names, or None when it names none (a damaged record)."""
         if not isinstance(value, dict):
             return None
         token, path = value.get("token"), value.get("path")
@@ -297,8 +294,8 @@ def _load_records(prices_dir: Path, manifest_path: Path, written_path: Path, ver
         and not warnings
         and all(folder is not None and folder.path == here for folder in (written_folder, manifest_folder))
     )
-    # Every name in the manifest was written by the pipeline too (manifests from before
-    # the record of exports written existed).
+    # Every name in the manifest was written by the pipeline too: a damaged or lost
+    # record of exports written still leaves it the owner of what the manifest lists.
     return _FolderRecords(token, here, set(names) | set(entries), set(names), entries, current, warnings, why)
 
 
@@ -480,7 +477,7 @@ def sync_exports(
         summary = (summaries or {}).get(item.stooq_path)
         if summary is not None and summary.stamp != stamp:
             summary = None  # made from other bytes than the file holds now
-        job = ExportJob(source_path, target, item.data_status == "missing_file")
+        job = ExportJob(source_path, target, item.data_status == MISSING_FILE)
         if _intact(known, item.stooq_path, target):
             assert isinstance(known, dict)
             # An export written while its source could not be read is not of its bytes.

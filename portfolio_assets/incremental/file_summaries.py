@@ -3,8 +3,8 @@ what changed.
 
 For every matched file it has read, match_report keeps a summary: the file's stamp
 (size, mtime, ctime and inode: `memo.stat_stamp`), the SHA-256 of its bytes, its
-diagnostics and the counts behind them. When the file's stamp moves (a summary of an
-older stamp format never matches), the file is read and hashed again:
+diagnostics and the counts behind them. When the file's stamp moves, the file is read
+and hashed again:
 - same bytes (a file touched or unpacked again unchanged): the summary stands;
 - it only grew, and its first bytes still hash to the summary's hash (verified,
   not guessed from the size): only the appended rows are parsed and the counts
@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..domain.diagnostics import Diagnostics, RowCounts
+from ..domain.diagnostics import Diagnostics, RowCounts, unread_diagnostics
 from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
 from ..domain.price_scan import appended_bytes, appended_export_rows, scan_appended, scan_bytes
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
@@ -152,12 +152,6 @@ def readable_now(path: Path) -> bool:
     return isinstance(read_stamped(path), tuple)
 
 
-def _unreadable(source: MissingPriceFile | UnreadablePriceFile) -> FileRead:
-    if isinstance(source, MissingPriceFile):
-        return FileRead(Diagnostics("", "", 0, "missing_file", ""), None)
-    return FileRead(Diagnostics("", "", 0, f"error:{source.error_name}", ""), None)
-
-
 def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:
     """The read of `data` from what `known` says of its first bytes, or None."""
     if known.size <= 0 or len(data) < known.size:
@@ -198,7 +192,7 @@ def summarise_file(job: tuple[Path, FileSummary | None]) -> FileRead:
     path, known = job
     source = read_stamped(path)
     if not isinstance(source, tuple):
-        return _unreadable(source)
+        return FileRead(unread_diagnostics(source), None)
     data, stamp = source
     if known is not None:
         reused = _from_known(data, stamp, known)

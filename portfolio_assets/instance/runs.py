@@ -34,14 +34,12 @@ read all mean alive.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from dataclasses import dataclass
 
 import dagster as dg
-import psutil
 
 from ..io.parallel import process_identity, process_state
 from .dagster_internals.library import (
@@ -160,12 +158,6 @@ def _started_time(value: str) -> float | None:
     """A `pid_started` tag as a psutil create time (None when absent or unreadable)."""
     if not value:
         return None
-    if value.isdigit():
-        # Written by earlier versions: clock ticks since boot from /proc/<pid>/stat.
-        try:
-            return int(value) / os.sysconf("SC_CLK_TCK") + psutil.boot_time()
-        except (ValueError, OSError, AttributeError, psutil.Error):
-            return None
     try:
         return float(value)
     except ValueError:

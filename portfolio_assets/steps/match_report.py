@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..domain.changes import ChangeSet
-from ..domain.diagnostics import Diagnostics, read_failure
+from ..domain.diagnostics import MISSING_FILE, Diagnostics, read_failure
 from ..domain.errors import InputVanished
 from ..domain.price_lag import lagging_prices
 from ..domain.reports import (
@@ -89,7 +89,7 @@ def _require_all_read(settings: Settings, diagnosed: dict[str, Diagnostics]) -> 
     remove exports that are fine. The next refresh re-indexes first."""
     if not settings.stooq_dir.is_dir():
         raise InputVanished(settings.stooq_dir, "the matched Stooq files were being read")
-    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == "missing_file"]
+    gone = [path for path, diagnostics in diagnosed.items() if diagnostics.data_status == MISSING_FILE]
     if gone:
         more = f" (and {len(gone) - 1} more matched files)" if len(gone) > 1 else ""
         raise InputVanished(

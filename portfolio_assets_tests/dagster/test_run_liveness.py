@@ -122,18 +122,6 @@ def test_a_reused_pid_is_dead_and_the_same_start_time_is_alive(instance) -> None
     assert process_state(os.getpid(), own_start()) == "alive"
 
 
-def test_a_start_time_written_by_the_old_tags_still_names_the_same_process(instance) -> None:
-    # Earlier versions recorded clock ticks since boot from /proc/<pid>/stat.
-    stat = Path(f"/proc/{os.getpid()}/stat")
-    if not stat.exists():
-        pytest.skip("no /proc here")
-    ticks = stat.read_text().rsplit(")", 1)[1].split()[19]
-    tags = {**tags_for(os.getpid(), None), "portfolio_assets/pid_started": ticks}
-    assert not is_dead(add_run(instance, tags), instance)
-    tags["portfolio_assets/pid_started"] = str(int(ticks) - 360_000)
-    assert is_dead(add_run(instance, tags), instance)
-
-
 def test_a_run_killed_before_it_tagged_itself_is_dead_by_its_worker_event(instance) -> None:
     dead = add_run(instance)
     report_worker_started(instance, dead, NO_SUCH_PID)

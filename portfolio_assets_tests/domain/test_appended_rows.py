@@ -8,11 +8,11 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portfolio_assets.domain.exports import EXPORT_HEADER_LINE
 from portfolio_assets.domain.price_scan import (
     appended_bytes,
     appended_export_rows,
     export_from_bytes,
-    export_from_offset,
     scan_appended,
     scan_bytes,
 )
@@ -35,6 +35,12 @@ earlier_rows = st.builds(_row, st.integers(0, 399))
 later_days = st.lists(st.tuples(st.integers(400, 410), st.sampled_from(["1", "0"])), max_size=12).map(
     lambda days: [_row(day, volume=volume) for day, volume in sorted(days)]
 )
+
+
+def export_from_offset(data: bytes, offset: int) -> bytes:
+    """The export price_exports copies for a file whose `FileScan.export_offset` is `offset`
+    (`incremental/export_sync.py`): the header line, then the file's bytes from there."""
+    return EXPORT_HEADER_LINE + data[offset:]
 
 
 def _check(earlier: bytes, appended: bytes) -> tuple[bool, bool]:

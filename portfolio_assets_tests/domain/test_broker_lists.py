@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.broker_lists import Instrument, broker_list_paths, read_broker_folder, read_broker_list
+from portfolio_assets.domain.broker_lists import Instrument, broker_list_paths, read_list_bytes
 from portfolio_assets.domain.errors import BrokerListError
+
+from .reference import read_broker_folder
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -200,7 +202,7 @@ def test_non_utf8_list_is_an_error_naming_file_and_line(tmp_path: Path, content:
 def test_list_without_symbol_column_is_an_error_naming_the_file(tmp_path: Path, content: str) -> None:
     path = _write(tmp_path, "no_symbol.csv", content)
     with pytest.raises(BrokerListError) as caught:
-        read_broker_list(path)
+        read_list_bytes(path, path.read_bytes())
     assert caught.value.path.name == "no_symbol.csv"
     assert "no_symbol.csv" in str(caught.value)
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.diagnostics import diagnose
-from portfolio_assets.domain.price_files import read_price_lines
+from portfolio_assets.domain.diagnostics import unread_diagnostics
+from portfolio_assets.domain.price_scan import scan_bytes
+from portfolio_assets.incremental.file_summaries import read_stamped
+
+from .reference import reference_diagnostics
 
 STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>"
 
@@ -28,7 +31,13 @@ def days(count: int, zero_volume: int = 0) -> list[str]:
 
 
 def _cells(path: Path) -> tuple[str, str, int, str, str]:
-    result = diagnose(read_price_lines(path))
+    """The cells the package gives the file at `path`; the reference reading agrees."""
+    source = read_stamped(path)
+    if isinstance(source, tuple):
+        result = scan_bytes(source[0]).diagnostics
+        assert reference_diagnostics(source[0]) == result
+    else:
+        result = unread_diagnostics(source)
     return (result.price_start, result.price_end, result.price_rows, result.data_status, result.data_flags)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from portfolio_assets.domain.exports import plan_exports, render_export
-from portfolio_assets.domain.price_files import read_price_lines
+from portfolio_assets.domain.exports import plan_exports
+from portfolio_assets.domain.price_scan import export_from_bytes
 from portfolio_assets.domain.reports import MATCH_COLUMNS, MatchRow
+
+from .reference import reference_export
 
 HEADER = "ticker,per,date,time,open,high,low,close,volume,openint"
 STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>"
@@ -20,11 +20,11 @@ def _match_row(ticker: str, stooq_path: str, data_status: str = "ok", symbol: st
     return MatchRow(tuple(cells[column] for column in MATCH_COLUMNS))
 
 
-def _export_text(tmp_path: Path, data: bytes) -> str:
-    path = tmp_path / "source.us.txt"
-    path.write_bytes(data)
-    source = read_price_lines(path)
-    return render_export(source)
+def _export_text(data: bytes) -> str:
+    """The export the package writes for a source holding `data`; the reference reading agrees."""
+    text = export_from_bytes(data)
+    assert reference_export(data) == text
+    return text
 
 
 @pytest.mark.parametrize(
@@ -80,15 +80,15 @@ def _export_text(tmp_path: Path, data: bytes) -> str:
         ),
     ],
 )
-def test_export_text(tmp_path: Path, source: str, expected: list[str]) -> None:
-    text = _export_text(tmp_path, source.encode("utf-8"))
+def test_export_text(source: str, expected: list[str]) -> None:
+    text = _export_text(source.encode("utf-8"))
     assert text.endswith("\n")
     assert not text.endswith("\n\n")
     assert text.split("\n")[:-1] == expected
 
 
-def test_export_header_is_the_first_line(tmp_path: Path) -> None:
-    text = _export_text(tmp_path, f"{STOOQ_HEADER}\nA,D,20160104,000000,1,1,1,1,10,0\n".encode())
+def test_export_header_is_the_first_line() -> None:
+    text = _export_text(f"{STOOQ_HEADER}\nA,D,20160104,000000,1,1,1,1,10,0\n".encode())
     assert text == HEADER + "\nA,D,20160104,000000,1,1,1,1,10,0\n"
 
 

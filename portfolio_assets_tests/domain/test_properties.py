@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portfolio_assets.domain.broker_lists import parse_broker_list
+from portfolio_assets.domain.broker_lists import Instrument, read_list_bytes
 from portfolio_assets.domain.errors import BrokerListError
 from portfolio_assets.domain.matching import Match, StooqLookup, bases_to_look_up, match_instrument
-from portfolio_assets.domain.price_scan import diagnose_bytes, export_from_bytes
+from portfolio_assets.domain.price_scan import export_from_bytes, scan_bytes
 from portfolio_assets.domain.stooq_tree import index_entry
 
 cells = st.text(
@@ -20,6 +20,10 @@ cells = st.text(
 )
 tickers = st.from_regex(r"[A-Z]{1,5}(\.(US|UK|DE|PL|HK|JP|FR|PA|NL|AS|TO|V|CH|BE|HU|CN))?", fullmatch=True)
 regions = st.sampled_from(["us", "uk", "pl", "de", "hk", "jp", "world"])
+
+
+def parse_broker_list(path: Path, data: bytes) -> list[Instrument]:
+    return read_list_bytes(path, data).instruments
 
 
 @settings(max_examples=300, deadline=None)
@@ -64,7 +68,7 @@ def test_arbitrary_broker_rows_are_read_in_any_column_order(rows, header, case) 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
 def test_any_bytes_as_a_stooq_file_give_a_status(data: bytes) -> None:
-    summary = diagnose_bytes(data)
+    summary = scan_bytes(data).diagnostics
     assert summary.data_status in ("ok", "warning", "sparse", "empty") or summary.data_status.startswith("error:")
     assert summary.price_rows >= 0
     assert export_from_bytes(data).startswith("ticker,per,date,time,open,high,low,close,volume,openint\n")

@@ -12,9 +12,10 @@ from portfolio_assets.domain.stooq_tree import (
     build_index,
     index_entry,
     render_index,
-    scan_stooq_paths,
     scan_stooq_tree,
 )
+
+from .reference import stooq_paths
 
 
 def _touch(root: Path, relative_path: str, text: str = "") -> Path:
@@ -97,7 +98,7 @@ def test_symlink_loop_does_not_hang_the_scan(tmp_path: Path) -> None:
 def test_same_ticker_in_two_folders_gives_two_index_rows(tmp_path: Path) -> None:
     _touch(tmp_path, "d_us_txt/data/daily/us/nyse stocks/2/abc.us.txt")
     _touch(tmp_path, "d_us_txt/data/daily/us/nasdaq stocks/1/abc.us.txt")
-    entries = build_index(scan_stooq_paths(tmp_path))
+    entries = build_index(stooq_paths(tmp_path))
     assert [entry.as_row() for entry in entries] == [
         ("ABC.US", "ABC.US", "d_us_txt/data/daily/us/nasdaq stocks/1/abc.us.txt", "us", "nasdaq stocks/1"),
         ("ABC.US", "ABC.US", "d_us_txt/data/daily/us/nyse stocks/2/abc.us.txt", "us", "nyse stocks/2"),
@@ -136,14 +137,14 @@ def test_scan_reads_header_only_and_zero_byte_files_alike(tmp_path: Path) -> Non
         "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n",
     )
     _touch(tmp_path, "d_us_txt/data/daily/us/nyse stocks/zero.us.txt", "")
-    assert [entry.ticker for entry in build_index(scan_stooq_paths(tmp_path))] == ["GONE.US", "ZERO.US"]
+    assert [entry.ticker for entry in build_index(stooq_paths(tmp_path))] == ["GONE.US", "ZERO.US"]
 
 
 def test_rendered_index_columns_and_cells(tmp_path: Path) -> None:
     _touch(tmp_path, "d_uk_txt/data/daily/uk/lse etfs/2/vwrl.uk.txt")
     _touch(tmp_path, "d_pl_txt/data/daily/pl/nc stocks/exm.txt")
     _touch(tmp_path, "d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt")
-    text = render_index(build_index(scan_stooq_paths(tmp_path)))
+    text = render_index(build_index(stooq_paths(tmp_path)))
     assert INDEX_COLUMNS == ("ticker", "stem", "relative_path", "region", "category")
     assert text.splitlines() == [
         "ticker,stem,relative_path,region,category",
@@ -155,12 +156,12 @@ def test_rendered_index_columns_and_cells(tmp_path: Path) -> None:
 
 def test_rendered_index_quotes_a_path_with_a_comma(tmp_path: Path) -> None:
     _touch(tmp_path, "d_us_txt/data/daily/us/odd, folder/abc.us.txt")
-    text = render_index(build_index(scan_stooq_paths(tmp_path)))
+    text = render_index(build_index(stooq_paths(tmp_path)))
     assert text.splitlines()[1] == ('ABC.US,ABC.US,"d_us_txt/data/daily/us/odd, folder/abc.us.txt",us,"odd, folder"')
 
 
 def test_empty_tree_gives_header_only_index(tmp_path: Path) -> None:
-    assert render_index(build_index(scan_stooq_paths(tmp_path))).splitlines() == [
+    assert render_index(build_index(stooq_paths(tmp_path))).splitlines() == [
         "ticker,stem,relative_path,region,category"
     ]
 

@@ -220,8 +220,8 @@ def _large(run_id: str = "run-large") -> ChangeRecord:
     return record(run_id, *added, *removed, *status)
 
 
-def _line_as_before(item: ChangeRecord) -> dict:
-    """The history line a record made before records were bounded: every change of each kind."""
+def _every_change(item: ChangeRecord) -> dict:
+    """The record with every change of each kind, as its file of all changes holds it."""
     document = {
         "at": item.at,
         "run_id": item.run_id,
@@ -248,7 +248,7 @@ def test_a_record_of_twenty_thousand_changes_stays_small_and_loses_nothing(tmp_p
     assert len(line) < 12_000  # the whole record is about 3 MB
     document = json.loads(line)
     assert document["counts"] == {kind: len(large.changes.of_kind(kind)) for kind in CHANGE_KINDS}
-    before = _line_as_before(large)
+    before = _every_change(large)
     assert all(document[kind] == before[kind][:INLINE_PER_KIND] for kind in CHANGE_KINDS)
     assert len(document["removed"]) == INLINE_PER_KIND and len(document["status_changed"]) == 1
     [read] = read_history(history).records
@@ -267,11 +267,11 @@ def test_a_record_that_fits_in_its_line_has_no_other_file(tmp_path: Path) -> Non
     assert read_all_changes(history, read_history(history).records[0]) == SECOND
 
 
-def test_a_line_written_before_records_were_bounded_is_read_whole(tmp_path: Path) -> None:
+def test_a_line_naming_no_file_of_all_changes_holds_every_change(tmp_path: Path) -> None:
     history = tmp_path / "match_changes"
     history.mkdir()
     old = record("run-old", *_large().changes.changes[:60])
-    (history / "2024-01.jsonl").write_text(json.dumps(_line_as_before(old)) + "\n")
+    (history / "2024-01.jsonl").write_text(json.dumps(_every_change(old)) + "\n")
     [read] = read_history(history).records
     assert read == old and read.complete and read.counts.by_kind["added"] == 25
 
@@ -300,14 +300,3 @@ def test_a_large_pending_record_is_small_and_its_file_goes_with_it(tmp_path: Pat
     settle_pending(history, pending, lambda: "hash-of-new-reports")
     [read] = read_history(history).records
     assert read_all_changes(history, read) == landed
-
-
-def test_a_large_record_left_pending_by_an_earlier_version_is_appended_bounded(tmp_path: Path) -> None:
-    history, pending = tmp_path / "match_changes", tmp_path / "match_changes" / "pending.json"
-    history.mkdir()
-    large = _large("run-earlier")
-    pending.write_text(json.dumps({"report_hash": "hash", "record": _line_as_before(large)}))
-    settle_pending(history, pending, lambda: "hash")
-    assert (history / "2024-01.jsonl").stat().st_size < 12_000
-    [read] = read_history(history).records
-    assert read_all_changes(history, read) == large

@@ -149,21 +149,23 @@ def test_worker_threads_and_processes_give_the_same_outputs(world, monkeypatch, 
     assert output_files(world) == sequential
 
 
-def _old_stamp(stamp: str) -> str:
-    """A stamp as versions before ctime and inode wrote it: `size:mtime_ns`."""
+def _another_stamp(stamp: str) -> str:
+    """A stamp no file has: the same size and mtime, no ctime and inode."""
     return ":".join(stamp.split(":")[:2]) if stamp != "missing" else stamp
 
 
-def test_caches_with_stamps_from_before_ctime_and_inode_are_verified_again(built) -> None:
-    """Summaries and manifest entries of an earlier version are unknown: every matched file
-    is read and hashed once (not parsed), and no export is written again."""
+def test_caches_whose_stamps_the_files_no_longer_have_are_verified_again(built) -> None:
+    """Summaries and manifest entries made under other stamps are unknown: every matched
+    file is read and hashed once (not parsed), and no export is written again."""
     metadata = built / "data/metadata"
     summaries = json.loads((metadata / "diagnostics_cache.json").read_text())
-    summaries["entries"] = {path: [_old_stamp(value[0]), *value[1:]] for path, value in summaries["entries"].items()}
+    summaries["entries"] = {
+        path: [_another_stamp(value[0]), *value[1:]] for path, value in summaries["entries"].items()
+    }
     (metadata / "diagnostics_cache.json").write_text(json.dumps(summaries))
     manifest = json.loads((metadata / "export_manifest.json").read_text())
     manifest["entries"] = {
-        name: {**entry, "stamp": _old_stamp(entry["stamp"]), "output": _old_stamp(entry["output"])}
+        name: {**entry, "stamp": _another_stamp(entry["stamp"]), "output": _another_stamp(entry["output"])}
         for name, entry in manifest["entries"].items()
     }
     (metadata / "export_manifest.json").write_text(json.dumps(manifest))

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.dev.sample import STOOQ_HEADER, SampleWorld, write_sample
-from portfolio_assets.domain.broker_lists import read_broker_folder
 from portfolio_assets.domain.settings import Settings, settings_from_values
 from portfolio_assets.domain.stooq_tree import scan_stooq_tree
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.stooq_index import build_stooq_index
 from portfolio_assets.steps.tradeable_universe import build_universe
 
+from ..domain.reference import read_broker_folder
 from ..helpers import build_all
 
 ROW = re.compile(r"[A-Z0-9]+(\.(US|UK|DE))?,D,\d{8},000000,(\d+\.\d{2,4},){4}\d+,0")
