@@ -48,10 +48,17 @@ test: env system-packages
 	$(BIN)/python -m pytest -n 3 --maxschedchunk 2
 	$(MAKE) test-postgres
 
-# The tests that start no real process (no CLI, webserver or daemon): a quick check
-# after each change. `make test` runs them too.
+# The fast layer, run after each change: the rules and the machinery (domain,
+# incremental, io, steps, data) without Dagster, which the plugin without_dagster.py
+# makes unimportable, and without the tests that start the CLI or take long (marked
+# slow). Under 30 s on two cores, in one process: xdist's start-up costs more than it
+# saves here. A test that hangs fails after 30 s with its stacks. `make test` runs them
+# too; the layers above (dagster/, instance/, cli/, e2e/, dev/) need Dagster or processes.
+FAST_TESTS := portfolio_assets_tests/domain portfolio_assets_tests/incremental portfolio_assets_tests/io \
+	portfolio_assets_tests/steps portfolio_assets_tests/data
+
 test-fast: env
-	$(BIN)/python -m pytest -n 2 -m "not slow" -q
+	$(BIN)/python -m pytest -p portfolio_assets_tests.without_dagster -m "not slow" --timeout 30 -q $(FAST_TESTS)
 
 # On PostgreSQL: the tests of what the storage changes (the README's shared-instance
 # steps as written, the shared instance across hosts, the daemon under `dagster dev`, the

@@ -1,8 +1,9 @@
 """Helpers the tests share, defined once: hand-written files, the outputs of a world,
 refreshes through Dagster, and a running `dagster dev` for the slow tests.
 
-The fixtures (`world`, `instance`) are in conftest.py. Whatever loads the code
-location is imported when called, so the domain tests never build the definitions.
+The fixtures (`world`, `instance`) are in conftest.py. Dagster, and whatever loads the
+code location, is imported when called, so the fast layer (domain, incremental, io,
+steps, data) never imports it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import pytest
 
 from portfolio_assets.domain.settings import Settings
@@ -31,7 +32,8 @@ from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_step
 
-from .storage import write_instance_config
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = [
     "AAPL",
@@ -182,6 +184,8 @@ def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
 
 def from_scratch(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Outputs of a first run on a copy of the current inputs, with a new instance."""
+    import dagster as dg
+
     fresh = tmp_path_factory.mktemp("scratch")
     for folder in ("data/stooq", "tradeable_instruments"):
         shutil.copytree(world / folder, fresh / folder, symlinks=True)
@@ -248,6 +252,8 @@ E2E_INTERVALS = {
 
 def sample_world(root: Path) -> Path:
     """A settled sample in `root` and a DAGSTER_HOME with the project's dagster.yaml; returns the home."""
+    from .storage import write_instance_config
+
     home = write_instance_config(root / "dagster_home")
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
     for path in root.rglob("*"):  # the sample is settled, not being written

@@ -1,20 +1,27 @@
-"""The layers' arrows point one way, and the CLI's fast path stays light.
+"""The layers' arrows point one way, the CLI's fast path stays light, and so does the
+tests' fast layer.
 
 cli and dagster_defs use steps and instance; steps use domain, incremental and io; domain
 imports nothing of the package but its own modules (errors, settings); the public pandas
 readers (`data.py`) use the domain alone, so a backtest never imports Dagster through them.
+
+The tests have the same layers: the fast one (`make test-fast`: domain, incremental, io,
+steps, data) tests the rules and the machinery without Dagster; dagster/ and instance/
+need an instance, cli/ and e2e/ start the CLI or `dagster dev`.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "portfolio_assets"
+PROJECT = Path(__file__).resolve().parents[1]
+PACKAGE = PROJECT / "portfolio_assets"
 
 # What each layer may import from the package (besides itself).
 ALLOWED = {
@@ -73,3 +80,39 @@ def test_the_fast_path_imports_neither_dagster_nor_the_price_reader() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def _fast_layer() -> list[str]:
+    """The test folders `make test-fast` runs (the Makefile's FAST_TESTS)."""
+    makefile = (PROJECT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^FAST_TESTS := ((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    assert found, "no FAST_TESTS in the Makefile"
+    return found.group(1).replace("\\\n", " ").split()
+
+
+WITHOUT_DAGSTER = ("-p", "portfolio_assets_tests.without_dagster")
+
+
+def _collect_without_dagster(paths: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *WITHOUT_DAGSTER, *paths],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_fast_layer_imports_no_dagster() -> None:
+    """Collecting the fast layer with Dagster unimportable (as `make test-fast` runs it)
+    loads every conftest, test module and helper it imports, and pytest's warning filters."""
+    folders = _fast_layer()
+    assert {Path(folder).name for folder in folders} == {"domain", "incremental", "io", "steps", "data"}
+    done = _collect_without_dagster(folders)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+
+
+def test_a_test_that_imports_dagster_fails_in_the_fast_layer() -> None:
+    done = _collect_without_dagster(["portfolio_assets_tests/dagster/test_definitions.py"])
+    assert done.returncode != 0
+    assert "dagster imported in the fast layer (make test-fast runs without Dagster)" in done.stdout
