@@ -19,11 +19,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from io import BufferedReader
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
@@ -67,6 +68,8 @@ STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<
 # The matched Stooq file of the `world` fixture's AAPL.
 AAPL = "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
 
+T = TypeVar("T")
+
 
 def stooq_rows(ticker: str, dates: list[str], close: str = "10.5", volume: str = "1000") -> str:
     return STOOQ_HEADER + "".join(f"{ticker},D,{day},000000,10,11,9,{close},{volume},0\n" for day in dates)
@@ -104,10 +107,11 @@ class BlockedRead:
 
         self.path, self.blocked = path.resolve(), True
 
-        def guarded_open(file, *args, **kwargs):
-            if self.blocked and Path(file).resolve() == self.path:
+        def guarded_open(file: Path, mode: Literal["rb"]) -> BufferedReader:
+            """file_summaries' one call: open(path, "rb")."""
+            if self.blocked and file.resolve() == self.path:
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
-            return open(file, *args, **kwargs)
+            return open(file, mode)
 
         monkeypatch.setattr(file_summaries, "open", guarded_open, raising=False)
 
@@ -219,20 +223,24 @@ def environment(home: Path) -> dict[str, str]:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str) -> dict[str, Any]:
+    """The `data` of the webserver's answer to `query` (JSON, as the query shapes it)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+        data: dict[str, Any] = json.loads(response.read())["data"]
+        return data
 
 
-def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 1.0) -> T:
+    """The first true value `condition` returns, asked every `interval` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

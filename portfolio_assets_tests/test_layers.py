@@ -41,7 +41,7 @@ def _imported_layers(path: Path) -> set[str]:
     """The top-level parts of the package that the module at `path` imports (anywhere in it)."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     package = parts[:-1]  # the package a relative import starts from
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
