@@ -48,6 +48,8 @@ __all__ = [
     "free_port",
     "from_scratch",
     "graphql",
+    "latest_materialization",
+    "materializable",
     "output_files",
     "permissions_enforced",
     "rewrite_keeping_size_and_mtime",
@@ -56,6 +58,7 @@ __all__ = [
     "sample_world",
     "set_logic_version",
     "stooq_rows",
+    "stored_run",
     "wait_for",
     "write_file",
 ]
@@ -175,6 +178,34 @@ def build_all(settings: Settings) -> dict[str, StepResult]:
     return {key: get_step(key).build(settings) for key in ASSET_KEYS}
 
 
+def materializable(defs: dg.Definitions) -> list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset]:
+    """`runnable(defs)` as `dg.materialize` takes it: the project defines no cacheable assets."""
+    import dagster as dg
+
+    from portfolio_assets.definitions import runnable
+
+    found = runnable(defs)
+    kept = [item for item in found if isinstance(item, dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset)]
+    assert len(kept) == len(found), f"not materializable: {[item for item in found if item not in kept]}"
+    return kept
+
+
+def latest_materialization(instance: dg.DagsterInstance, key: str) -> dg.AssetMaterialization:
+    """The latest materialization of asset `key` in `instance` (it must have one)."""
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    assert event is not None and event.asset_materialization is not None, f"{key} was never materialized"
+    return event.asset_materialization
+
+
+def stored_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    """Run `run_id` as `instance` stores it (it must be there)."""
+    run = instance.get_run_by_id(run_id)
+    assert run is not None, f"no run {run_id} in the instance"
+    return run
+
+
 def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
     """`refresh` in process with the environment's settings; returns what it materialized."""
     from portfolio_assets.cli.refresh import refresh
@@ -239,7 +270,7 @@ def graphql(port: int, query: str) -> dict[str, Any]:
         return data
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 1.0) -> T:
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 1.0) -> T:
     """The first true value `condition` returns, asked every `interval` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
