@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.domain.exports import plan_exports, render_export
-from portfolio_assets.domain.price_files import read_price_lines
+from portfolio_assets.domain.price_files import PriceLines, read_price_lines
 from portfolio_assets.domain.reports import MATCH_COLUMNS, MatchRow
 
 HEADER = "ticker,per,date,time,open,high,low,close,volume,openint"
@@ -24,6 +24,7 @@ def _export_text(tmp_path: Path, data: bytes) -> str:
     path = tmp_path / "source.us.txt"
     path.write_bytes(data)
     source = read_price_lines(path)
+    assert isinstance(source, PriceLines), source
     return render_export(source)
 
 

@@ -60,7 +60,7 @@ line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(rows, rows, rows, odd_lines), max_size=30), line_ends, st.booleans(), st.booleans())
-def test_fast_and_exact_paths_agree(lines, end, header, final_newline) -> None:
+def test_fast_and_exact_paths_agree(lines: list[str], end: str, header: bool, final_newline: bool) -> None:
     text = end.join(([HEADER] if header else []) + lines) + (end if final_newline else "")
     data = text.encode("utf-8")
     exact_lines = price_lines_from_bytes(data)
@@ -70,7 +70,7 @@ def test_fast_and_exact_paths_agree(lines, end, header, final_newline) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(rows, min_size=1, max_size=40), st.sampled_from(["\n", "\r\n"]))
-def test_regular_files_take_the_fast_path(lines, end) -> None:
+def test_regular_files_take_the_fast_path(lines: list[str], end: str) -> None:
     text = end.join([HEADER, *lines]) + end
     assert clean_body(text) is not None
     assert diagnose_bytes(text.encode()) == diagnose(price_lines_from_bytes(text.encode()))
