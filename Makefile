@@ -76,7 +76,8 @@ test-postgres: env
 		$(BIN)/python -m pytest -n 4 --maxschedchunk 1 $(POSTGRES_TESTS) -k "not dies_under_dagster_dev"; \
 		status=$$?; .ci/postgres stop; exit $$status
 
-# Static checks, run by CI before the tests: lint, format, types, and the definitions load.
+# Static checks, run by CI before the tests: lint, format, types (package and tests, strict),
+# and the definitions load.
 lint: env
 	$(BIN)/ruff check portfolio_assets portfolio_assets_tests
 	$(BIN)/ruff format --check portfolio_assets portfolio_assets_tests README.md
