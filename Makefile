@@ -50,15 +50,19 @@ test: env system-packages
 
 # The fast layer, run after each change: the rules and the machinery (domain,
 # incremental, io, steps, data) without Dagster, which the plugin without_dagster.py
-# makes unimportable, and without the tests that start the CLI or take long (marked
-# slow). Under 30 s on two cores, in one process: xdist's start-up costs more than it
-# saves here. A test that hangs fails after 30 s with its stacks. `make test` runs them
-# too; the layers above (dagster/, instance/, cli/, e2e/, dev/) need Dagster or processes.
+# makes unimportable, and without the tests that start the CLI, a webserver or a daemon
+# or take long (marked slow). About 25 s on two cores. In one process by default: two
+# xdist workers each import and collect everything again, about 5 s more CPU time, and
+# on a busy machine that is all they change (`make test-fast FAST_WORKERS=2` on an idle
+# one). A test that hangs fails after 30 s with its stacks. `make test` runs these too;
+# the layers above need an instance (dagster/, instance/) or processes (cli/, e2e/).
 FAST_TESTS := portfolio_assets_tests/domain portfolio_assets_tests/incremental portfolio_assets_tests/io \
 	portfolio_assets_tests/steps portfolio_assets_tests/data
+FAST_WORKERS ?= 0
 
 test-fast: env
-	$(BIN)/python -m pytest -p portfolio_assets_tests.without_dagster -m "not slow" --timeout 30 -q $(FAST_TESTS)
+	$(BIN)/python -m pytest -p portfolio_assets_tests.without_dagster -m "not slow" --timeout 30 -n $(FAST_WORKERS) -q \
+		$(FAST_TESTS)
 
 # On PostgreSQL: the tests of what the storage changes (the README's shared-instance
 # steps as written, the shared instance across hosts, the daemon under `dagster dev`, the

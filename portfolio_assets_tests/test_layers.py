@@ -107,7 +107,7 @@ def test_the_fast_layer_imports_no_dagster() -> None:
     """Collecting the fast layer with Dagster unimportable (as `make test-fast` runs it)
     loads every conftest, test module and helper it imports, and pytest's warning filters."""
     folders = _fast_layer()
-    assert {Path(folder).name for folder in folders} == {"domain", "incremental", "io", "steps", "data"}
+    assert {"domain", "incremental", "io", "steps", "data"} <= {Path(folder).name for folder in folders}
     done = _collect_without_dagster(folders)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
 
