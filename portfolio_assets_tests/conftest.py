@@ -1,5 +1,9 @@
 """Shared fixtures: a small hand-written world in a temporary working directory, and a
-test instance. Shared plain helpers are in helpers.py."""
+test instance. Shared plain helpers are in helpers.py.
+
+Dagster is imported only by the `instance` fixture, when a test asks for it: the fast
+layer (`make test-fast`: domain, incremental, io, steps, data) never imports it
+(test_layers.py checks)."""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import pytest
 
 from portfolio_assets.domain.settings import SETTING_VARIABLES
 
 from .helpers import STOOQ_HEADER, stooq_rows, write_file
-from .storage import fresh_instance
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 MEMORY_FOLDER = Path("/dev/shm")
 
@@ -67,6 +73,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     """An empty instance on the storage the run chose (storage.py: SQLite or PostgreSQL)."""
+    from .storage import fresh_instance  # imports Dagster: only for the tests that use an instance
+
     with fresh_instance() as test_instance:
         yield test_instance
 

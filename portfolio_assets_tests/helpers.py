@@ -1,8 +1,9 @@
 """Helpers the tests share, defined once: hand-written files, the outputs of a world,
 refreshes through Dagster, and a running `dagster dev` for the slow tests.
 
-The fixtures (`world`, `instance`) are in conftest.py. Whatever loads the code
-location is imported when called, so the domain tests never build the definitions.
+The fixtures (`world`, `instance`) are in conftest.py. Dagster, and whatever loads the
+code location, is imported when called, so the fast layer (domain, incremental, io,
+steps, data) never imports it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from io import BufferedReader
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import dagster as dg
 import pytest
 
 from portfolio_assets.domain.settings import Settings
@@ -31,7 +33,8 @@ from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
 
-from .storage import write_instance_config
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = [
     "AAPL",
@@ -45,6 +48,8 @@ __all__ = [
     "free_port",
     "from_scratch",
     "graphql",
+    "latest_materialization",
+    "materializable",
     "output_files",
     "permissions_enforced",
     "rewrite_keeping_size_and_mtime",
@@ -53,6 +58,7 @@ __all__ = [
     "sample_world",
     "set_logic_version",
     "stooq_rows",
+    "stored_run",
     "wait_for",
     "write_file",
 ]
@@ -64,6 +70,8 @@ ARTIFACTS = PROJECT / "test-artifacts"
 STOOQ_HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
 # The matched Stooq file of the `world` fixture's AAPL.
 AAPL = "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
+
+T = TypeVar("T")
 
 
 def stooq_rows(ticker: str, dates: list[str], close: str = "10.5", volume: str = "1000") -> str:
@@ -102,10 +110,11 @@ class BlockedRead:
 
         self.path, self.blocked = path.resolve(), True
 
-        def guarded_open(file, *args, **kwargs):
-            if self.blocked and Path(file).resolve() == self.path:
+        def guarded_open(file: Path, mode: Literal["rb"]) -> BufferedReader:
+            """file_summaries' one call: open(path, "rb")."""
+            if self.blocked and file.resolve() == self.path:
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
-            return open(file, *args, **kwargs)
+            return open(file, mode)
 
         monkeypatch.setattr(file_summaries, "open", guarded_open, raising=False)
 
@@ -169,6 +178,34 @@ def build_all(settings: Settings) -> dict[str, StepResult]:
     return {key: get_asset(key).build(settings) for key in ASSET_KEYS}
 
 
+def materializable(defs: dg.Definitions) -> list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset]:
+    """`runnable(defs)` as `dg.materialize` takes it: the project defines no cacheable assets."""
+    import dagster as dg
+
+    from portfolio_assets.definitions import runnable
+
+    found = runnable(defs)
+    kept = [item for item in found if isinstance(item, dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset)]
+    assert len(kept) == len(found), f"not materializable: {[item for item in found if item not in kept]}"
+    return kept
+
+
+def latest_materialization(instance: dg.DagsterInstance, key: str) -> dg.AssetMaterialization:
+    """The latest materialization of asset `key` in `instance` (it must have one)."""
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    assert event is not None and event.asset_materialization is not None, f"{key} was never materialized"
+    return event.asset_materialization
+
+
+def stored_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    """Run `run_id` as `instance` stores it (it must be there)."""
+    run = instance.get_run_by_id(run_id)
+    assert run is not None, f"no run {run_id} in the instance"
+    return run
+
+
 def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
     """`refresh` in process with the environment's settings; returns what it materialized."""
     from portfolio_assets.cli.refresh import refresh
@@ -182,6 +219,8 @@ def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
 
 def from_scratch(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Outputs of a first run on a copy of the current inputs, with a new instance."""
+    import dagster as dg
+
     fresh = tmp_path_factory.mktemp("scratch")
     for folder in ("data/stooq", "tradeable_instruments"):
         shutil.copytree(world / folder, fresh / folder, symlinks=True)
@@ -215,20 +254,24 @@ def environment(home: Path) -> dict[str, str]:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def graphql(port: int, query: str) -> dict:
+def graphql(port: int, query: str) -> dict[str, Any]:
+    """The `data` of the webserver's answer to `query` (JSON, as the query shapes it)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+        data: dict[str, Any] = json.loads(response.read())["data"]
+        return data
 
 
-def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 1.0) -> T:
+    """The first true value `condition` returns, asked every `interval` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -248,6 +291,8 @@ E2E_INTERVALS = {
 
 def sample_world(root: Path) -> Path:
     """A settled sample in `root` and a DAGSTER_HOME with the project's dagster.yaml; returns the home."""
+    from .storage import write_instance_config
+
     home = write_instance_config(root / "dagster_home")
     subprocess.run([str(BIN / "portfolio-assets"), "sample", str(root)], check=True, capture_output=True)
     for path in root.rglob("*"):  # the sample is settled, not being written

@@ -37,7 +37,9 @@ def _declared() -> dict[str, set[str]]:
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
     def names(requirements: list[str]) -> set[str]:
-        return {_normal(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", text).group(0)) for text in requirements}
+        found = [re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", text) for text in requirements]
+        assert all(found), f"a requirement without a name in {requirements}"
+        return {_normal(match.group(0)) for match in found if match}
 
     declared = {"main": names(project["dependencies"])}
     declared.update({extra: names(items) for extra, items in project["optional-dependencies"].items()})
@@ -52,6 +54,17 @@ def _is_type_checking(node: ast.AST) -> bool:
     )
 
 
+def _outside_tops(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The top-level modules outside the standard library and this project that `node`
+    imports absolutely."""
+    if isinstance(node, ast.Import):
+        modules = [alias.name for alias in node.names]
+    else:
+        modules = [node.module] if node.level == 0 and node.module else []
+    tops = [module.split(".")[0] for module in modules]
+    return [top for top in tops if top not in sys.stdlib_module_names and top not in OWN_PACKAGES]
+
+
 def _imports(tree: ast.Module) -> list[tuple[str, str, int]]:
     """(top-level module, where: "module", "function" or "type_checking", line) of every
     absolute import of a module outside the standard library and this project."""
@@ -59,16 +72,8 @@ def _imports(tree: ast.Module) -> list[tuple[str, str, int]]:
 
     def visit(node: ast.AST, where: str) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.Import):
-                modules = [alias.name for alias in child.names]
-            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
-                modules = [child.module]
-            else:
-                modules = []
-            for module in modules:
-                top = module.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in OWN_PACKAGES:
-                    found.append((top, where, child.lineno))
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                found.extend((top, where, child.lineno) for top in _outside_tops(child))
             if _is_type_checking(child):
                 inner = "type_checking"
             elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and where == "module":

@@ -105,7 +105,9 @@ INSTALL = "apt-get DEBIAN_FRONTEND=noninteractive install -y -qq"
     ],
     ids=["nothing missing", "both missing", "chromium present", "pg_ctl on PATH"],
 )
-def test_the_script_installs_exactly_what_is_missing(tmp_path, present, missing) -> None:
+def test_the_script_installs_exactly_what_is_missing(
+    tmp_path: Path, present: tuple[str, ...], missing: list[str]
+) -> None:
     environment, calls = _machine(tmp_path, {"apt-get": FAKE, **dict.fromkeys(present, FAKE)})
     done = _run_script(environment)
     assert done.returncode == 0, done.stderr
@@ -118,7 +120,7 @@ def test_the_script_installs_exactly_what_is_missing(tmp_path, present, missing)
         assert _calls(calls) == [] and done.stdout == ""
 
 
-def test_the_script_finds_debians_postgresql_off_path(tmp_path) -> None:
+def test_the_script_finds_debians_postgresql_off_path(tmp_path: Path) -> None:
     environment, calls = _machine(tmp_path, {"apt-get": FAKE, "chromium": FAKE})
     pg_ctl = tmp_path / "postgresql" / "15" / "bin" / "pg_ctl"
     pg_ctl.parent.mkdir(parents=True)
@@ -128,7 +130,7 @@ def test_the_script_finds_debians_postgresql_off_path(tmp_path) -> None:
     assert done.returncode == 0 and _calls(calls) == [], done.stderr
 
 
-def test_the_script_uses_sudo_when_not_root(tmp_path) -> None:
+def test_the_script_uses_sudo_when_not_root(tmp_path: Path) -> None:
     environment, calls = _machine(tmp_path, {"apt-get": FAKE, "sudo": FAKE_SUDO, "chromium": FAKE}, uid=1000)
     done = _run_script(environment)
     assert done.returncode == 0, done.stderr
@@ -152,7 +154,9 @@ def test_the_script_uses_sudo_when_not_root(tmp_path) -> None:
     ],
     ids=["not root, no sudo", "no apt-get"],
 )
-def test_the_script_says_what_to_install_when_it_cannot(tmp_path, programs, uid, said) -> None:
+def test_the_script_says_what_to_install_when_it_cannot(
+    tmp_path: Path, programs: dict[str, str], uid: int, said: str
+) -> None:
     environment, calls = _machine(tmp_path, programs, uid=uid)
     done = _run_script(environment)
     assert done.returncode == 1

@@ -1,5 +1,5 @@
-"""The layers' arrows point one way, the CLI's fast path stays light, and Dagster's
-internals stay behind their one adapter.
+"""The layers' arrows point one way, the CLI's fast path stays light, Dagster's
+internals stay behind their one adapter, and the tests' fast layer stays light.
 
 cli and dagster_defs use steps and instance; steps use domain, incremental and io; domain
 imports nothing of the package but its own modules (errors, settings); the public pandas
@@ -7,18 +7,24 @@ readers (`data.py`) use the domain alone, so a backtest never imports Dagster th
 Everything of Dagster beyond its public API (a `dagster._` import, a tag or metadata name
 Dagster owns) is in `instance/dagster_internals/`, and its `dagster._` imports in one
 module of it.
+
+The tests have the same layers: the fast one (`make test-fast`: domain, incremental, io,
+steps, data) tests the rules and the machinery without Dagster; dagster/ and instance/
+need an instance, cli/ and e2e/ start the CLI or `dagster dev`.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "portfolio_assets"
+PROJECT = Path(__file__).resolve().parents[1]
+PACKAGE = PROJECT / "portfolio_assets"
 
 # What each layer may import from the package (besides itself).
 ALLOWED = {
@@ -38,7 +44,7 @@ def _imported_layers(path: Path) -> set[str]:
     """The top-level parts of the package that the module at `path` imports (anywhere in it)."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     package = parts[:-1]  # the package a relative import starts from
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -105,7 +111,7 @@ def _dagster_internals(path: Path) -> tuple[list[str], list[str]]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(DAGSTER_NAMES):
             names.append(f"line {node.lineno}: {node.value!r}")
         private = [module for module in modules if module.startswith(PRIVATE_MODULES)]
-        if private:
+        if private and isinstance(node, ast.Import | ast.ImportFrom):
             imports.append(f"line {node.lineno}: import {private[0]}")
     return imports, names
 
@@ -136,3 +142,39 @@ def test_the_adapter_imports_nothing_of_the_project() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 1]
         assert not relative, f"{path.name} imports from outside the adapter"
+
+
+def _fast_layer() -> list[str]:
+    """The test folders `make test-fast` runs (the Makefile's FAST_TESTS)."""
+    makefile = (PROJECT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^FAST_TESTS := ((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    assert found, "no FAST_TESTS in the Makefile"
+    return found.group(1).replace("\\\n", " ").split()
+
+
+WITHOUT_DAGSTER = ("-p", "portfolio_assets_tests.without_dagster")
+
+
+def _collect_without_dagster(paths: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *WITHOUT_DAGSTER, *paths],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_fast_layer_imports_no_dagster() -> None:
+    """Collecting the fast layer with Dagster unimportable (as `make test-fast` runs it)
+    loads every conftest, test module and helper it imports, and pytest's warning filters."""
+    folders = _fast_layer()
+    assert {"domain", "incremental", "io", "steps", "data"} <= {Path(folder).name for folder in folders}
+    done = _collect_without_dagster(folders)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+
+
+def test_a_test_that_imports_dagster_fails_in_the_fast_layer() -> None:
+    done = _collect_without_dagster(["portfolio_assets_tests/dagster/test_definitions.py"])
+    assert done.returncode != 0
+    assert "dagster imported in the fast layer (make test-fast runs without Dagster)" in done.stdout

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import pytest
 
 from portfolio_assets.cli import main as cli
@@ -22,13 +24,13 @@ HISTORY = Path("data/metadata/match_changes")
 DAYS = ["20240102", "20240103", "20240104"]
 
 
-def records(world: Path) -> list[dict]:
+def records(world: Path) -> list[dict[str, Any]]:
     history = read_history(world / HISTORY)
     assert history.warnings == []
     return [record.as_json() for record in history.records]
 
 
-def changed(record: dict) -> dict[str, list[tuple[str, ...]]]:
+def changed(record: dict[str, Any]) -> dict[str, list[tuple[str, ...]]]:
     """The non-empty kinds of a record, each as (symbol, column, from, to, ticker) per item."""
     fields = ("symbol", "column", "from", "to", "ticker")
     return {
@@ -40,12 +42,12 @@ def changed(record: dict) -> dict[str, list[tuple[str, ...]]]:
 
 def changes_json(
     capsys: pytest.CaptureFixture[str], *args: str, warnings: list[str] | None = None, bounded: bool = False
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """What `changes --json` prints, parsed; what it says on stderr goes to `warnings`."""
     capsys.readouterr()
     assert cli.main(["changes", "--json", *args]) == 0
     out, err = capsys.readouterr()
-    printed = json.loads(out)
+    printed: list[dict[str, Any]] = json.loads(out)  # JSON records, as records() returns them
     for record in printed:  # the counts equal the lists, unless the record is bounded
         if not bounded:
             assert record["counts"] == {kind: len(record[kind]) for kind in CHANGE_KINDS}
@@ -56,7 +58,9 @@ def changes_json(
     return printed
 
 
-def test_first_then_unchanged_then_forced(world: Path, instance, capsys) -> None:
+def test_first_then_unchanged_then_forced(
+    world: Path, instance: dg.DagsterInstance, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_refresh(instance)
     [first] = records(world)
     assert first["compared_with_previous"] is False and not changed(first)
@@ -70,7 +74,9 @@ def test_first_then_unchanged_then_forced(world: Path, instance, capsys) -> None
     assert [r["run_id"] for r in changes_json(capsys, "--last", "5")] == [forced["run_id"], first["run_id"]]
 
 
-def test_every_kind_of_change_through_refreshes(world: Path, instance, monkeypatch) -> None:
+def test_every_kind_of_change_through_refreshes(
+    world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stooq = world / "data/stooq/d_us_txt/data/daily/us"
     run_refresh(instance)
     # NOPE gets a file, KIM loses its own, AAPL gets a file that sorts before its old one.
@@ -106,7 +112,10 @@ def test_every_kind_of_change_through_refreshes(world: Path, instance, monkeypat
 
 
 def test_an_appended_a_deleted_and_an_emptied_instrument_are_exactly_what_changed(
-    world: Path, capsys, monkeypatch, tmp_path_factory
+    world: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
     assert cli.main(["refresh"]) == 0
@@ -142,7 +151,9 @@ def test_an_appended_a_deleted_and_an_emptied_instrument_are_exactly_what_change
     ]
 
 
-def test_a_damaged_history_is_reported_and_readable_records_are_shown(world: Path, instance, capsys) -> None:
+def test_a_damaged_history_is_reported_and_readable_records_are_shown(
+    world: Path, instance: dg.DagsterInstance, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_refresh(instance)
     run_refresh(instance, force=True)
     [month] = (world / HISTORY).glob("*.jsonl")
@@ -154,7 +165,7 @@ def test_a_damaged_history_is_reported_and_readable_records_are_shown(world: Pat
     assert warning.startswith("portfolio-assets: warning: ") and f"{month.name} line 3" in warning
 
 
-def test_changes_before_any_history_and_a_bad_last(world: Path, capsys) -> None:
+def test_changes_before_any_history_and_a_bad_last(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["changes"]) == 0
     assert "no change recorded yet" in capsys.readouterr().out
     assert changes_json(capsys) == []
@@ -165,7 +176,7 @@ def test_changes_before_any_history_and_a_bad_last(world: Path, capsys) -> None:
 
 
 def test_removing_a_list_of_twenty_thousand_rows_is_a_small_record_and_changes_shows_a_bounded_summary(
-    world: Path, capsys
+    world: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     long_list = world / "tradeable_instruments/broker_long.csv"
     rows = "".join(f"NASDAQ (USD) USA-NASDAQ,US{n:010d},Q{n:06d}:US,FUND {n},USD\n" for n in range(20_000))
@@ -211,7 +222,9 @@ def test_removing_a_list_of_twenty_thousand_rows_is_a_small_record_and_changes_s
     assert line["all_changes"] in shown.err
 
 
-def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(world: Path, capsys) -> None:
+def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(
+    world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     history = world / HISTORY
     history.mkdir(parents=True)
     removed = [
@@ -230,7 +243,7 @@ def test_a_history_line_from_before_records_were_bounded_is_shown_bounded(world:
     assert changes_json(capsys, "--all") == [line]
 
 
-def test_the_help_of_changes_names_the_bound_of_a_line(capsys) -> None:
+def test_the_help_of_changes_names_the_bound_of_a_line(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["changes", "--help"])
     assert f"the first {INLINE_PER_KIND} of each kind" in " ".join(capsys.readouterr().out.split())

@@ -19,6 +19,7 @@ import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, NoReturn
 
 import dagster as dg
 import pytest
@@ -65,7 +66,7 @@ def home(world: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return root
 
 
-def stderr_lines(capsys: pytest.CaptureFixture) -> list[str]:
+def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
@@ -91,7 +92,14 @@ def no_stack(lines: list[str]) -> None:
         ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "0"),
     ],
 )
-def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, command, variable, value) -> None:
+def test_an_invalid_variable_is_one_line_naming_it(
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    variable: str,
+    value: str,
+) -> None:
     monkeypatch.setenv(variable, value)
     assert cli.main([command]) == 2
     lines = stderr_lines(capsys)
@@ -106,7 +114,9 @@ def test_an_invalid_variable_is_one_line_naming_it(home, capsys, monkeypatch, co
         ("--lse-currency-policy", "sometimes", "broker, stooq, strict"),
     ],
 )
-def test_an_invalid_flag_is_one_line_naming_the_flag(home, capsys, flag, value, allowed) -> None:
+def test_an_invalid_flag_is_one_line_naming_the_flag(
+    home: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, allowed: str
+) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["refresh", flag, value])
     assert exited.value.code == 2
@@ -133,7 +143,12 @@ def test_an_invalid_flag_is_one_line_naming_the_flag(home, capsys, flag, value, 
     ],
 )
 def test_a_url_for_a_folder_is_refused_in_one_line_naming_the_variable(
-    home, capsys, monkeypatch, command, variable, url
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    variable: str,
+    url: str,
 ) -> None:
     monkeypatch.chdir(home.parent)
     monkeypatch.setenv(variable, url)
@@ -147,7 +162,9 @@ def test_a_url_for_a_folder_is_refused_in_one_line_naming_the_variable(
     assert not (home.parent / f"{scheme}:").exists()  # no local folder named after the URL
 
 
-def test_a_url_given_as_a_folder_flag_is_refused_naming_the_flag(home, capsys, monkeypatch) -> None:
+def test_a_url_given_as_a_folder_flag_is_refused_naming_the_flag(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(home.parent)
     with pytest.raises(SystemExit) as exited:
         cli.main(["refresh", "--prices-dir", "s3://bucket/prices"])
@@ -159,7 +176,7 @@ def test_a_url_given_as_a_folder_flag_is_refused_naming_the_flag(home, capsys, m
     assert not (home.parent / "s3:").exists()
 
 
-def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path) -> None:
+def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path: Path) -> None:
     from portfolio_assets.domain.settings import parse_folder
 
     assert parse_folder("prices_dir", "prices:2026") == (Path.cwd() / "prices:2026")
@@ -176,7 +193,7 @@ def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path) -
         (["--include-empty"], "include_empty", "true"),
     ],
 )
-def test_flags_accept_what_their_variables_accept(flags, field, expected) -> None:
+def test_flags_accept_what_their_variables_accept(flags: list[str], field: str, expected: str) -> None:
     args = cli._parser().parse_args(["status", *flags])
     assert getattr(args, field) == expected
 
@@ -218,8 +235,10 @@ def _full_disk(fd: int, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS])
-def test_a_read_only_output_folder_is_one_line_naming_the_file(home, world, capsys, monkeypatch, code) -> None:
-    def read_only(folder: Path):
+def test_a_read_only_output_folder_is_one_line_naming_the_file(
+    home: Path, world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    def read_only(folder: Path) -> NoReturn:
         raise OSError(code, os.strerror(code), str(folder / f"{TEMP_PREFIX}x.part"))
 
     monkeypatch.setattr(atomic_files, "_create_temp", read_only)
@@ -234,7 +253,9 @@ def test_a_read_only_output_folder_is_one_line_naming_the_file(home, world, caps
     assert TEMP_PREFIX not in "\n".join(lines)
 
 
-def test_a_full_disk_is_one_line_first_and_leaves_nothing_behind(home, world, capsys, monkeypatch) -> None:
+def test_a_full_disk_is_one_line_first_and_leaves_nothing_behind(
+    home: Path, world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(atomic_files, "_write_all", _full_disk)
     assert cli.main(["refresh"]) == 1
     lines = stderr_lines(capsys)
@@ -253,10 +274,13 @@ def test_a_full_disk_is_one_line_first_and_leaves_nothing_behind(home, world, ca
             for record in instance.all_logs(run.run_id)
             if record.dagster_event and record.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
         ]
-        assert len(failures) == 2 and failures[0].step_failure_data.error.stack
+        assert len(failures) == 2 and failures[0].step_failure_data.error is not None
+        assert failures[0].step_failure_data.error.stack
 
 
-def test_a_bad_broker_list_is_the_first_line_on_stderr(home, world, capsys) -> None:
+def test_a_bad_broker_list_is_the_first_line_on_stderr(
+    home: Path, world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (world / "tradeable_instruments/broken.csv").write_bytes(b"symbol,name\nAB\xff,bad\n")
     assert cli.main(["refresh"]) == 1
     lines = stderr_lines(capsys)
@@ -265,10 +289,12 @@ def test_a_bad_broker_list_is_the_first_line_on_stderr(home, world, capsys) -> N
     assert "broken.csv, line 2: is not valid UTF-8" in lines[0] and "dagster." not in lines[0]
 
 
-def test_the_run_log_is_one_line_per_record_without_failures(tmp_path, capsys) -> None:
+def test_the_run_log_is_one_line_per_record_without_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     @dg.asset
-    def warns(context) -> None:  # no annotation: this module has `from __future__ import annotations`
-        context.log.warning("first line\nsecond line")
+    def warns() -> None:  # the context from Dagster: a `context` parameter would need an annotation Dagster can read
+        dg.AssetExecutionContext.get().log.warning("first line\nsecond line")
 
     @dg.asset(deps=[warns])
     def boom() -> None:
@@ -300,7 +326,7 @@ def test_an_os_error_reads_as_path_and_problem() -> None:
 
 # --- 8: errors survive pickling -----------------------------------------------------------------
 
-EXAMPLES: dict[type, PortfolioInputError] = {
+EXAMPLES: dict[type[PortfolioInputError], PortfolioInputError] = {
     BrokerListError: BrokerListError(Path("/lists/a.csv"), "is not valid UTF-8", line=2),
     MissingInputFolder: MissingInputFolder(Path("/data/stooq"), "PORTFOLIO_ASSETS_STOOQ_DIR", "Stooq"),
     InputVanished: InputVanished(Path("/data/stooq"), "the matched Stooq files were being read"),
@@ -310,9 +336,10 @@ EXAMPLES: dict[type, PortfolioInputError] = {
 }
 
 
-def _error_classes() -> list[type]:
+def _error_classes() -> list[type[PortfolioInputError]]:
     assert stooq_index and export_sync  # imported for the classes they define
-    found, pending = [], [PortfolioInputError]
+    found: list[type[PortfolioInputError]] = []
+    pending: list[type[PortfolioInputError]] = [PortfolioInputError]
     while pending:
         cls = pending.pop()
         if cls.__module__.startswith("portfolio_assets."):
@@ -322,7 +349,7 @@ def _error_classes() -> list[type]:
 
 
 @pytest.mark.parametrize("cls", _error_classes(), ids=lambda cls: cls.__name__)
-def test_every_error_class_survives_pickling(cls) -> None:
+def test_every_error_class_survives_pickling(cls: type[PortfolioInputError]) -> None:
     try:
         error = EXAMPLES.get(cls) or cls("an example message naming /some/file.csv")
     except TypeError:
@@ -364,20 +391,27 @@ def test_a_workers_vanished_folder_arrives_as_itself() -> None:
 # --- 10: settings of a running code location ----------------------------------------------------
 
 
-def test_the_record_is_rewritten_only_when_changed_or_a_minute_old(home) -> None:
+def location_record(home: Path) -> dict[str, Any]:
+    """The running code location's settings record in `home` (there must be one)."""
+    record = read_location_settings(home)
+    assert record is not None, f"no settings record in {home}"
+    return record
+
+
+def test_the_record_is_rewritten_only_when_changed_or_a_minute_old(home: Path) -> None:
     settings = settings_from_environment()
     assert record_location_settings(home, settings, now=1000.0)
     assert not record_location_settings(home, settings, now=1030.0)
     assert record_location_settings(home, settings, now=1061.0)
     other = settings_from_environment({"PORTFOLIO_ASSETS_INCLUDE_EMPTY": "true"})
     assert record_location_settings(home, other, now=1062.0)
-    record = read_location_settings(home)
+    record = location_record(home)
     assert record["recorded_at"] == 1062.0 and record["pid"] == os.getpid()
     assert set(record["settings"]) == set(settings.__dataclass_fields__)
     assert record["settings"]["include_empty"] == "true"
 
 
-def test_a_conflict_names_the_differing_settings_while_the_record_is_recent(home) -> None:
+def test_a_conflict_names_the_differing_settings_while_the_record_is_recent(home: Path) -> None:
     theirs = settings_from_environment({"PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY": "strict"})
     ours = settings_from_environment()
     record_location_settings(home, theirs, now=1000.0)
@@ -390,10 +424,10 @@ def test_a_conflict_names_the_differing_settings_while_the_record_is_recent(home
     assert running_location_conflict(home, ours, now=1000.0 + 3 * 60 + 1) is None  # sensors stopped
 
 
-def test_a_record_of_a_process_that_ended_does_not_count(home) -> None:
+def test_a_record_of_a_process_that_ended_does_not_count(home: Path) -> None:
     theirs = settings_from_environment({"PORTFOLIO_ASSETS_INCLUDE_EMPTY": "true"})
     record_location_settings(home, theirs)
-    record = read_location_settings(home)
+    record = location_record(home)
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text()) if Path("/proc/sys/kernel/pid_max").exists() else 2**22
     (home / LOCATION_SETTINGS_FILE).write_text(json.dumps({**record, "pid": pid_max + 1}))
     assert running_location_conflict(home, settings_from_environment()) is None
@@ -408,11 +442,13 @@ def _tick(name: str) -> None:
         defs.resolve_sensor_def(name)(context)
 
 
-def test_refresh_refuses_settings_the_running_sensors_would_undo(home, world, capsys, monkeypatch) -> None:
+def test_refresh_refuses_settings_the_running_sensors_would_undo(
+    home: Path, world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # `dagster dev` started with include_empty=true: its sensor's tick records that.
     monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
     _tick("tradeable_instruments_sensor")
-    assert read_location_settings(home)["settings"]["include_empty"] == "true"
+    assert location_record(home)["settings"]["include_empty"] == "true"
     monkeypatch.delenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY")
     capsys.readouterr()
 
@@ -436,7 +472,7 @@ def test_refresh_refuses_settings_the_running_sensors_would_undo(home, world, ca
 
 @pytest.mark.slow
 @pytest.mark.parametrize("first", ["status", "init"])
-def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path, first) -> None:
+def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path: Path, first: str) -> None:
     world = tmp_path / "world"
     home = tmp_path / "new_home"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
@@ -459,7 +495,7 @@ def test_two_dagster_materializes_at_once_after_the_instance_is_created(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["demo", "dev"])
-def test_make_creates_the_instance_before_anything_else(target) -> None:
+def test_make_creates_the_instance_before_anything_else(target: str) -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     planned = subprocess.run(
@@ -481,7 +517,9 @@ def _leftover(folder: Path, name: str, age: float) -> Path:
 
 
 @pytest.mark.parametrize("command", ["status", "refresh"])
-def test_the_fast_path_removes_old_temporary_files(home, world, capsys, monkeypatch, command) -> None:
+def test_the_fast_path_removes_old_temporary_files(
+    home: Path, world: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
     assert cli.main(["refresh"]) == 0
     folders = [
         world / "data/metadata",
@@ -492,7 +530,7 @@ def test_the_fast_path_removes_old_temporary_files(home, world, capsys, monkeypa
     old = [_leftover(folder, "old", age=3600) for folder in folders]
     young = [_leftover(folder, "young", age=5) for folder in folders]
 
-    def no_dagster(*_args, **_kwargs):
+    def no_dagster(*_args: object, **_kwargs: object) -> NoReturn:
         raise AssertionError("the fast path should have answered")
 
     monkeypatch.setattr(cli, "_locked_instance", no_dagster)

@@ -14,10 +14,13 @@ from ..helpers import BIN, output_files
 pytestmark = pytest.mark.slow
 
 
-def run(args: list[str], cwd: Path, home: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], cwd: Path, home: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`args` run in `cwd` on DAGSTER_HOME `home`, with the variables `env` and no other PORTFOLIO_ASSETS_*."""
     home.mkdir(exist_ok=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PORTFOLIO_ASSETS_")}
-    environment.update(DAGSTER_HOME=str(home), **env)
+    environment.update(DAGSTER_HOME=str(home), **(env or {}))
     completed = subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
     if check:
         assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -25,7 +28,7 @@ def run(args: list[str], cwd: Path, home: Path, check: bool = True, **env: str) 
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sample")
     run([str(BIN / "portfolio-assets"), "sample", str(root)], cwd=root, home=root / ".home")
     return root
@@ -43,9 +46,9 @@ def test_dagster_cli_materialize_equals_refresh(sample: Path, tmp_path: Path) ->
         [str(BIN / "dagster"), "asset", "materialize", "--select", "*", "-m", "portfolio_assets"],
         cwd=shell,
         home=tmp_path / "home1",
-        **settings,
+        env=settings,
     )
-    first = run([str(BIN / "portfolio-assets"), "refresh"], cwd=refreshed, home=tmp_path / "home2", **settings)
+    first = run([str(BIN / "portfolio-assets"), "refresh"], cwd=refreshed, home=tmp_path / "home2", env=settings)
     assert "materialized stooq_index, tradeable_universe, match_report, price_exports" in first.stdout
     outputs = output_files(shell)
     assert outputs == output_files(refreshed)
@@ -61,26 +64,26 @@ def test_status_and_refresh_from_the_shell(sample: Path, tmp_path: Path) -> None
     (tmp_path / "lists").mkdir()
     for path in (sample / "tradeable_instruments").iterdir():
         (tmp_path / "lists" / path.name).write_bytes(path.read_bytes())
-    status = json.loads(run([str(BIN / "portfolio-assets"), "status", "--json"], tmp_path, home, **env).stdout)
+    status = json.loads(run([str(BIN / "portfolio-assets"), "status", "--json"], tmp_path, home, env=env).stdout)
     assert [(a["key"], a["status"]) for a in status["assets"]] == [
         ("stooq_index", "missing"),
         ("tradeable_universe", "missing"),
         ("match_report", "missing"),
         ("price_exports", "missing"),
     ]
-    run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, **env)
-    again = run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, **env)
+    run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, env=env)
+    again = run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, env=env)
     assert "nothing is stale: no run launched" in again.stdout
     with open(tmp_path / "lists" / "broker_b_etf.csv", "a", encoding="utf-8") as handle:
         handle.write("GBR-LSE,IE00B4L5Y983,IWDA:LN,ISHARES CORE MSCI WORLD,USD,,,,\n")
-    text = run([str(BIN / "portfolio-assets"), "status"], tmp_path, home, **env).stdout
+    text = run([str(BIN / "portfolio-assets"), "status"], tmp_path, home, env=env).stdout
     assert "broker list broker_b_etf.csv changed" in text
     changed = run(
-        [str(BIN / "portfolio-assets"), "refresh", "--lse-currency-policy", "strict"], tmp_path, home, **env
+        [str(BIN / "portfolio-assets"), "refresh", "--lse-currency-policy", "strict"], tmp_path, home, env=env
     ).stdout
     assert "materializing tradeable_universe (stale): broker list broker_b_etf.csv changed" in changed
     assert "stooq_index" not in changed
-    policy = json.loads(run([str(BIN / "portfolio-assets"), "status", "--json"], tmp_path, home, **env).stdout)
+    policy = json.loads(run([str(BIN / "portfolio-assets"), "status", "--json"], tmp_path, home, env=env).stdout)
     match = next(a for a in policy["assets"] if a["key"] == "match_report")
     assert match == {
         "key": "match_report",
@@ -97,7 +100,7 @@ def test_refresh_fails_clearly_on_a_bad_broker_list(sample: Path, tmp_path: Path
         "PORTFOLIO_ASSETS_STOOQ_DIR": str(sample / "data/stooq"),
         "PORTFOLIO_ASSETS_TRADEABLE_DIR": str(tmp_path / "lists"),
     }
-    failed = run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, tmp_path / "home", check=False, **env)
+    failed = run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, tmp_path / "home", check=False, env=env)
     assert failed.returncode == 1
     assert "broken.csv, line 2" in failed.stderr and "not valid UTF-8" in failed.stderr
 
@@ -108,7 +111,7 @@ def test_invalid_setting_is_named(tmp_path: Path) -> None:
         tmp_path,
         tmp_path / "home",
         check=False,
-        PORTFOLIO_ASSETS_INCLUDE_EMPTY="perhaps",
+        env={"PORTFOLIO_ASSETS_INCLUDE_EMPTY": "perhaps"},
     )
     assert failed.returncode != 0 and "PORTFOLIO_ASSETS_INCLUDE_EMPTY" in failed.stderr
 

@@ -26,14 +26,14 @@ from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
 
-from ..helpers import BIN, environment
+from ..helpers import BIN, environment, stored_run
 from ..storage import write_instance_config
 
 # Linux never hands out a pid above PID_MAX_LIMIT (2**22): a pid that provably has no process.
 NO_SUCH_PID = 2**22 + 7
 
 
-def dead_run_holding_the_pool(instance) -> str:
+def dead_run_holding_the_pool(instance: dg.DagsterInstance) -> str:
     """What a refresh killed as price_exports finished leaves: a STARTED run whose process is
     gone, holding the pool's slot, and no event since the last check."""
     run = instance.add_run(
@@ -49,7 +49,9 @@ def dead_run_holding_the_pool(instance) -> str:
 
 
 @pytest.mark.parametrize("command", ["status", "refresh"])
-def test_status_and_refresh_clear_a_dead_run_in_one_line(world, tmp_path, monkeypatch, capsys, command) -> None:
+def test_status_and_refresh_clear_a_dead_run_in_one_line(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     home = write_instance_config(tmp_path / "home")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert main(["refresh"]) == 0
@@ -70,13 +72,13 @@ def test_status_and_refresh_clear_a_dead_run_in_one_line(world, tmp_path, monkey
     else:
         assert said.out.splitlines()[0] == line and "nothing changed since the last check" not in said.out
     with dg.DagsterInstance.get() as instance:
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert stored_run(instance, run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
     assert main(["refresh"]) == 0
     assert "nothing changed since the last check" in capsys.readouterr().out  # healed: the fast path answers
 
 
-def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world, tmp_path) -> None:
+def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world: Path, tmp_path: Path) -> None:
     """Such a run leaves no event behind: the fast path must not say "nothing changed" while
     it is recorded as in flight, so that the full check can heal it."""
     home = write_instance_config(tmp_path / "home")
@@ -89,7 +91,7 @@ def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world, 
         # What an earlier `status`'s full check did: found everything fresh, recorded nothing.
         assert all(s.status == "fresh" for s in fresh_checked_statuses(build_definitions(), instance, settings))
         assert not known_fresh(home, settings)
-        instance.report_run_failed(instance.get_run_by_id(run_id), message="ended")
+        instance.report_run_failed(stored_run(instance, run_id), message="ended")
         assert refresh(build_definitions(), instance, settings, report=lambda _: None).success
         assert known_fresh(home, settings)
 
@@ -139,12 +141,14 @@ def run_status(home: Path, run_id: str) -> tuple[dg.DagsterRunStatus, list[str]]
     """The run's status and the runs holding the pool's slots."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
         slots = instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
-        return instance.get_run_by_id(run_id).status, [slot.run_id for slot in slots]
+        return stored_run(instance, run_id).status, [slot.run_id for slot in slots]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("then", ["status", "dagster asset materialize"])
-def test_a_refresh_killed_as_price_exports_ends_holds_the_pool_for_no_one(world, tmp_path, then) -> None:
+def test_a_refresh_killed_as_price_exports_ends_holds_the_pool_for_no_one(
+    world: Path, tmp_path: Path, then: str
+) -> None:
     home = write_instance_config(tmp_path / "home")
     run_id = killed_as_price_exports_ends(world, home)
     line = f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed"

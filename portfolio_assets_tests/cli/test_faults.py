@@ -28,7 +28,7 @@ def temp_files(root: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def medium_sample(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+def medium_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
     """A sample whose cold refresh takes a few seconds, and its from-scratch outputs."""
     root = tmp_path_factory.mktemp("medium")
     subprocess.run(
@@ -43,7 +43,7 @@ def medium_sample(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     return root, output_files(reference)
 
 
-def refresh_in(root: Path, home: Path) -> subprocess.CompletedProcess:
+def refresh_in(root: Path, home: Path) -> subprocess.CompletedProcess[str]:
     home.mkdir(exist_ok=True)
     done = subprocess.run(
         [str(BIN / "portfolio-assets"), "refresh"],
@@ -59,7 +59,9 @@ def refresh_in(root: Path, home: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 1.2, 2.0, 2.8, 3.6, 4.5])
-def test_sigkill_at_any_moment_then_refresh_heals(medium_sample, tmp_path, delay) -> None:
+def test_sigkill_at_any_moment_then_refresh_heals(
+    medium_sample: tuple[Path, dict[str, bytes]], tmp_path: Path, delay: float
+) -> None:
     root, expected = medium_sample
     for folder in ("data/metadata", "data/processed"):
         shutil.rmtree(root / folder, ignore_errors=True)
@@ -83,7 +85,9 @@ def test_sigkill_at_any_moment_then_refresh_heals(medium_sample, tmp_path, delay
 
 
 @pytest.mark.slow
-def test_two_refreshes_at_once_on_a_fresh_instance(medium_sample, tmp_path) -> None:
+def test_two_refreshes_at_once_on_a_fresh_instance(
+    medium_sample: tuple[Path, dict[str, bytes]], tmp_path: Path
+) -> None:
     root, expected = medium_sample
     for folder in ("data/metadata", "data/processed"):
         shutil.rmtree(root / folder, ignore_errors=True)
@@ -159,7 +163,7 @@ def _broker_list(root: Path, tickers: list[str]) -> None:
     write_file(root / "tradeable_instruments/broker_a.csv", "market,isin,symbol,name\n" + rows)
 
 
-def _trapped_refresh(root: Path, home: Path, victim: str) -> subprocess.Popen:
+def _trapped_refresh(root: Path, home: Path, victim: str) -> subprocess.Popen[str]:
     """`refresh` in a process group of its own, on two workers, with the trap set."""
     trap = root / "trap"
     write_file(trap / "sitecustomize.py", TRAP_SITECUSTOMIZE.format(trap_file=TRAP_FILE, victim=victim))
@@ -194,7 +198,7 @@ def _left_in_group(group: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_killed_parse_worker_fails_the_step_with_one_line(tmp_path) -> None:
+def test_a_killed_parse_worker_fails_the_step_with_one_line(tmp_path: Path) -> None:
     tickers = [f"t{number:02d}" for number in range(10)]
     _broker_list(tmp_path, [*tickers, "trap"])
     _write_matched_files(tmp_path, tickers[:2], trap=False)
@@ -229,7 +233,7 @@ def test_a_killed_parse_worker_fails_the_step_with_one_line(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_a_refresh_killed_while_its_workers_run_leaves_no_warning(tmp_path) -> None:
+def test_a_refresh_killed_while_its_workers_run_leaves_no_warning(tmp_path: Path) -> None:
     tickers = [f"t{number:02d}" for number in range(10)]
     _broker_list(tmp_path, [*tickers, "trap"])
     _write_matched_files(tmp_path, tickers, trap=True)

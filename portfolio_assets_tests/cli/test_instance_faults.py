@@ -74,7 +74,9 @@ def databases_capped() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("command", ["init", "status", "refresh"])
-def test_a_full_dagster_home_is_one_line_naming_it(sqlite_home, capsys, command) -> None:
+def test_a_full_dagster_home_is_one_line_naming_it(
+    sqlite_home: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     if command != "init":
         assert cli.main(["init"]) == 0  # the databases exist; they cannot grow any more
     capsys.readouterr()
@@ -87,7 +89,7 @@ def test_a_full_dagster_home_is_one_line_naming_it(sqlite_home, capsys, command)
     assert cli.main([command]) == 0
 
 
-def test_a_full_disk_under_dagster_home_is_named_as_such(tmp_path, monkeypatch) -> None:
+def test_a_full_disk_under_dagster_home_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inside = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "portfolio_assets_fresh_state.json"))
     assert describe_storage_error(inside, tmp_path) == f"DAGSTER_HOME {tmp_path} {FULL}"
     elsewhere = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/out.csv")
@@ -106,7 +108,7 @@ def test_a_full_disk_under_dagster_home_is_named_as_such(tmp_path, monkeypatch) 
 
 
 @pytest.mark.slow
-def test_a_dagster_home_on_a_full_file_system(world, tmp_path) -> None:
+def test_a_dagster_home_on_a_full_file_system(world: Path, tmp_path: Path) -> None:
     """The real thing, where this user may mount a small tmpfs (root): every command that
     opens the instance says it in one line, and once space is freed a refresh heals."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
@@ -145,7 +147,9 @@ def test_a_dagster_home_on_a_full_file_system(world, tmp_path) -> None:
         subprocess.run(["umount", str(home)], check=True)
 
 
-def test_what_libraries_and_dagster_print_goes_to_the_log_file(tmp_path, capsys) -> None:
+def test_what_libraries_and_dagster_print_goes_to_the_log_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import logging
 
     handlers = list(logging.getLogger().handlers)
@@ -178,7 +182,9 @@ def test_the_address_of_a_postgres_url() -> None:
 
 
 @pytest.mark.parametrize("command", ["init", "status", "refresh"])
-def test_postgresql_down_at_the_start_is_one_line(world, tmp_path, monkeypatch, capsys, command) -> None:
+def test_postgresql_down_at_the_start_is_one_line(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     port = free_port()  # nothing listens there
     home = postgres_home(tmp_path / "home", f"postgresql+psycopg2://dagster@127.0.0.1:{port}/dagster")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -235,7 +241,11 @@ def own_postgres() -> Iterator[tuple[str, dict[str, str]]]:
 @pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: PORTFOLIO_ASSETS_TEST_STORAGE=postgres")
 @pytest.mark.parametrize("stop_at", ["STEP_START:match_report", "STEP_SUCCESS:price_exports"])
 def test_postgresql_stopping_mid_refresh_is_one_line_and_the_next_refresh_heals(
-    world, tmp_path, tmp_path_factory, own_postgres, stop_at
+    world: Path,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_postgres: tuple[str, dict[str, str]],
+    stop_at: str,
 ) -> None:
     url, server_env = own_postgres
     home = postgres_home(tmp_path / "home", url)

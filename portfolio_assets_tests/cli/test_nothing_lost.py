@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import NoReturn
 
+import dagster as dg
 import pytest
 
-from portfolio_assets.cli.refresh import refresh
+from portfolio_assets.cli.refresh import RefreshOutcome, refresh
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.errors import FolderConflict
 from portfolio_assets.domain.settings import settings_from_environment, settings_from_values
+from portfolio_assets.incremental.file_summaries import FileRead, FileSummary, summarise_file
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.steps import match_report
 from portfolio_assets.steps.match_report import build_match_reports
@@ -25,6 +28,7 @@ from ..helpers import (
     BlockedRead,
     build_all,
     from_scratch,
+    latest_materialization,
     output_files,
     permissions_enforced,
     run_refresh,
@@ -34,7 +38,7 @@ from ..helpers import (
 PRICES = Path("data/processed/tradeable_prices")
 
 
-def refresh_outcome(instance, force: bool = False):
+def refresh_outcome(instance: dg.DagsterInstance, force: bool = False) -> RefreshOutcome:
     return refresh(build_definitions(), instance, settings_from_environment(), force=force, report=lambda _: None)
 
 
@@ -46,7 +50,7 @@ def every_file(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def settled(world: Path, instance) -> Path:
+def settled(world: Path, instance: dg.DagsterInstance) -> Path:
     assert run_refresh(instance) == list(ASSET_KEYS)
     return world
 
@@ -65,7 +69,7 @@ def settled(world: Path, instance) -> Path:
         ("tradeable_dir", "data/stooq", "PORTFOLIO_ASSETS_STOOQ_DIR"),
     ],
 )
-def test_overlapping_folders_are_refused_naming_both(world: Path, field, value, other) -> None:
+def test_overlapping_folders_are_refused_naming_both(world: Path, field: str, value: str, other: str) -> None:
     variable = f"PORTFOLIO_ASSETS_{field.upper()}"
     with pytest.raises(FolderConflict) as raised:
         settings_from_values({field: value})
@@ -86,7 +90,12 @@ def test_an_output_folder_that_is_a_file_is_refused(world: Path) -> None:
 
 @pytest.mark.parametrize("prices", ["tradeable_instruments", "data/metadata", "."])
 def test_refresh_with_a_wrong_prices_folder_touches_no_file(
-    settled: Path, instance, monkeypatch, capsys, tmp_path_factory, prices
+    settled: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    prices: str,
 ) -> None:
     from portfolio_assets.cli.main import main
 
@@ -105,7 +114,9 @@ def test_refresh_with_a_wrong_prices_folder_touches_no_file(
 # --- 1. only files the pipeline wrote are removed ------------------------------------------------
 
 
-def test_a_stray_csv_is_reported_and_never_removed(settled: Path, instance, tmp_path_factory) -> None:
+def test_a_stray_csv_is_reported_and_never_removed(
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     mine = write_file(settled / PRICES / "my_backtest_results.csv", "date,pnl\n2024-01-02,1\n")
     look_alike = write_file(settled / PRICES / "zzz.us.csv", "ticker,per,date\nZZZ.US,D,20240102\n")
     # The instrument behind kim.us.csv leaves the universe: its export (ours) goes.
@@ -126,20 +137,22 @@ def test_a_stray_csv_is_reported_and_never_removed(settled: Path, instance, tmp_
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_forced_refresh_removes_no_stray_either(settled: Path, instance) -> None:
+def test_forced_refresh_removes_no_stray_either(settled: Path, instance: dg.DagsterInstance) -> None:
     mine = write_file(settled / PRICES / "notes.csv", "mine\n")
     assert refresh_outcome(instance, force=True).success
     assert mine.read_text() == "mine\n"
 
 
-def test_a_user_file_where_an_export_belongs_is_not_overwritten(world: Path, instance) -> None:
+def test_a_user_file_where_an_export_belongs_is_not_overwritten(world: Path, instance: dg.DagsterInstance) -> None:
     mine = write_file(world / PRICES / "aapl.us.csv", "my own notes about apple\n")
     outcome = refresh_outcome(instance)
     assert not outcome.success and "aapl.us.csv" in outcome.error
     assert mine.read_text() == "my own notes about apple\n"
 
 
-def test_exports_of_a_lost_record_are_refused_until_adopted(settled: Path, instance, tmp_path_factory) -> None:
+def test_exports_of_a_lost_record_are_refused_until_adopted(
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in ("export_manifest.json", "exports_written.json"):
         (settled / "data/metadata" / name).unlink()
     with open(settled / AAPL, "a") as handle:
@@ -159,16 +172,19 @@ def test_exports_of_a_lost_record_are_refused_until_adopted(settled: Path, insta
 
 
 def test_a_region_moved_away_during_match_report_poisons_nothing(
-    settled: Path, instance, monkeypatch, tmp_path_factory
+    settled: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     region = settled / "data/stooq/d_us_txt"
     with open(settled / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     exports_before = {p.name: p.read_bytes() for p in (settled / PRICES).iterdir()}
-    real = match_report.summarise_file
-    stamps = {}
+    real = summarise_file  # what match_report calls
+    stamps: dict[Path, tuple[int, int]] = {}
 
-    def move_away_then_read(job):
+    def move_away_then_read(job: tuple[Path, FileSummary | None]) -> FileRead:
         if region.exists():
             stamps.update({p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in region.rglob("*")})
             region.rename(settled / "away")
@@ -189,16 +205,15 @@ def test_a_region_moved_away_during_match_report_poisons_nothing(
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch) -> None:
+def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from portfolio_assets.domain.diagnostics import Diagnostics
     from portfolio_assets.incremental.diagnostics_cache import diagnose_with_cache
-    from portfolio_assets.incremental.file_summaries import FileRead, summarise_file
 
     settings = settings_from_environment()
     relative, readable = AAPL.removeprefix("data/stooq/"), "d_us_txt/data/daily/us/nyse stocks/2/kim.us.txt"
     cache = world / "cache.json"
 
-    def diagnose(job) -> FileRead:
+    def diagnose(job: tuple[Path, FileSummary | None]) -> FileRead:
         if "aapl" in job[0].name:
             return FileRead(Diagnostics("", "", 0, "error:PermissionError", ""), None)
         return summarise_file(job)
@@ -215,15 +230,16 @@ def daily_update(world: Path) -> None:
             handle.write(f"{name[:-4].upper()},D,20240105,000000,10,11,9,10.7,1200,0\n")
 
 
-def match_report_stats(instance) -> dict[str, object]:
-    import dagster as dg
-
-    record = instance.fetch_materializations(dg.AssetKey("match_report"), limit=1).records[0]
-    return {key: value.value for key, value in record.asset_materialization.metadata.items()}
+def match_report_stats(instance: dg.DagsterInstance) -> dict[str, object]:
+    metadata = latest_materialization(instance, "match_report").metadata
+    return {key: value.value for key, value in metadata.items()}
 
 
 def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
-    settled: Path, instance, monkeypatch, tmp_path_factory
+    settled: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A read failure (here one that leaves the file's stamp as it was: a share back, a lock
     gone) is of the moment: the next refresh reads exactly that file again."""
@@ -247,7 +263,10 @@ def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
 
 
 def test_with_include_empty_the_header_alone_of_an_unreadable_file_is_replaced_once_it_reads(
-    settled: Path, instance, monkeypatch, tmp_path_factory
+    settled: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
     run_refresh(instance)
@@ -261,7 +280,9 @@ def test_with_include_empty_the_header_alone_of_an_unreadable_file_is_replaced_o
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_a_file_that_stays_unreadable_is_read_once_per_refresh(settled: Path, instance, monkeypatch) -> None:
+def test_a_file_that_stays_unreadable_is_read_once_per_refresh(
+    settled: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     daily_update(settled)
     BlockedRead(monkeypatch, settled / AAPL)
     run_refresh(instance)
@@ -275,7 +296,9 @@ def test_a_file_that_stays_unreadable_is_read_once_per_refresh(settled: Path, in
     )
 
 
-def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(settled: Path, instance) -> None:
+def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(
+    settled: Path, instance: dg.DagsterInstance
+) -> None:
     """error:UnicodeDecodeError comes from the bytes: kept like any diagnostics, so nothing is
     stale when nothing changed (SPEC 6)."""
     (settled / AAPL).write_bytes(b"\xff\xfe binary \x00\x81\n")
@@ -286,7 +309,9 @@ def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(
     assert run_refresh(instance) == []
 
 
-def test_a_file_made_unreadable_by_chmod_for_one_refresh(settled: Path, instance, tmp_path_factory) -> None:
+def test_a_file_made_unreadable_by_chmod_for_one_refresh(
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The issue's steps: a daily update with one matched file `chmod 000`, refresh,
     `chmod 644`, refresh."""
     path = settled / AAPL
@@ -307,7 +332,9 @@ def test_a_file_made_unreadable_by_chmod_for_one_refresh(settled: Path, instance
 # --- 3. an empty Stooq folder, and runs that would remove most exports ---------------------------
 
 
-def test_an_empty_stooq_folder_fails_and_removes_nothing(settled: Path, instance, tmp_path_factory) -> None:
+def test_an_empty_stooq_folder_fails_and_removes_nothing(
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     stooq = settled / "data/stooq"
     stooq.rename(settled / "unmounted")
     stooq.mkdir()
@@ -321,7 +348,9 @@ def test_an_empty_stooq_folder_fails_and_removes_nothing(settled: Path, instance
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_a_failed_index_check_blocks_what_follows_and_is_named(settled: Path, instance, monkeypatch) -> None:
+def test_a_failed_index_check_blocks_what_follows_and_is_named(
+    settled: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from portfolio_assets.steps import stooq_index
 
     monkeypatch.setattr(stooq_index, "count_index_rows", lambda _: 0)
@@ -343,7 +372,12 @@ def test_a_failed_index_check_blocks_what_follows_and_is_named(settled: Path, in
     assert every_file(settled) == before
 
 
-def test_status_shows_strays_on_the_fast_path_too(settled: Path, monkeypatch, capsys, tmp_path_factory) -> None:
+def test_status_shows_strays_on_the_fast_path_too(
+    settled: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     from portfolio_assets.cli import main as cli
     from portfolio_assets.cli import refresh as refresh_module
 
@@ -355,7 +389,7 @@ def test_status_shows_strays_on_the_fast_path_too(settled: Path, monkeypatch, ca
         "note: 1 file(s) in data/processed/tradeable_prices were not written by the pipeline" in capsys.readouterr().out
     )
 
-    def no_dagster(*_args, **_kwargs):
+    def no_dagster(*_args: object, **_kwargs: object) -> NoReturn:
         raise AssertionError("the fast path was expected to answer")
 
     monkeypatch.setattr(refresh_module, "fresh_checked_statuses", no_dagster)
@@ -364,7 +398,12 @@ def test_status_shows_strays_on_the_fast_path_too(settled: Path, monkeypatch, ca
     assert exports["status"] == "fresh" and "my_backtest_results.csv" in exports["notes"][0]
 
 
-def test_removing_most_exports_needs_force(settled: Path, instance, monkeypatch, tmp_path_factory) -> None:
+def test_removing_most_exports_needs_force(
+    settled: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     exports_before = {p.name: p.read_bytes() for p in (settled / PRICES).iterdir()}
     (settled / "tradeable_instruments/broker_b.csv").unlink()  # 2 of the 3 exports
     outcome = refresh_outcome(instance)
@@ -376,7 +415,9 @@ def test_removing_most_exports_needs_force(settled: Path, instance, monkeypatch,
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
-def test_forced_refresh_may_remove_most_exports(settled: Path, instance, tmp_path_factory) -> None:
+def test_forced_refresh_may_remove_most_exports(
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     (settled / "tradeable_instruments/broker_b.csv").unlink()
     assert refresh_outcome(instance, force=True).success
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
@@ -386,7 +427,7 @@ def test_forced_refresh_may_remove_most_exports(settled: Path, instance, tmp_pat
 
 
 def test_force_rereads_every_file_after_a_change_with_its_size_and_mtime_kept(
-    settled: Path, instance, tmp_path_factory
+    settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     path = settled / AAPL
     stat = path.stat()
@@ -407,7 +448,7 @@ def test_force_rereads_every_file_after_a_change_with_its_size_and_mtime_kept(
     "cache",
     ["export_manifest.json", "diagnostics_cache.json", "match_cache.json", "exports_written.json", "report_parts.json"],
 )
-def test_a_damaged_cache_warns_once_then_is_repaired(world: Path, cache) -> None:
+def test_a_damaged_cache_warns_once_then_is_repaired(world: Path, cache: str) -> None:
     settings = settings_from_environment()
     build_all(settings)
     (world / "data/metadata" / cache).write_text("{broken")

@@ -42,7 +42,18 @@ def home(world: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return root
 
 
-def portfolio_assets(capsys: pytest.CaptureFixture, *arguments: str) -> tuple[int, str, list[str]]:
+def latest_check_evaluation(instance: dg.DagsterInstance, asset: str, check: str) -> dg.AssetCheckEvaluation:
+    """The latest evaluation of `asset`'s check `check` in `instance`."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+    [execution] = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).values()
+    event = execution.event
+    assert event is not None and event.dagster_event is not None, f"{key} has no evaluation"
+    evaluation = event.dagster_event.event_specific_data
+    assert isinstance(evaluation, dg.AssetCheckEvaluation), evaluation
+    return evaluation
+
+
+def portfolio_assets(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, list[str]]:
     """`portfolio-assets ARGUMENTS` in process: exit status, stdout, stderr's lines."""
     code = cli.main(list(arguments))
     captured = capsys.readouterr()
@@ -78,7 +89,9 @@ def assert_refused_naming(errors: list[str], *names: str) -> None:
 # --- item 1: the records hold for the folder they describe ---------------------------------------
 
 
-def test_a_new_prices_folder_holding_the_users_files_is_refused(world: Path, home: Path, capsys) -> None:
+def test_a_new_prices_folder_holding_the_users_files_is_refused(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert portfolio_assets(capsys, "refresh")[0] == 0
     drop_kim(world)
     mine = users_folder(world / "new_prices")
@@ -97,7 +110,9 @@ def test_a_new_prices_folder_holding_the_users_files_is_refused(world: Path, hom
     assert code == 0 and "left alone: kim.us.csv" in out
 
 
-def test_a_re_pointed_prices_link_owns_nothing_in_its_new_folder(world: Path, home: Path, capsys) -> None:
+def test_a_re_pointed_prices_link_owns_nothing_in_its_new_folder(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (world / "prices_a").mkdir()
     (world / "data/processed").mkdir(parents=True)
     os.symlink(world / "prices_a", world / PRICES)
@@ -115,7 +130,7 @@ def test_a_re_pointed_prices_link_owns_nothing_in_its_new_folder(world: Path, ho
     assert contents(world / "prices_a") == before
 
 
-def test_a_prices_folder_made_again_owns_nothing(world: Path, home: Path, capsys) -> None:
+def test_a_prices_folder_made_again_owns_nothing(world: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert portfolio_assets(capsys, "refresh")[0] == 0
     shutil.rmtree(world / PRICES)
     mine = users_folder(world / PRICES)
@@ -125,7 +140,7 @@ def test_a_prices_folder_made_again_owns_nothing(world: Path, home: Path, capsys
     assert contents(world / PRICES) == mine
 
 
-def test_a_moved_prices_folder_keeps_its_exports(world: Path, home: Path, capsys) -> None:
+def test_a_moved_prices_folder_keeps_its_exports(world: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert portfolio_assets(capsys, "refresh", "--prices-dir", "data/processed/one")[0] == 0
     (world / "data/processed/one").rename(world / "data/processed/two")
     drop_kim(world)
@@ -140,7 +155,9 @@ def test_a_moved_prices_folder_keeps_its_exports(world: Path, home: Path, capsys
     ]
 
 
-def test_a_prices_folder_copied_back_into_place_keeps_its_exports(world: Path, home: Path, capsys) -> None:
+def test_a_prices_folder_copied_back_into_place_keeps_its_exports(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Review point 1: the folder is the pipeline's after anything that keeps its files but
     not its device, inode or birth time (a share or a disk mounted again, overlayfs copying
     an image's folder up at the first write, a backup restored): here copied elsewhere, the
@@ -159,7 +176,9 @@ def test_a_prices_folder_copied_back_into_place_keeps_its_exports(world: Path, h
     assert not (world / PRICES / "kim.us.csv").exists()  # its own export no longer planned: removed
 
 
-def test_a_prices_folder_emptied_to_its_marker_owns_nothing(world: Path, home: Path, capsys) -> None:
+def test_a_prices_folder_emptied_to_its_marker_owns_nothing(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Review point 2: `rm -rf prices; mkdir prices` on a file system that keeps no birth
     time (ext4 with small inodes, NFSv3) gives the new folder the old one's inode, device
     and (no) birth time: the old records took it for their folder. Simulated as exactly
@@ -177,7 +196,9 @@ def test_a_prices_folder_emptied_to_its_marker_owns_nothing(world: Path, home: P
     assert contents(world / PRICES) == mine  # nothing written, not even a marker
 
 
-def test_a_marker_the_records_do_not_know_owns_nothing(world: Path, home: Path, capsys) -> None:
+def test_a_marker_the_records_do_not_know_owns_nothing(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The metadata folder lost (or a copy of another installation's prices folder): the
     marker alone does not make the pipeline the owner of files it has no record of."""
     assert portfolio_assets(capsys, "refresh")[0] == 0
@@ -192,7 +213,9 @@ def test_a_marker_the_records_do_not_know_owns_nothing(world: Path, home: Path, 
     assert portfolio_assets(capsys, "refresh", "--adopt-exports")[0] == 0
 
 
-def test_the_marker_is_in_no_listing_report_note_or_check(world: Path, home: Path, capsys) -> None:
+def test_the_marker_is_in_no_listing_report_note_or_check(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The marker is the pipeline's own hidden file: never a stray, an unexpected export
     or a change of the folder that makes price_exports stale."""
     assert portfolio_assets(capsys, "refresh")[0] == 0
@@ -206,10 +229,7 @@ def test_the_marker_is_in_no_listing_report_note_or_check(world: Path, home: Pat
         event = instance.get_latest_materialization_event(dg.AssetKey("price_exports"))
         assert event is not None and event.asset_materialization is not None
         assert event.asset_materialization.metadata["files_not_written_by_the_pipeline"].value == "(none)"
-        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(dg.AssetKey("price_exports"), "exports_match_the_report")]
-        )
-        evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+        evaluation = latest_check_evaluation(instance, "price_exports", "exports_match_the_report")
         assert evaluation.passed
         assert evaluation.metadata["present_exports"].value == evaluation.metadata["expected_exports"].value == 3
         assert evaluation.metadata["unexpected"].value == evaluation.metadata["not_written_by_the_pipeline"].value
@@ -218,7 +238,7 @@ def test_the_marker_is_in_no_listing_report_note_or_check(world: Path, home: Pat
 
 
 def test_adopting_takes_over_earlier_exports_and_nothing_else(
-    world: Path, home: Path, capsys, tmp_path_factory
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """The exports of the old tool (prepare_tradeable_data.py) already in the prices folder."""
     old_apple = f"{EXPORT_HEADER}\nAAPL.US,D,20240102,000000,10,11,9,10.5,1000,0\n"
@@ -249,7 +269,9 @@ def test_adopting_takes_over_earlier_exports_and_nothing_else(
 # --- item 4: a stray whose name is not UTF-8 ----------------------------------------------------
 
 
-def test_a_stray_named_in_bytes_that_are_not_utf8_is_reported_and_left_alone(world: Path, home: Path, capsys) -> None:
+def test_a_stray_named_in_bytes_that_are_not_utf8_is_reported_and_left_alone(
+    world: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert portfolio_assets(capsys, "refresh")[0] == 0
     stray = os.path.join(os.fsencode(world / PRICES), b"caf\xe9.csv")
     with open(stray, "wb") as handle:
@@ -274,10 +296,7 @@ def test_a_stray_named_in_bytes_that_are_not_utf8_is_reported_and_left_alone(wor
         assert event is not None and event.asset_materialization is not None
         listed = event.asset_materialization.metadata["files_not_written_by_the_pipeline"].value
         assert listed == f"- {shown}"
-        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(dg.AssetKey("price_exports"), "exports_match_the_report")]
-        )
-        evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+        evaluation = latest_check_evaluation(instance, "price_exports", "exports_match_the_report")
         assert evaluation.metadata["not_written_by_the_pipeline"].value == f"- {shown}"
 
 
@@ -303,7 +322,11 @@ def many_exports(world: Path) -> Path:
 
 
 def test_a_full_prices_disk_during_a_daily_update_changes_no_export(
-    many_exports: Path, home: Path, capsys, monkeypatch, tmp_path_factory
+    many_exports: Path,
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     world = many_exports
     assert portfolio_assets(capsys, "refresh")[0] == 0

@@ -53,7 +53,9 @@ def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     return root, home_a, home_b
 
 
-def test_two_hosts_refreshing_at_once_run_one_after_the_other(two_hosts, tmp_path_factory) -> None:
+def test_two_hosts_refreshing_at_once_run_one_after_the_other(
+    two_hosts: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     root, home_a, home_b = two_hosts
     processes = [refresh_on("host-a", root, home_a), refresh_on("host-b", root, home_b)]
     said = [process.communicate(timeout=600)[0] for process in processes]
@@ -62,7 +64,9 @@ def test_two_hosts_refreshing_at_once_run_one_after_the_other(two_hosts, tmp_pat
     assert output_files(root) == from_scratch(root, tmp_path_factory)
 
 
-def test_a_refresh_killed_on_one_host_delays_the_other_by_at_most_the_bound(two_hosts, tmp_path_factory) -> None:
+def test_a_refresh_killed_on_one_host_delays_the_other_by_at_most_the_bound(
+    two_hosts: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     root, home_a, home_b = two_hosts
     killed = refresh_on("host-a", root, home_a)
     with dg.DagsterInstance.from_config(str(home_b)) as instance:
@@ -89,7 +93,9 @@ def test_a_refresh_killed_on_one_host_delays_the_other_by_at_most_the_bound(two_
     assert output_files(root) == from_scratch(root, tmp_path_factory)
 
 
-def test_the_fast_path_doubts_when_another_host_writes_an_event(two_hosts, monkeypatch) -> None:
+def test_the_fast_path_doubts_when_another_host_writes_an_event(
+    two_hosts: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, home_a, home_b = two_hosts
     done = refresh_on(None, root, home_a)
     said = done.communicate(timeout=600)[0]

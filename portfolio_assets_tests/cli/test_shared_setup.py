@@ -40,12 +40,14 @@ def local_home(world: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatc
     return home
 
 
-def _stderr_lines(capsys: pytest.CaptureFixture) -> list[str]:
+def _stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("command", ["init", "status", "refresh"])
-def test_with_the_shared_url_set_a_local_sqlite_instance_is_refused(local_home, capsys, monkeypatch, command) -> None:
+def test_with_the_shared_url_set_a_local_sqlite_instance_is_refused(
+    local_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, UNREACHABLE_URL)
     assert cli.main([command]) == 2
     lines = _stderr_lines(capsys)
@@ -60,7 +62,7 @@ def test_with_the_shared_url_set_a_local_sqlite_instance_is_refused(local_home, 
 
 @pytest.mark.parametrize("command", ["status", "refresh"])
 def test_with_the_shared_url_set_a_dagster_home_never_initialised_is_refused(
-    world, tmp_path, capsys, monkeypatch, command
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     home = tmp_path / "new_home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -74,7 +76,9 @@ def test_with_the_shared_url_set_a_dagster_home_never_initialised_is_refused(
     assert not home.exists() or not any(home.iterdir())
 
 
-def test_init_refuses_a_url_without_the_driver_and_writes_nothing(tmp_path, capsys, monkeypatch) -> None:
+def test_init_refuses_a_url_without_the_driver_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "new_home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, "postgresql://team:s3cret@db.invalid/portfolio")
@@ -85,14 +89,18 @@ def test_init_refuses_a_url_without_the_driver_and_writes_nothing(tmp_path, caps
     assert not (home / "dagster.yaml").exists()
 
 
-def test_init_without_the_variable_says_the_instance_is_local(local_home, capsys, monkeypatch) -> None:
+def test_init_without_the_variable_says_the_instance_is_local(
+    local_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(POSTGRES_URL_VARIABLE, raising=False)
     assert cli.main(["init"]) == 0
     assert capsys.readouterr().out == f"Dagster instance ready in {local_home}: local SQLite, this host's only\n"
 
 
 @needs_postgres
-def test_init_with_the_variable_set_writes_the_template_and_names_the_database(tmp_path, capsys, monkeypatch) -> None:
+def test_init_with_the_variable_set_writes_the_template_and_names_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = worker_database_url("_init")
     empty_worker_database(url)
     home = tmp_path / "new_home"
@@ -152,7 +160,7 @@ def _host_shell(steps: list[str], home: Path, url: str, then: str = "") -> subpr
 
 @pytest.mark.slow
 @needs_postgres
-def test_the_documented_shared_instance_steps_work_as_written(tmp_path) -> None:
+def test_the_documented_shared_instance_steps_work_as_written(tmp_path: Path) -> None:
     setup, server, refresh = _documented_blocks()
     assert setup[0] == "pip install -e '.[postgres]'"
     assert importlib.metadata.version("dagster-postgres") == "0.29.27"  # what that line installs

@@ -9,12 +9,12 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.dagster_defs.metadata import dagster_metadata
-from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.changes import Change, ChangeSet, InstrumentKey
 from portfolio_assets.steps.asset_metadata import CHANGE_TABLE_LIMIT, change_metadata
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import output_files, write_file
+from ..helpers import latest_materialization, materializable, output_files, write_file
 
 
 def materialize(
@@ -22,7 +22,7 @@ def materialize(
 ) -> dg.ExecuteInJobResult:
     defs = build_definitions()
     return dg.materialize(
-        runnable(defs),
+        materializable(defs),
         resources=defs.resources,
         instance=instance,
         selection=selection or ["stooq_files", "tradeable_instruments", *ASSET_KEYS],
@@ -30,23 +30,26 @@ def materialize(
     )
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict[str, object]:
+    """The values of the metadata of `key`'s latest materialization, by name."""
+    return {name: value.value for name, value in latest_materialization(instance, key).metadata.items()}
 
 
-def counts(table: dg.TableMetadataValue) -> dict[str, int]:
+Cell = str | int | float | bool | None  # a table record's value
+
+
+def counts(table: object) -> dict[Cell, Cell]:
     """A counts table's rows as {value: rows}."""
+    assert isinstance(table, dg.TableMetadataValue), table
     value_column = table.schema.columns[0].name
     return {record.data[value_column]: record.data["rows"] for record in table.records}
 
 
 def data_version(instance: dg.DagsterInstance, key: str) -> str | None:
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    return event.asset_materialization.tags.get("dagster/data_version")
+    return (latest_materialization(instance, key).tags or {}).get("dagster/data_version")
 
 
-def test_materializes_all_four_outputs(world: Path, instance) -> None:
+def test_materializes_all_four_outputs(world: Path, instance: dg.DagsterInstance) -> None:
     result = materialize(instance)
     assert result.success
     outputs = output_files(world)
@@ -63,7 +66,7 @@ def test_materializes_all_four_outputs(world: Path, instance) -> None:
     assert unmatched.splitlines()[1:] == ["NOPE,US000,NSQ,Nothing,,broker_a.csv,manual_review"]
 
 
-def test_metadata_shows_counts_a_user_needs(world: Path, instance) -> None:
+def test_metadata_shows_counts_a_user_needs(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     report = latest_metadata(instance, "match_report")
     assert (report["instrument_count"], report["matched_count"], report["unmatched_count"]) == (5, 4, 1)
@@ -73,6 +76,7 @@ def test_metadata_shows_counts_a_user_needs(world: Path, instance) -> None:
     assert counts(report["unmatched_by_reason"]) == {"manual_review": 1}
     assert report["dagster/row_count"] == 4
     schema = report["dagster/column_schema"]
+    assert isinstance(schema, dg.TableSchema)
     assert [column.name for column in schema.columns][-4:] == [
         "resolved_currency",
         "currency_status",
@@ -80,14 +84,14 @@ def test_metadata_shows_counts_a_user_needs(world: Path, instance) -> None:
         "data_flags",
     ]
     assert {column.name: column.type for column in schema.columns}["price_rows"] == "int"
-    assert report["match_report_path"].endswith("data/metadata/tradeable_matches.csv")
+    assert str(report["match_report_path"]).endswith("data/metadata/tradeable_matches.csv")
     assert latest_metadata(instance, "stooq_index")["dagster/row_count"] == 4
     assert latest_metadata(instance, "tradeable_universe")["dagster/row_count"] == 5
     exports = latest_metadata(instance, "price_exports")
     assert (exports["export_count"], exports["exports_written"]) == (3, 3)
 
 
-def test_data_versions_are_content_hashes(world: Path, instance) -> None:
+def test_data_versions_are_content_hashes(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     first = {key: data_version(instance, key) for key in ASSET_KEYS}
     (world / "tradeable_instruments" / "broker_a.csv").write_text(
@@ -99,7 +103,9 @@ def test_data_versions_are_content_hashes(world: Path, instance) -> None:
     assert all(first.values())
 
 
-def test_include_empty_exports_header_only_file(world: Path, instance, monkeypatch) -> None:
+def test_include_empty_exports_header_only_file(
+    world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
     materialize(instance)
     export = world / "data/processed/tradeable_prices/exm.csv"
@@ -109,7 +115,7 @@ def test_include_empty_exports_header_only_file(world: Path, instance, monkeypat
     assert not export.exists()
 
 
-def test_non_utf8_broker_list_fails_and_keeps_outputs(world: Path, instance) -> None:
+def test_non_utf8_broker_list_fails_and_keeps_outputs(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     before = output_files(world)
     write_file(world / "tradeable_instruments" / "broker_c.csv", b"market,isin,symbol,name\nNSQ,X,CAF\xe9,Caf\n")
@@ -120,7 +126,7 @@ def test_non_utf8_broker_list_fails_and_keeps_outputs(world: Path, instance) -> 
     assert output_files(world) == before
 
 
-def test_broker_list_without_symbol_column_fails_naming_it(world: Path, instance) -> None:
+def test_broker_list_without_symbol_column_fails_naming_it(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     before = output_files(world)
     write_file(world / "tradeable_instruments" / "broker_c.csv", "market,isin,ticker,name\nNSQ,X,ABC,Abc\n")
@@ -136,7 +142,9 @@ def test_broker_list_without_symbol_column_fails_naming_it(world: Path, instance
         ("tradeable_instruments", "PORTFOLIO_ASSETS_TRADEABLE_DIR"),
     ],
 )
-def test_missing_input_folder_names_path_and_variable(world: Path, instance, folder, variable) -> None:
+def test_missing_input_folder_names_path_and_variable(
+    world: Path, instance: dg.DagsterInstance, folder: str, variable: str
+) -> None:
     materialize(instance)
     before = output_files(world)
     (world / folder).rename(world / "moved")
@@ -146,7 +154,9 @@ def test_missing_input_folder_names_path_and_variable(world: Path, instance, fol
     assert output_files(world) == before
 
 
-def test_settings_from_environment_are_used(world: Path, instance, monkeypatch) -> None:
+def test_settings_from_environment_are_used(
+    world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_METADATA_DIR", "out/meta")
     monkeypatch.setenv("PORTFOLIO_ASSETS_PRICES_DIR", str(world / "out" / "prices"))
     materialize(instance)
@@ -161,7 +171,7 @@ def _failure_message(result: dg.ExecuteInJobResult) -> str:
     return " ".join(event.step_failure_data.error.message for event in failures)
 
 
-def test_rerun_with_nothing_changed_reuses_outputs_without_rewriting(world: Path, instance) -> None:
+def test_rerun_with_nothing_changed_reuses_outputs_without_rewriting(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     before = {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")}
     materialize(instance)
@@ -169,11 +179,11 @@ def test_rerun_with_nothing_changed_reuses_outputs_without_rewriting(world: Path
     assert {path: path.stat().st_mtime_ns for path in (world / "data").rglob("*.csv")} == before
 
 
-def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance) -> None:
+def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     defs = build_definitions()
     forced = dg.materialize(
-        runnable(defs),
+        materializable(defs),
         resources=defs.resources,
         instance=instance,
         selection=["match_report"],
@@ -191,7 +201,7 @@ def test_force_recomputes_and_deleted_outputs_are_rebuilt(world: Path, instance)
     assert output_files(world) == expected
 
 
-def test_earlier_exports_are_adopted_from_the_launchpad_config(world: Path, instance) -> None:
+def test_earlier_exports_are_adopted_from_the_launchpad_config(world: Path, instance: dg.DagsterInstance) -> None:
     """Exports whose records are lost (or the old tool's) stop price_exports; `adopt_exports`
     in its run config takes them over, as `refresh --adopt-exports` does."""
     materialize(instance)
@@ -200,9 +210,9 @@ def test_earlier_exports_are_adopted_from_the_launchpad_config(world: Path, inst
         (world / "data/metadata" / name).unlink()
     defs = build_definitions()
 
-    def run_price_exports(config: dict) -> dg.ExecuteInJobResult:
+    def run_price_exports(config: dict[str, bool]) -> dg.ExecuteInJobResult:
         return dg.materialize(
-            runnable(defs),
+            materializable(defs),
             resources=defs.resources,
             instance=instance,
             selection=["price_exports"],
@@ -216,10 +226,10 @@ def test_earlier_exports_are_adopted_from_the_launchpad_config(world: Path, inst
     assert output_files(world) == expected
 
 
-def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance) -> None:
+def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instance: dg.DagsterInstance) -> None:
     defs = build_definitions()
     result = dg.materialize(
-        runnable(defs),
+        materializable(defs),
         resources=defs.resources,
         instance=instance,
         selection=["stooq_files", "tradeable_instruments", "stooq_index", "tradeable_universe", "match_report"],
@@ -231,18 +241,19 @@ def test_a_launchpad_override_of_a_result_setting_is_refused(world: Path, instan
     assert not (world / "data/metadata/tradeable_matches.csv").exists()
 
 
-def test_match_report_metadata_shows_what_changed(world: Path, instance) -> None:
+def test_match_report_metadata_shows_what_changed(world: Path, instance: dg.DagsterInstance) -> None:
     materialize(instance)
     first = latest_metadata(instance, "match_report")
     assert first["changes_summary"] == "nothing to compare with (no earlier reports, as on the first materialization)"
     assert first["changes_compared_with_previous"] is False and "changes_added" not in first
+    assert isinstance(first["changed_instruments"], dg.TableMetadataValue)
     assert first["changed_instruments"].records == []
     with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:
         handle.write("XETRA,DE0007164600,SAP,SAP\n")
     broker_b = world / "tradeable_instruments/broker_b.csv"
     broker_b.write_text("".join(line for line in broker_b.read_text().splitlines(True) if "KIM" not in line))
     materialize(instance)
-    event = instance.get_latest_materialization_event(dg.AssetKey("match_report")).asset_materialization
+    event = latest_materialization(instance, "match_report")
     assert isinstance(event.metadata["changes_added"], dg.IntMetadataValue)  # plotted over time
     report = latest_metadata(instance, "match_report")
     assert report["changes_summary"] == "1 added, 1 removed"
@@ -252,7 +263,9 @@ def test_match_report_metadata_shows_what_changed(world: Path, instance) -> None
         "changes_added": 1,
         "changes_removed": 1,
     }
-    rows = [record.data for record in report["changed_instruments"].records]
+    changed = report["changed_instruments"]
+    assert isinstance(changed, dg.TableMetadataValue)
+    rows = [record.data for record in changed.records]
     assert [(row["kind"], row["symbol"], row["source_file"], row["ticker"]) for row in rows] == [
         ("added", "SAP", "broker_a.csv", ""),
         ("removed", "KIM:US", "broker_b.csv", "KIM.US"),
@@ -265,8 +278,11 @@ def test_the_metadata_of_twenty_thousand_changes_stays_bounded() -> None:
     )
     metadata = dagster_metadata(change_metadata(ChangeSet(True, removed)))
     assert metadata["changes_removed"].value == 20_000
-    assert len(metadata["changed_instruments"].value.records) == CHANGE_TABLE_LIMIT
+    changed = metadata["changed_instruments"]
+    assert isinstance(changed, dg.TableMetadataValue) and len(changed.records) == CHANGE_TABLE_LIMIT
     summary = metadata["changes_summary"].value
-    assert summary.startswith("20000 removed (the table shows the first 500 of 20000 changes")
+    assert isinstance(summary, str) and summary.startswith(
+        "20000 removed (the table shows the first 500 of 20000 changes"
+    )
     assert "`portfolio-assets changes --all` lists them all" in summary
     assert len(json.dumps({key: str(value) for key, value in metadata.items()})) < 200_000

@@ -14,11 +14,19 @@ import pytest
 from portfolio_assets.dagster_defs.automation import AUTOMATION_RUN_TAGS
 from portfolio_assets.dagster_defs.output_checks import evaluate_outputs_tick
 from portfolio_assets.dagster_defs.sources import record_observations
-from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS as ALL
 
-from ..helpers import AAPL, BlockedRead, from_scratch, output_files, rewrite_keeping_size_and_mtime, write_file
+from ..helpers import (
+    AAPL,
+    BlockedRead,
+    from_scratch,
+    materializable,
+    output_files,
+    rewrite_keeping_size_and_mtime,
+    write_file,
+)
 
 
 class Daemon:
@@ -28,7 +36,7 @@ class Daemon:
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
         self.instance = instance
-        self.cursor = None
+        self.last_evaluation: dg.EvaluateAutomationConditionsResult | None = None  # its cursor is the next's
         self.outputs_cursor: str | None = None
 
     def observe(self) -> None:
@@ -39,8 +47,9 @@ class Daemon:
             self.instance.report_runless_asset_event(event)
 
     def evaluate(self) -> set[str]:
-        result = dg.evaluate_automation_conditions(defs=build_definitions(), instance=self.instance, cursor=self.cursor)
-        self.cursor = result.cursor
+        cursor = self.last_evaluation.cursor if self.last_evaluation else None
+        result = dg.evaluate_automation_conditions(defs=build_definitions(), instance=self.instance, cursor=cursor)
+        self.last_evaluation = result
         return {key for key in ALL if result.get_requested_partitions(dg.AssetKey(key))}
 
     def tick(self) -> set[str]:
@@ -52,17 +61,19 @@ class Daemon:
         defs = build_definitions()
         tags = {k: v for k, v in AUTOMATION_RUN_TAGS.items() if k != "dagster/max_retries"}
         result = dg.materialize(
-            runnable(defs),
+            materializable(defs),
             resources=defs.resources,
             instance=self.instance,
             selection=[key for key in ALL if key in requested],
             tags=tags,
         )
-        return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+        return {
+            event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key
+        }
 
 
 @pytest.fixture
-def daemon(world: Path, instance) -> Daemon:
+def daemon(world: Path, instance: dg.DagsterInstance) -> Daemon:
     daemon = Daemon(instance)
     daemon.observe()
     assert daemon.evaluate() == set()  # Dagster's first evaluation only sets its cursor
@@ -71,7 +82,9 @@ def daemon(world: Path, instance) -> Daemon:
     return daemon
 
 
-def test_an_appended_instrument_its_undo_and_the_same_again(daemon, world, tmp_path_factory) -> None:
+def test_an_appended_instrument_its_undo_and_the_same_again(
+    daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     path = world / "tradeable_instruments/broker_a.csv"
     original = path.read_bytes()
     appended = original + b"NSQ,US000001,ZZZZ,Matches nothing\n"
@@ -82,21 +95,23 @@ def test_an_appended_instrument_its_undo_and_the_same_again(daemon, world, tmp_p
         assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_an_identical_resave_or_a_touch_runs_nothing(daemon, world) -> None:
+def test_an_identical_resave_or_a_touch_runs_nothing(daemon: Daemon, world: Path) -> None:
     path = world / "tradeable_instruments/broker_a.csv"
     path.write_bytes(path.read_bytes())
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert daemon.tick() == set()
 
 
-def test_blank_lines_stop_at_the_universe(daemon, world) -> None:
+def test_blank_lines_stop_at_the_universe(daemon: Daemon, world: Path) -> None:
     path = world / "tradeable_instruments/broker_a.csv"
     path.write_text(path.read_text() + "\n\n")
     assert daemon.tick() == {"tradeable_universe"}
     assert daemon.tick() == set()
 
 
-def test_a_deleted_export_is_rebuilt_alone_every_time(daemon, world, tmp_path_factory) -> None:
+def test_a_deleted_export_is_rebuilt_alone_every_time(
+    daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     export = world / "data/processed/tradeable_prices/kim.us.csv"
     for _ in range(2):  # the same export deleted again after its rebuild
         export.unlink()
@@ -106,7 +121,7 @@ def test_a_deleted_export_is_rebuilt_alone_every_time(daemon, world, tmp_path_fa
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_an_edited_report_is_rebuilt(daemon, world, tmp_path_factory) -> None:
+def test_an_edited_report_is_rebuilt(daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     report = world / "data/metadata/tradeable_unmatched.csv"
     report.write_text(report.read_text() + "edited by hand\n")
     assert daemon.tick() == {"match_report"}
@@ -114,7 +129,9 @@ def test_an_edited_report_is_rebuilt(daemon, world, tmp_path_factory) -> None:
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_a_daily_update_of_a_matched_file(daemon, world, tmp_path_factory) -> None:
+def test_a_daily_update_of_a_matched_file(
+    daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
@@ -122,7 +139,9 @@ def test_a_daily_update_of_a_matched_file(daemon, world, tmp_path_factory) -> No
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_a_same_size_rewrite_with_its_mtime_put_back(daemon, world, tmp_path_factory) -> None:
+def test_a_same_size_rewrite_with_its_mtime_put_back(
+    daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     rewrite_keeping_size_and_mtime(world / AAPL)
     assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
     assert daemon.tick() == set()
@@ -132,7 +151,7 @@ def test_a_same_size_rewrite_with_its_mtime_put_back(daemon, world, tmp_path_fac
 
 
 def test_a_file_that_could_not_be_read_is_read_again_once_it_can_be(
-    daemon, world, monkeypatch, tmp_path_factory
+    daemon: Daemon, world: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
@@ -148,7 +167,7 @@ def test_a_file_that_could_not_be_read_is_read_again_once_it_can_be(
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_a_new_stooq_file_nobody_matches_stops_at_the_index(daemon, world) -> None:
+def test_a_new_stooq_file_nobody_matches_stops_at_the_index(daemon: Daemon, world: Path) -> None:
     write_file(
         world / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/9/other.us.txt",
         "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n",
@@ -157,7 +176,9 @@ def test_a_new_stooq_file_nobody_matches_stops_at_the_index(daemon, world) -> No
     assert daemon.tick() == set()
 
 
-def test_a_setting_change_runs_only_what_it_affects(daemon, world, monkeypatch, tmp_path_factory) -> None:
+def test_a_setting_change_runs_only_what_it_affects(
+    daemon: Daemon, world: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")  # a code location reload
     assert daemon.tick() == {"match_report"}
     assert daemon.tick() == set()
@@ -167,7 +188,7 @@ def test_a_setting_change_runs_only_what_it_affects(daemon, world, monkeypatch, 
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
 
-def test_a_failed_run_is_not_requested_again_and_again(daemon, world) -> None:
+def test_a_failed_run_is_not_requested_again_and_again(daemon: Daemon, world: Path) -> None:
     stooq = world / "data/stooq"
     stooq.rename(world / "away")
     stooq.mkdir()
@@ -176,7 +197,9 @@ def test_a_failed_run_is_not_requested_again_and_again(daemon, world) -> None:
     assert daemon.evaluate() == set()  # retries come from the instance's run_retries, not the condition
 
 
-def test_a_failing_first_run_is_not_requested_again_until_something_changes(world: Path, instance) -> None:
+def test_a_failing_first_run_is_not_requested_again_until_something_changes(
+    world: Path, instance: dg.DagsterInstance
+) -> None:
     lists = world / "tradeable_instruments"
     (lists / "broken.csv").write_bytes(b"name\nno symbol column\n")
     daemon = Daemon(instance)

@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
-from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.consistency import PartRecords, export_coverage, report_coverage
 from portfolio_assets.steps.registry import ASSET_KEYS, cache_version
 
-from ..helpers import stooq_rows, write_file
+from ..helpers import materializable, stooq_rows, write_file
 
 
-def materialize_all(instance) -> dict[str, dg.AssetCheckEvaluation]:
+def materialize_all(instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
     defs = build_definitions()
     result = dg.materialize(
-        runnable(defs),
+        materializable(defs),
         resources=defs.resources,
         instance=instance,
         selection=["stooq_files", "tradeable_instruments", *ASSET_KEYS],
@@ -25,7 +26,7 @@ def materialize_all(instance) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def test_all_checks_pass_on_a_consistent_run(world: Path, instance) -> None:
+def test_all_checks_pass_on_a_consistent_run(world: Path, instance: dg.DagsterInstance) -> None:
     checks = materialize_all(instance)
     assert set(checks) == {
         "stooq_index_not_empty",
@@ -39,7 +40,7 @@ def test_all_checks_pass_on_a_consistent_run(world: Path, instance) -> None:
     assert checks["every_instrument_reported_once"].metadata["universe_rows"].value == 5
 
 
-def test_repeated_symbol_rows_are_counted_as_rows(world: Path, instance) -> None:
+def test_repeated_symbol_rows_are_counted_as_rows(world: Path, instance: dg.DagsterInstance) -> None:
     with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:
         handle.write("NSQ,US0378331005,AAPL,Apple\nXETRA,DE1,AAPL,Apple DE\n")
     checks = materialize_all(instance)
@@ -47,7 +48,7 @@ def test_repeated_symbol_rows_are_counted_as_rows(world: Path, instance) -> None
     assert checks["every_instrument_reported_once"].metadata["reported_rows"].value == 7
 
 
-def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance) -> None:
+def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance: dg.DagsterInstance) -> None:
     materialize_all(instance)
     meta = world / "data/metadata"
     unmatched = meta / "tradeable_unmatched.csv"
@@ -60,7 +61,7 @@ def test_report_coverage_finds_missing_and_extra_rows(world: Path, instance) -> 
     assert coverage.extra == ["NOPE (NSQ) from broker_a.csv"]
 
 
-def test_a_row_appended_to_a_long_list_is_checked_alone(world: Path, instance) -> None:
+def test_a_row_appended_to_a_long_list_is_checked_alone(world: Path, instance: dg.DagsterInstance) -> None:
     """Issue 20, item 15: the check reads the new rows of a list that grew, not the others."""
     long_list = world / "tradeable_instruments/broker_long.csv"
     rows = "".join(f"NASDAQ (USD) USA-NASDAQ,US{n:010d},Q{n:05d}:US,FUND {n},USD\n" for n in range(5_000))
@@ -86,7 +87,7 @@ def test_a_row_appended_to_a_long_list_is_checked_alone(world: Path, instance) -
     assert coverage.missing == ["Q04999:US (NASDAQ (USD) USA-NASDAQ) from broker_long.csv"]
 
 
-def test_export_coverage_finds_missing_and_unexpected_exports(world: Path, instance) -> None:
+def test_export_coverage_finds_missing_and_unexpected_exports(world: Path, instance: dg.DagsterInstance) -> None:
     materialize_all(instance)
     prices = world / "data/processed/tradeable_prices"
     (prices / "kim.us.csv").unlink()
@@ -95,14 +96,18 @@ def test_export_coverage_finds_missing_and_unexpected_exports(world: Path, insta
     assert coverage.missing == ["kim.us.csv"] and coverage.unexpected == ["stray.csv"]
 
 
-def test_unmatched_share_warns_above_the_threshold(world: Path, instance, monkeypatch) -> None:
+def test_unmatched_share_warns_above_the_threshold(
+    world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE", "0.1")
     check = materialize_all(instance)["unmatched_share_below_threshold"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["unmatched_share"].value == 0.2
 
 
-def test_price_lag_warns_only_beyond_the_threshold(world: Path, instance, monkeypatch) -> None:
+def test_price_lag_warns_only_beyond_the_threshold(
+    world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     us = world / "data/stooq/d_us_txt/data/daily/us"
     # AAPL's prices reach Friday 12 January; KIM's stop on Friday 5 January: five business days behind.
     write_file(us / "nasdaq stocks/1/aapl.us.txt", stooq_rows("AAPL.US", ["20240104", "20240105", "20240112"]))
@@ -113,6 +118,8 @@ def test_price_lag_warns_only_beyond_the_threshold(world: Path, instance, monkey
     beyond = materialize_all(instance)["price_lag_below_threshold"]
     assert not beyond.passed and beyond.severity == dg.AssetCheckSeverity.WARN
     assert beyond.metadata["max_lag_business_days"].value == 4
-    [lagging] = [record.data for record in beyond.metadata["lagging"].value.records]
+    lagging_table = beyond.metadata["lagging"]
+    assert isinstance(lagging_table, dg.TableMetadataValue)
+    [lagging] = [record.data for record in lagging_table.records]
     assert (lagging["symbol"], lagging["matched_ticker"], lagging["price_end"]) == ("KIM:US", "KIM.US", "2024-01-05")
     assert (lagging["region_newest"], lagging["lag_business_days"]) == ("2024-01-12", 5)

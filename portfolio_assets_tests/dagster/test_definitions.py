@@ -33,7 +33,9 @@ def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
     # Observations read only the inputs, which the pipeline never writes; Dagster 1.13 has
     # no pool for them (README, "Runs, pools and retries").
     job = build_definitions().resolve_implicit_global_asset_job_def()
-    pools = {node.name: node.definition.pool for node in job.graph.nodes}
+    pools = {
+        node.name: node.definition.pool for node in job.graph.nodes if isinstance(node.definition, dg.OpDefinition)
+    }
     assert {name for name, pool in pools.items() if pool != POOL} == {"stooq_files", "tradeable_instruments"}
     assert len(pools) == 2 + 4  # sources, assets; each asset's checks run in its own step
     checks = build_definitions().resolve_asset_graph().asset_check_keys
@@ -65,14 +67,14 @@ def test_package_exposes_defs_with_in_process_executor() -> None:
         ("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "maybe"),
     ],
 )
-def test_invalid_setting_names_the_variable(monkeypatch, variable, value) -> None:
+def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidSetting, match=variable):
         build_definitions()
 
 
-def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> None:
-    def versions() -> dict[str, str]:
+def test_result_settings_change_only_their_assets_code_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    def versions() -> dict[str, str | None]:
         graph = build_definitions().resolve_asset_graph()
         return {key.to_user_string(): graph.get(key).code_version for key in graph.materializable_asset_keys}
 
@@ -98,13 +100,13 @@ def test_result_settings_change_only_their_assets_code_versions(monkeypatch) -> 
         ("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "0"),
     ],
 )
-def test_every_other_setting_is_validated_too(monkeypatch, variable, value) -> None:
+def test_every_other_setting_is_validated_too(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidSetting, match=variable):
         build_definitions()
 
 
-def test_price_exports_is_overdue_after_the_freshness_window(monkeypatch) -> None:
+def test_price_exports_is_overdue_after_the_freshness_window(monkeypatch: pytest.MonkeyPatch) -> None:
     def policies() -> dict[str, dg.FreshnessPolicy | None]:
         graph = build_definitions().resolve_asset_graph()
         return {key.to_user_string(): graph.get(key).freshness_policy for key in graph.materializable_asset_keys}
@@ -119,7 +121,7 @@ def test_price_exports_is_overdue_after_the_freshness_window(monkeypatch) -> Non
     assert policies()["price_exports"] == dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=12))
 
 
-def test_the_lag_threshold_and_the_freshness_window_change_no_code_version(monkeypatch) -> None:
+def test_the_lag_threshold_and_the_freshness_window_change_no_code_version(monkeypatch: pytest.MonkeyPatch) -> None:
     def versions() -> dict[str, str | None]:
         graph = build_definitions().resolve_asset_graph()
         return {key.to_user_string(): graph.get(key).code_version for key in graph.materializable_asset_keys}

@@ -36,7 +36,7 @@ from portfolio_assets.instance.runs import (
 from portfolio_assets.io.parallel import process_state
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import BIN, PROJECT, free_port, graphql, wait_for
+from ..helpers import BIN, PROJECT, free_port, graphql, stored_run, wait_for
 from ..storage import write_instance_config
 
 POOL = "portfolio_assets"
@@ -97,7 +97,7 @@ def report_worker_started(instance: dg.DagsterInstance, run: dg.DagsterRun, pid:
 # --- a process's state -------------------------------------------------------------------
 
 
-def test_a_live_process_recorded_with_its_start_time_is_alive(instance) -> None:
+def test_a_live_process_recorded_with_its_start_time_is_alive(instance: dg.DagsterInstance) -> None:
     tags = process_tags()
     assert tags["portfolio_assets/pid"] == str(os.getpid())
     assert abs(float(tags["portfolio_assets/pid_started"]) - own_start()) < 0.01
@@ -106,14 +106,14 @@ def test_a_live_process_recorded_with_its_start_time_is_alive(instance) -> None:
     assert "is running" in run_liveness(run, instance).reason
 
 
-def test_a_pid_with_no_process_is_dead(instance) -> None:
+def test_a_pid_with_no_process_is_dead(instance: dg.DagsterInstance) -> None:
     assert process_state(NO_SUCH_PID, None) == "dead"
     run = add_run(instance, tags_for(NO_SUCH_PID, own_start()))
     liveness = run_liveness(run, instance)
     assert liveness.dead and liveness.pid == NO_SUCH_PID and str(NO_SUCH_PID) in liveness.reason
 
 
-def test_a_reused_pid_is_dead_and_the_same_start_time_is_alive(instance) -> None:
+def test_a_reused_pid_is_dead_and_the_same_start_time_is_alive(instance: dg.DagsterInstance) -> None:
     # Our own pid recorded with another start time: the process that had it is gone.
     assert is_dead(add_run(instance, tags_for(os.getpid(), own_start() - 3600)), instance)
     assert process_state(os.getpid(), own_start() + 5) == "dead"
@@ -122,7 +122,7 @@ def test_a_reused_pid_is_dead_and_the_same_start_time_is_alive(instance) -> None
     assert process_state(os.getpid(), own_start()) == "alive"
 
 
-def test_a_run_killed_before_it_tagged_itself_is_dead_by_its_worker_event(instance) -> None:
+def test_a_run_killed_before_it_tagged_itself_is_dead_by_its_worker_event(instance: dg.DagsterInstance) -> None:
     dead = add_run(instance)
     report_worker_started(instance, dead, NO_SUCH_PID)
     assert is_dead(dead, instance)
@@ -141,7 +141,7 @@ def test_a_run_killed_before_it_tagged_itself_is_dead_by_its_worker_event(instan
     assert is_dead(in_cli, instance)
 
 
-def test_what_cannot_be_checked_counts_as_alive(instance, monkeypatch) -> None:
+def test_what_cannot_be_checked_counts_as_alive(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
     # No process recorded at all.
     assert not is_dead(add_run(instance), instance)
     # Another host's process.
@@ -182,7 +182,7 @@ def test_what_cannot_be_checked_counts_as_alive(instance, monkeypatch) -> None:
 # --- the run launcher and the instance ---------------------------------------------------
 
 
-def test_the_launcher_reports_dead_run_workers_failed_and_the_rest_running(instance) -> None:
+def test_the_launcher_reports_dead_run_workers_failed_and_the_rest_running(instance: dg.DagsterInstance) -> None:
     launcher = LivenessCheckingRunLauncher()
     launcher.register_instance(instance)
     assert launcher.supports_check_run_worker_health
@@ -196,7 +196,7 @@ def test_the_launcher_reports_dead_run_workers_failed_and_the_rest_running(insta
     assert launcher.check_run_worker_health(unknown).status == WorkerStatus.RUNNING
 
 
-def test_the_project_instance_uses_the_launcher_and_monitors_runs(tmp_path) -> None:
+def test_the_project_instance_uses_the_launcher_and_monitors_runs(tmp_path: Path) -> None:
     write_instance_config(tmp_path)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         launcher = instance.run_launcher
@@ -213,7 +213,7 @@ def test_the_project_instance_uses_the_launcher_and_monitors_runs(tmp_path) -> N
         assert instance.global_op_concurrency_default_limit == 1
 
 
-def test_refresh_clears_a_run_killed_before_it_tagged_itself_and_frees_its_slot(instance) -> None:
+def test_refresh_clears_a_run_killed_before_it_tagged_itself_and_frees_its_slot(instance: dg.DagsterInstance) -> None:
     storage = instance.event_log_storage
     storage.set_concurrency_slots(POOL, 1)
     dead = add_run(instance)
@@ -222,8 +222,8 @@ def test_refresh_clears_a_run_killed_before_it_tagged_itself_and_frees_its_slot(
     live = add_run(instance, process_tags())
     assert in_flight_assets(instance) == {"match_report"}  # only the live run's
     assert clear_dead_runs(instance) == [dead.run_id]
-    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+    assert stored_run(instance, dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert stored_run(instance, live.run_id).status == dg.DagsterRunStatus.STARTED
     assert storage.get_concurrency_info(POOL).claimed_slots == []
 
 
@@ -263,10 +263,11 @@ def warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 def test_the_executor_reads_as_dagsters_in_process_one() -> None:
     assert in_process_executor_freeing_dead_runs.name == dg.in_process_executor.name == "in_process"
     ours, dagsters = in_process_executor_freeing_dead_runs.config_schema, dg.in_process_executor.config_schema
+    assert ours.config_type is not None and dagsters.config_type is not None
     assert ours.config_type.key == dagsters.config_type.key  # a launchpad's `execution:` config still fits
 
 
-def test_a_run_without_a_daemon_does_not_wait_for_ever_for_a_dead_runs_slot(instance) -> None:
+def test_a_run_without_a_daemon_does_not_wait_for_ever_for_a_dead_runs_slot(instance: dg.DagsterInstance) -> None:
     """A run killed while its step held the pool's only slot: the next run of the code location
     (`dagster asset materialize`, no daemon) marks it failed, frees the slot and completes."""
     storage = instance.event_log_storage
@@ -277,14 +278,14 @@ def test_a_run_without_a_daemon_does_not_wait_for_ever_for_a_dead_runs_slot(inst
     result = execute_within(instance, 60)
     assert result is not None, "the run still waits for the dead run's slot"
     assert result.success
-    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+    assert stored_run(instance, dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert stored_run(instance, live.run_id).status == dg.DagsterRunStatus.STARTED
     expected = f"run {dead.run_id} was left running by a process that is gone: marked failed, pool slot freed"
     assert expected in warnings_of(instance, result.run_id)
     assert storage.get_concurrency_info(POOL).claimed_slots == []
 
 
-def test_a_run_without_a_daemon_frees_a_slot_an_ended_run_still_holds(instance) -> None:
+def test_a_run_without_a_daemon_frees_a_slot_an_ended_run_still_holds(instance: dg.DagsterInstance) -> None:
     storage = instance.event_log_storage
     storage.set_concurrency_slots(POOL, 1)
     ended = add_run(instance, status=dg.DagsterRunStatus.FAILURE)
@@ -326,9 +327,11 @@ def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> No
     )
     env = {**os.environ, "PORTFOLIO_ASSETS_WORKERS": str(workers)}
     owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    output = owner.stdout
+    assert output is not None
     children: list[psutil.Process] = []
     try:
-        assert owner.stdout.readline() == "mapping\n"
+        assert output.readline() == "mapping\n"
         deadline = time.monotonic() + 60
         # The workers plus the forkserver (and multiprocessing's resource tracker).
         while len(children) < workers + 1 and time.monotonic() < deadline:
@@ -348,7 +351,7 @@ def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> No
     finally:
         owner.kill()
         owner.wait()
-        owner.stdout.close()
+        output.close()
         for child in children:
             with contextlib.suppress(psutil.Error):
                 child.kill()
@@ -357,7 +360,7 @@ def test_pool_workers_and_the_forkserver_exit_when_their_owner_is_killed() -> No
 # --- under `dagster dev` -----------------------------------------------------------------
 
 
-def _dagster_dev(root: Path, env: dict[str, str]) -> subprocess.Popen:
+def _dagster_dev(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     port = free_port()
     with open(root / "dagster_dev.log", "a") as log:
         process = subprocess.Popen(
@@ -383,7 +386,7 @@ def _dagster_dev(root: Path, env: dict[str, str]) -> subprocess.Popen:
     return process
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
@@ -396,7 +399,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("killed", ["the run worker", "dagster dev"])
-def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, killed) -> None:
+def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path: Path, killed: str) -> None:
     """A sensor run is killed while its step holds the pool's only slot: SIGKILL to its worker
     (the code server then fails the run), or to all of `dagster dev` followed by a restart
     (only our launcher's health check can tell then). Either way the run ends failed, its
@@ -435,12 +438,12 @@ def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, kill
             else:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                assert instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.STARTED
+                assert stored_run(instance, victim.run_id).status == dg.DagsterRunStatus.STARTED
                 process = _dagster_dev(root, env)
             back_at = time.time()
 
             def ended() -> bool:
-                return instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.FAILURE
+                return stored_run(instance, victim.run_id).status == dg.DagsterRunStatus.FAILURE
 
             wait_for(ended, 120, "the killed run to be marked failed", interval=0.5)
             failed_at = time.time()
@@ -462,6 +465,7 @@ def test_after_a_run_dies_under_dagster_dev_a_later_run_completes(tmp_path, kill
                     return False
                 for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS])):
                     record = instance.get_run_record_by_id(run.run_id)
+                    assert record is not None, f"no record of run {run.run_id}"
                     if record.start_time and record.start_time > killed_at:
                         return True
                 return False

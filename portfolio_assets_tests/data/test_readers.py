@@ -54,7 +54,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     return metadata, prices
 
 
-def test_report_cells_are_typed_and_empty_cells_are_missing(folders) -> None:
+def test_report_cells_are_typed_and_empty_cells_are_missing(folders: tuple[Path, Path]) -> None:
     metadata, _ = folders
     matches = read_matches(metadata)
     assert list(matches.columns) == list(MATCH_COLUMNS)
@@ -66,9 +66,9 @@ def test_report_cells_are_typed_and_empty_cells_are_missing(folders) -> None:
     assert matches["price_rows"].tolist() == [1800, 0]
     assert matches["currency"].isna().all() and matches["isin"].isna().tolist() == [False, True]
     unmatched = read_unmatched(metadata)
-    assert unmatched.loc[0, "reason"] == "manual_review" and pd.isna(unmatched.loc[0, "currency"])
+    assert unmatched.loc[0, "reason"] == "manual_review" and unmatched["currency"].isna().iloc[0]
     universe = read_universe(metadata)
-    assert universe.loc[0, "source_file"] == "broker_a.csv" and pd.isna(universe.loc[0, "name"])
+    assert universe.loc[0, "source_file"] == "broker_a.csv" and universe["name"].isna().iloc[0]
 
 
 def test_an_empty_universe_gives_empty_frames_with_the_columns_and_types(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_a_file_with_other_columns_is_an_error_naming_it(tmp_path: Path) -> None
         read_unmatched(tmp_path)
 
 
-def test_prices_by_date_with_a_column_per_ticker(folders) -> None:
+def test_prices_by_date_with_a_column_per_ticker(folders: tuple[Path, Path]) -> None:
     metadata, prices = folders
     closes = read_prices(metadata_dir=metadata, prices_dir=prices)  # every export the report calls for
     assert list(closes.columns) == ["NA.TO"] and closes.index.name == "date"
@@ -111,7 +111,7 @@ def test_prices_by_date_with_a_column_per_ticker(folders) -> None:
     assert volume["NA.TO"].tolist() == [100.0, 100.0, 0.0]
 
 
-def test_unknown_tickers_fields_and_files_are_errors(folders) -> None:
+def test_unknown_tickers_fields_and_files_are_errors(folders: tuple[Path, Path]) -> None:
     metadata, prices = folders
     with pytest.raises(UnknownTicker, match=r"ZZZ\.US"):
         read_prices(["NA.TO", "ZZZ.US"], metadata_dir=metadata, prices_dir=prices)

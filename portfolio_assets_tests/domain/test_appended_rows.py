@@ -76,7 +76,9 @@ def _check(earlier: bytes, appended: bytes) -> tuple[bool, bool]:
     st.booleans(),
     st.booleans(),
 )
-def test_appended_rows_read_alone_agree_with_the_whole_file(before, after, end, new_end, header, final) -> None:
+def test_appended_rows_read_alone_agree_with_the_whole_file(
+    before: list[str], after: list[str], end: str, new_end: str, header: bool, final: bool
+) -> None:
     earlier = (end.join(([HEADER] if header else []) + before) + (end if final else "")).encode()
     appended = (new_end.join(after) + (new_end if after else "")).encode()
     _check(earlier, appended)
@@ -89,7 +91,7 @@ def test_appended_rows_read_alone_agree_with_the_whole_file(before, after, end, 
     st.sampled_from(["\n", "\r\n"]),
     st.booleans(),
 )
-def test_sorted_daily_updates_are_extended(before, after, end, header) -> None:
+def test_sorted_daily_updates_are_extended(before: list[str], after: list[str], end: str, header: bool) -> None:
     earlier = (end.join(([HEADER] if header else []) + before) + end).encode()
     appended = "".join(row + end for row in after).encode()
     assert _check(earlier, appended) == (True, True)

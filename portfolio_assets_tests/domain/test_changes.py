@@ -45,7 +45,7 @@ def unmatched(symbol: str, reason: str = "manual_review", occurrence: int = 1) -
     )
 
 
-def found(before: list[InstrumentState] | None, after: list[InstrumentState]) -> list[tuple]:
+def found(before: list[InstrumentState] | None, after: list[InstrumentState]) -> list[tuple[str, ...]]:
     """The changes as (kind, symbol, column, from, to, ticker)."""
     changes = compare_states(before, after).changes
     return [(c.kind, c.instrument.symbol, c.column, c.before, c.after, c.ticker) for c in changes]
@@ -153,7 +153,9 @@ def found(before: list[InstrumentState] | None, after: list[InstrumentState]) ->
         ),
     ],
 )
-def test_every_kind_of_change(before, after, expected) -> None:
+def test_every_kind_of_change(
+    before: list[InstrumentState] | None, after: list[InstrumentState], expected: list[tuple[str, ...]]
+) -> None:
     assert sorted(found(before, after)) == sorted(expected)
 
 

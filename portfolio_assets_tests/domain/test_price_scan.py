@@ -75,7 +75,9 @@ def _check_against_reference(data: bytes) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(rows, rows, rows, odd_lines), max_size=30), line_ends, st.booleans(), st.booleans())
-def test_files_of_rows_and_odd_lines_read_as_the_rules_say(lines, end, header, final_newline) -> None:
+def test_files_of_rows_and_odd_lines_read_as_the_rules_say(
+    lines: list[str], end: str, header: bool, final_newline: bool
+) -> None:
     text = end.join(([HEADER] if header else []) + lines) + (end if final_newline else "")
     _check_against_reference(text.encode("utf-8"))
 
@@ -93,13 +95,13 @@ rule_characters = st.text(alphabet=st.sampled_from(list('0123456789,,,,..+-eE\n\
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.one_of(rows, rule_characters), max_size=12), st.sampled_from(["\n", "\r\n", ""]))
-def test_any_text_of_the_rules_characters_reads_as_the_rules_say(parts, separator) -> None:
+def test_any_text_of_the_rules_characters_reads_as_the_rules_say(parts: list[str], separator: str) -> None:
     _check_against_reference(separator.join(parts).encode("utf-8"))
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(rows, min_size=1, max_size=40), st.sampled_from(["\n", "\r\n"]))
-def test_regular_files_take_the_fast_path(lines, end) -> None:
+def test_regular_files_take_the_fast_path(lines: list[str], end: str) -> None:
     text = end.join([HEADER, *lines]) + end
     assert regular_rows(text) is not None
     _check_against_reference(text.encode())
@@ -107,7 +109,7 @@ def test_regular_files_take_the_fast_path(lines, end) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=200), rule_characters))
-def test_regular_rows_are_the_data_lines_and_the_export_lines_unchanged(text) -> None:
+def test_regular_rows_are_the_data_lines_and_the_export_lines_unchanged(text: str) -> None:
     """`regular_rows` is the line rule's shortcut: when it reads a text, the row-by-row
     functions read the same lines from it and drop none."""
     rows_text = regular_rows(text)
@@ -118,7 +120,7 @@ def test_regular_rows_are_the_data_lines_and_the_export_lines_unchanged(text) ->
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(numbers, st.text(alphabet=st.sampled_from(list("0123456789.+-eEinfINFtyaTY_x")), max_size=10)))
-def test_numbers_are_what_the_vectorised_reading_reads(value) -> None:
+def test_numbers_are_what_the_vectorised_reading_reads(value: str) -> None:
     """One number pattern for both readings: a regular file's close reads as a number
     exactly when `parse_number` reads it."""
     if "," in value:  # another column's value

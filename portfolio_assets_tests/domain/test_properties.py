@@ -4,6 +4,7 @@ results do not depend on what should not matter."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +17,7 @@ from portfolio_assets.domain.price_scan import export_from_bytes, scan_bytes
 from portfolio_assets.domain.stooq_tree import index_entry
 
 cells = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12
 )
 tickers = st.from_regex(r"[A-Z]{1,5}(\.(US|UK|DE|PL|HK|JP|FR|PA|NL|AS|TO|V|CH|BE|HU|CN))?", fullmatch=True)
 regions = st.sampled_from(["us", "uk", "pl", "de", "hk", "jp", "world"])
@@ -50,7 +51,9 @@ LOGICAL_COLUMNS = ("symbol", "isin", "market", "name", "currency")
     st.permutations([*LOGICAL_COLUMNS, "extra"]),
     st.sampled_from([str.lower, str.upper, str.title]),
 )
-def test_arbitrary_broker_rows_are_read_in_any_column_order(rows, header, case) -> None:
+def test_arbitrary_broker_rows_are_read_in_any_column_order(
+    rows: list[list[str]], header: list[str], case: Callable[[str], str]
+) -> None:
     import csv
     import io
 
@@ -76,7 +79,7 @@ def test_any_bytes_as_a_stooq_file_give_a_status(data: bytes) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(alphabet="ABC,.-<0123456789 \t\r", max_size=40), max_size=20))
-def test_an_export_round_trips_its_source_rows(lines) -> None:
+def test_an_export_round_trips_its_source_rows(lines: list[str]) -> None:
     data = "\n".join(lines).encode()
     exported = export_from_bytes(data).split("\n")
     assert exported[0] == "ticker,per,date,time,open,high,low,close,volume,openint" and exported[-1] == ""
@@ -96,7 +99,9 @@ def test_an_export_round_trips_its_source_rows(lines) -> None:
     st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO"]),
     st.randoms(),
 )
-def test_matching_does_not_depend_on_index_order(files, symbol, market, shuffle: random.Random) -> None:
+def test_matching_does_not_depend_on_index_order(
+    files: list[tuple[str, int, str]], symbol: str, market: str, shuffle: random.Random
+) -> None:
     entries = [index_entry(f"d_{r}_txt/data/daily/{r}/stocks/{b}/{t.lower()}.txt") for r, b, t in files]
     expected = match_instrument(symbol, market, StooqLookup(entries))
     shuffled = entries[:]
@@ -113,7 +118,9 @@ def test_matching_does_not_depend_on_index_order(files, symbol, market, shuffle:
     st.sampled_from(["AAPL", "KIM:US", "ABC", "SAP", "VWRL:LN", "FB", "XYZ.PA", "LABC", "A.B"]),
     st.sampled_from(["NSQ", "GBR-LSE", "XETRA", "", "TOKYO", "WARSAW"]),
 )
-def test_a_lookup_of_just_the_needed_bases_matches_like_the_full_index(files, symbol, market) -> None:
+def test_a_lookup_of_just_the_needed_bases_matches_like_the_full_index(
+    files: list[tuple[str, int, str]], symbol: str, market: str
+) -> None:
     entries = [index_entry(f"d_{r}_txt/data/daily/{r}/stocks/{b}/{t.lower()}.txt") for r, b, t in files]
     full = StooqLookup(entries)
     bases = bases_to_look_up(symbol, market)

@@ -39,12 +39,17 @@ WARNING = Diagnostics(
 )
 
 
-def _match_lines(instruments, outcomes, diagnostics, policy: str = "broker") -> list[str]:
+def _match_lines(
+    instruments: list[Instrument],
+    outcomes: list[Match | Unmatched],
+    diagnostics: dict[str, Diagnostics],
+    policy: str = "broker",
+) -> list[str]:
     reports = build_reports(instruments, outcomes, diagnostics, policy)
     return render_match_report(reports.matches).split("\n")
 
 
-def _unmatched_lines(instruments, outcomes) -> list[str]:
+def _unmatched_lines(instruments: list[Instrument], outcomes: list[Match | Unmatched]) -> list[str]:
     reports = build_reports(instruments, outcomes, {}, "broker")
     return render_unmatched_report(reports.unmatched).split("\n")
 
@@ -120,7 +125,9 @@ def test_match_row_cells(policy: str, currency_cells: str) -> None:
         ),
     ],
 )
-def test_match_row_examples(instrument, entry, strategy, diagnostics, line) -> None:
+def test_match_row_examples(
+    instrument: Instrument, entry: IndexEntry, strategy: str, diagnostics: Diagnostics, line: str
+) -> None:
     lines = _match_lines([instrument], [Match(entry, strategy)], {entry.relative_path: diagnostics})
     assert lines == [MATCH_HEADER, line, ""]
 

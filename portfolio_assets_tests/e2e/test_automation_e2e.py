@@ -12,6 +12,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +33,7 @@ def materialization_counts(home: Path) -> dict[str, int]:
         return {key: len(instance.fetch_materializations(dg.AssetKey(key), limit=1000).records) for key in ALL}
 
 
-def follow(home: Path, change: Callable[[], None], expected: set[str]) -> float:
+def follow(home: Path, change: Callable[[], object], expected: set[str]) -> float:
     """Make `change`, wait until exactly `expected` materialized once more; the seconds it took."""
     before = materialization_counts(home)
     started = time.monotonic()
@@ -51,7 +52,9 @@ def follow(home: Path, change: Callable[[], None], expected: set[str]) -> float:
     return round(elapsed, 1)
 
 
-def test_every_change_is_followed_by_exactly_the_stale_assets(tmp_path_factory, monkeypatch) -> None:
+def test_every_change_is_followed_by_exactly_the_stale_assets(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path_factory.mktemp("automation")
     home = sample_world(root)
     lists = root / "tradeable_instruments" / "broker_b_etf.csv"
@@ -66,9 +69,7 @@ def test_every_change_is_followed_by_exactly_the_stale_assets(tmp_path_factory, 
             ("append undone", original),
             ("same instrument appended again", appended),
         ):
-            times[name] = follow(
-                home, lambda content=content: lists.write_bytes(content), {"tradeable_universe", "match_report"}
-            )
+            times[name] = follow(home, partial(lists.write_bytes, content), {"tradeable_universe", "match_report"})
         export = sorted(prices.glob("*.csv"))[0]  # an export, not the folder's marker
         for name in ("export deleted", "same export deleted again"):
             times[name] = follow(home, export.unlink, {"price_exports"})

@@ -7,6 +7,7 @@ which `make test` installs when missing: .ci/system-packages). The screenshot is
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ FLAGS = [
 ]
 
 
-def test_asset_graph_shows_the_four_assets(dagster_dev, tmp_path) -> None:
+def test_asset_graph_shows_the_four_assets(dagster_dev: tuple[int, Path, Path], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")

@@ -24,7 +24,7 @@ def latest_materialization(home: Path, key: str) -> float | None:
         return None if event is None else event.timestamp
 
 
-def test_ui_lists_the_assets_checks_and_sensors(dagster_dev) -> None:
+def test_ui_lists_the_assets_checks_and_sensors(dagster_dev: tuple[int, Path, Path]) -> None:
     port, _, _ = dagster_dev
     nodes = graphql(
         port,
@@ -66,7 +66,7 @@ def test_ui_lists_the_assets_checks_and_sensors(dagster_dev) -> None:
     }
 
 
-def test_sensor_brings_everything_up_then_follows_a_broker_list(dagster_dev) -> None:
+def test_sensor_brings_everything_up_then_follows_a_broker_list(dagster_dev: tuple[int, Path, Path]) -> None:
     _, root, home = dagster_dev
     keys = ASSET_KEYS
     wait_for(

@@ -15,6 +15,7 @@ import io
 import os
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -204,7 +205,9 @@ OPERATIONS = st.sampled_from(
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(OPERATIONS, st.integers(0, 10**6)), min_size=1, max_size=6))
-def test_any_edits_give_the_outputs_and_changes_of_a_run_from_scratch(world_root, monkeypatch, edits) -> None:
+def test_any_edits_give_the_outputs_and_changes_of_a_run_from_scratch(
+    world_root: Callable[[], Path], monkeypatch: pytest.MonkeyPatch, edits: list[tuple[str, int]]
+) -> None:
     root = world_root()
     monkeypatch.chdir(root)
     world = World(root)
@@ -233,14 +236,16 @@ def test_any_edits_give_the_outputs_and_changes_of_a_run_from_scratch(world_root
 
 
 @pytest.fixture
-def world_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def world_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Path]:
     """A new empty folder for each example, with no PORTFOLIO_ASSETS_* setting."""
     for variable in [name for name in os.environ if name.startswith("PORTFOLIO_ASSETS_")]:
         monkeypatch.delenv(variable)
     return lambda: tmp_path_factory.mktemp("edits")
 
 
-def test_a_list_edited_into_an_error_fails_as_a_first_read_does(tmp_path: Path, monkeypatch) -> None:
+def test_a_list_edited_into_an_error_fails_as_a_first_read_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     world = World(tmp_path)
     settings = settings_from_environment()
@@ -273,7 +278,9 @@ def _long_list(rows: int, seed: int = 5) -> str:
     return _csv(lines)
 
 
-def test_a_row_appended_to_a_list_of_twenty_thousand_costs_that_row(tmp_path: Path, monkeypatch) -> None:
+def test_a_row_appended_to_a_list_of_twenty_thousand_costs_that_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     world = World(tmp_path)
     world.write(world.lists / "broker_long.csv", _long_list(20_000))

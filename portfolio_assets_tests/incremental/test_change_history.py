@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,7 +116,9 @@ def test_a_cut_last_line_stays_apart_from_the_next_record(tmp_path: Path) -> Non
     assert "line 2" in read.warnings[0]
 
 
-def test_a_write_that_fails_midway_leaves_the_history_as_it_was(tmp_path: Path, monkeypatch) -> None:
+def test_a_write_that_fails_midway_leaves_the_history_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     history = tmp_path / "match_changes"
     append_record(history, FIRST)
     month = history / "2024-01.jsonl"
@@ -220,9 +223,9 @@ def _large(run_id: str = "run-large") -> ChangeRecord:
     return record(run_id, *added, *removed, *status)
 
 
-def _every_change(item: ChangeRecord) -> dict:
+def _every_change(item: ChangeRecord) -> dict[str, Any]:
     """The record with every change of each kind, as its file of all changes holds it."""
-    document = {
+    document: dict[str, Any] = {
         "at": item.at,
         "run_id": item.run_id,
         "compared_with_previous": item.changes.compared,
@@ -232,7 +235,12 @@ def _every_change(item: ChangeRecord) -> dict:
         document[kind] = []
         for change in item.changes.of_kind(kind):
             key = change.instrument
-            entry = {"source_file": key.source_file, "symbol": key.symbol, "market": key.market, "isin": key.isin}
+            entry: dict[str, str | int] = {
+                "source_file": key.source_file,
+                "symbol": key.symbol,
+                "market": key.market,
+                "isin": key.isin,
+            }
             entry["occurrence"] = key.occurrence
             values = {"column": change.column, "from": change.before, "to": change.after, "ticker": change.ticker}
             entry.update({name: values[name] for name in KIND_FIELDS[kind]})

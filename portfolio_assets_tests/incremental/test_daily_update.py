@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import example, given, settings
@@ -20,6 +22,7 @@ from portfolio_assets.incremental import export_sync
 from portfolio_assets.incremental.diagnostics_cache import DiagnosedFiles, diagnose_with_cache
 from portfolio_assets.incremental.export_sync import ExportSync, sync_exports
 from portfolio_assets.incremental.file_summaries import load_file_summaries
+from portfolio_assets.io.atomic_files import stage_spliced
 from portfolio_assets.io.folder_marker import FOLDER_MARKER
 
 HEADER = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
@@ -138,7 +141,7 @@ def _apply(world: World, operation: tuple[str, int, object]) -> None:
 @example([("daily", 1, 1), ("diagnose_only", 0, 0), ("daily", 1, 2)])
 # Rows appended that the export does not copy verbatim (a blank line, a carriage return).
 @example([("append_text", 0, "\r\n"), ("delete_export", 0, 0)])
-def test_kept_up_to_date_equals_from_scratch(steps) -> None:
+def test_kept_up_to_date_equals_from_scratch(steps: list[tuple[str, int, object]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         world = World(Path(folder))
         world.refresh("kept")
@@ -179,14 +182,18 @@ def test_a_daily_update_reads_and_parses_only_the_new_rows(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("writer", ["appends", "truncates"])
-def test_a_source_changing_during_the_copy_leaves_no_wrong_export(tmp_path: Path, monkeypatch, writer: str) -> None:
+def test_a_source_changing_during_the_copy_leaves_no_wrong_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
     """Stooq's archive unpacked again while price_exports copies (unzip truncates files in
     place): the copy is dropped and the export rendered from what the file then holds."""
     world = World(tmp_path)
     name = FILES[0]
-    real = export_sync.stage_spliced
+    real = stage_spliced  # as export_sync imports it
 
-    def racing(path, parts, **options):
+    def racing(
+        path: Path, parts: Iterable[bytes | tuple[BinaryIO, int, int]], **options: Callable[[], bool]
+    ) -> Path | None:
         if path.name == "a.us.csv":
             if writer == "appends":
                 world.write(name, _row(11), "a")

@@ -10,15 +10,19 @@ import pytest
 
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.io import parallel
+from portfolio_assets.steps.match_report import ReportResult
+from portfolio_assets.steps.price_exports import ExportResult
 from portfolio_assets.steps.stooq_index import build_stooq_index
 
 from ..helpers import AAPL, build_all, output_files, stooq_rows, write_file
 
 
-def run_steps(settings=None):
+def run_steps() -> tuple[ReportResult, ExportResult]:
     """Every step, as a run would; returns the match_report and price_exports results."""
-    results = build_all(settings or settings_from_environment())
-    return results["match_report"], results["price_exports"]
+    results = build_all(settings_from_environment())
+    report, exports = results["match_report"], results["price_exports"]
+    assert isinstance(report, ReportResult) and isinstance(exports, ExportResult)
+    return report, exports
 
 
 def export_identity(world: Path) -> dict[str, tuple[int, int]]:
@@ -32,13 +36,13 @@ def built(world: Path) -> Path:
     return world
 
 
-def test_second_run_reads_no_stooq_file(built) -> None:
+def test_second_run_reads_no_stooq_file(built: Path) -> None:
     report, exports = run_steps()
     assert report.stats["stooq_files_read"] == 0 and report.stats["instruments_rematched"] == 0
     assert exports.stats["stooq_files_read"] == 0 and exports.written == []
 
 
-def test_daily_update_rewrites_exactly_that_export(built) -> None:
+def test_daily_update_rewrites_exactly_that_export(built: Path) -> None:
     before = export_identity(built)
     with open(built / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
@@ -49,7 +53,7 @@ def test_daily_update_rewrites_exactly_that_export(built) -> None:
     assert {name for name in before if before[name] != after[name]} == {"aapl.us.csv"}
 
 
-def test_lse_policy_change_rewrites_no_export(built, monkeypatch) -> None:
+def test_lse_policy_change_rewrites_no_export(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = export_identity(built)
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "strict")
     report, exports = run_steps()
@@ -58,7 +62,7 @@ def test_lse_policy_change_rewrites_no_export(built, monkeypatch) -> None:
     assert exports.written == [] and export_identity(built) == before
 
 
-def test_one_appended_instrument_reads_only_its_own_file(built) -> None:
+def test_one_appended_instrument_reads_only_its_own_file(built: Path) -> None:
     write_file(
         built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/2/msft.us.txt",
         stooq_rows("MSFT.US", ["20240102", "20240103"]),
@@ -76,7 +80,7 @@ def test_one_appended_instrument_reads_only_its_own_file(built) -> None:
     assert {name: after[name] for name in before} == before
 
 
-def test_changed_index_rematches_everything(built) -> None:
+def test_changed_index_rematches_everything(built: Path) -> None:
     write_file(
         built / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/new.us.txt", stooq_rows("NEW.US", ["20240102"])
     )
@@ -84,7 +88,7 @@ def test_changed_index_rematches_everything(built) -> None:
     assert report.stats["instruments_rematched"] == 5 and report.stats["instruments_reused"] == 0
 
 
-def test_deleted_export_is_rebuilt_alone(built) -> None:
+def test_deleted_export_is_rebuilt_alone(built: Path) -> None:
     (built / "data/processed/tradeable_prices/kim.us.csv").unlink()
     before = export_identity(built)
     _, exports = run_steps()
@@ -93,7 +97,7 @@ def test_deleted_export_is_rebuilt_alone(built) -> None:
     assert {name: after[name] for name in before} == before
 
 
-def test_export_no_longer_matched_is_removed(built) -> None:
+def test_export_no_longer_matched_is_removed(built: Path) -> None:
     lists = built / "tradeable_instruments/broker_b.csv"
     lists.write_text(lists.read_text().replace("KIM:US", "KIMX:US"))
     _, exports = run_steps()
@@ -112,7 +116,7 @@ def test_export_no_longer_matched_is_removed(built) -> None:
     ],
 )
 @pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe", b'{"kind": "x", "entries": []}', b""])
-def test_corrupt_cache_is_discarded_with_a_warning_and_rebuilt(built, name, damage) -> None:
+def test_corrupt_cache_is_discarded_with_a_warning_and_rebuilt(built: Path, name: str, damage: bytes) -> None:
     expected = output_files(built)
     (built / "data/metadata" / name).write_bytes(damage)
     if name == "match_cache.json":  # read only when lists are matched again: when the reports' parts are not known
@@ -124,7 +128,7 @@ def test_corrupt_cache_is_discarded_with_a_warning_and_rebuilt(built, name, dama
     assert all(getattr(result, "warnings", []) == [] for result in results.values())
 
 
-def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
+def test_cache_entry_with_a_stale_stamp_is_not_trusted(built: Path) -> None:
     path = built / AAPL
     text = path.read_text().replace("10.5,1000", "10.5,0000")  # same size, new content
     path.write_text(text)
@@ -134,7 +138,9 @@ def test_cache_entry_with_a_stale_stamp_is_not_trusted(built) -> None:
 
 
 @pytest.mark.parametrize("pool", ["threads", "processes"])
-def test_worker_threads_and_processes_give_the_same_outputs(world, monkeypatch, pool) -> None:
+def test_worker_threads_and_processes_give_the_same_outputs(
+    world: Path, monkeypatch: pytest.MonkeyPatch, pool: str
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "1")
     run_steps()
     sequential = output_files(world)
@@ -154,7 +160,7 @@ def _another_stamp(stamp: str) -> str:
     return ":".join(stamp.split(":")[:2]) if stamp != "missing" else stamp
 
 
-def test_caches_whose_stamps_the_files_no_longer_have_are_verified_again(built) -> None:
+def test_caches_whose_stamps_the_files_no_longer_have_are_verified_again(built: Path) -> None:
     """Summaries and manifest entries made under other stamps are unknown: every matched
     file is read and hashed once (not parsed), and no export is written again."""
     metadata = built / "data/metadata"

@@ -9,7 +9,7 @@ status that differs from the UI's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -46,6 +46,8 @@ query {
 # shows root causes, the adapter direct ones; one hop apart, a data cause's root is the
 # dependency itself.
 Causes = frozenset[tuple[str, str | None]]
+# The `judge` fixture: the statuses after observing, checked against the UI's.
+Judge = Callable[[], dict[str, AssetStatus]]
 
 
 def ui_staleness(instance: dg.DagsterInstance, definitions_file: Path) -> dict[str, tuple[str, Causes]]:
@@ -56,7 +58,7 @@ def ui_staleness(instance: dg.DagsterInstance, definitions_file: Path) -> dict[s
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process:
         result = execute_dagster_graphql(process.create_request_context(), QUERY)
-    shown = {}
+    shown: dict[str, tuple[str, Causes]] = {}
     for node in result.data["assetNodes"]:
         key = "/".join(node["assetKey"]["path"])
         if key in ASSET_KEYS:
@@ -68,7 +70,7 @@ def ui_staleness(instance: dg.DagsterInstance, definitions_file: Path) -> dict[s
 
 
 @pytest.fixture
-def judge(world: Path, instance: dg.DagsterInstance, tmp_path: Path) -> Iterator:
+def judge(world: Path, instance: dg.DagsterInstance, tmp_path: Path) -> Iterator[Judge]:
     loads = iter(range(1_000))
 
     def code_location() -> Path:
@@ -107,7 +109,7 @@ def statuses(judged: dict[str, AssetStatus]) -> dict[str, str]:
 FRESH = dict.fromkeys(ASSET_KEYS, "fresh")
 
 
-def test_first_run_nothing_changed_and_outputs_deleted(judge, world: Path, instance) -> None:
+def test_first_run_nothing_changed_and_outputs_deleted(judge: Judge, world: Path, instance: dg.DagsterInstance) -> None:
     assert statuses(judge()) == dict.fromkeys(ASSET_KEYS, "missing")
     run_refresh(instance)
     assert statuses(judge()) == FRESH
@@ -120,7 +122,9 @@ def test_first_run_nothing_changed_and_outputs_deleted(judge, world: Path, insta
     assert judged["price_exports"].causes == ["its output files were changed on disk since they were written"]
 
 
-def test_broker_lists_changed_touched_and_only_reformatted(judge, world: Path, instance) -> None:
+def test_broker_lists_changed_touched_and_only_reformatted(
+    judge: Judge, world: Path, instance: dg.DagsterInstance
+) -> None:
     run_refresh(instance)
     lists = world / "tradeable_instruments"
     text = (lists / "broker_a.csv").read_text()
@@ -143,7 +147,7 @@ def test_broker_lists_changed_touched_and_only_reformatted(judge, world: Path, i
     assert statuses(judge()) == FRESH
 
 
-def test_stooq_files_added_and_updated(judge, world: Path, instance) -> None:
+def test_stooq_files_added_and_updated(judge: Judge, world: Path, instance: dg.DagsterInstance) -> None:
     run_refresh(instance)
     aapl = world / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/1/aapl.us.txt"
     write_file(aapl.parent / "msft.us.txt", stooq_rows("MSFT.US", ["20240102"]))
@@ -159,7 +163,9 @@ def test_stooq_files_added_and_updated(judge, world: Path, instance) -> None:
     assert statuses(judge()) == {**FRESH, "price_exports": "stale"}
 
 
-def test_settings_and_code_versions(judge, world: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_and_code_versions(
+    judge: Judge, world: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_refresh(instance)
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
     judged = judge()

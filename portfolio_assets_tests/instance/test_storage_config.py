@@ -52,13 +52,13 @@ def test_the_template_is_in_the_repository_not_ignored() -> None:
     assert ignored.returncode == 1, "git ignores dagster_home/postgres.yaml: a clone would not have it"
 
 
-def test_without_the_variable_any_storage_is_taken_as_configured(home) -> None:
+def test_without_the_variable_any_storage_is_taken_as_configured(home: Path) -> None:
     assert check_instance_storage(home).kind == "sqlite"  # no dagster.yaml
     _with_config(home, SQLITE_CONFIG.read_text(encoding="utf-8"))
     assert check_instance_storage(home).kind == "sqlite"
 
 
-def test_the_template_reads_the_url_from_the_variable(home, monkeypatch) -> None:
+def test_the_template_reads_the_url_from_the_variable(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, TEAM_URL)
     _with_config(home, POSTGRES_TEMPLATE.read_text(encoding="utf-8"))
     storage = check_instance_storage(home)
@@ -67,7 +67,9 @@ def test_the_template_reads_the_url_from_the_variable(home, monkeypatch) -> None
 
 
 @pytest.mark.parametrize("config", [None, "sqlite"], ids=["no dagster.yaml", "sqlite dagster.yaml"])
-def test_with_the_variable_set_a_local_instance_is_refused(home, monkeypatch, config) -> None:
+def test_with_the_variable_set_a_local_instance_is_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch, config: str | None
+) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, TEAM_URL)
     if config:
         _with_config(home, SQLITE_CONFIG.read_text(encoding="utf-8"))
@@ -78,7 +80,7 @@ def test_with_the_variable_set_a_local_instance_is_refused(home, monkeypatch, co
     assert "local SQLite" in message and "s3cret" not in message and "\n" not in message
 
 
-def test_with_the_variable_set_another_database_is_refused(home, monkeypatch) -> None:
+def test_with_the_variable_set_another_database_is_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, TEAM_URL)
     other = "postgresql+psycopg2://team:s3cret@db.example:5432/scratch"
     _with_config(home, yaml.safe_dump({"storage": {"postgres": {"postgres_url": other}}}))
@@ -90,14 +92,16 @@ def test_with_the_variable_set_another_database_is_refused(home, monkeypatch) ->
     )
 
 
-def test_the_same_database_written_out_in_dagster_yaml_is_accepted(home, monkeypatch) -> None:
+def test_the_same_database_written_out_in_dagster_yaml_is_accepted(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, TEAM_URL)
     parts = {"username": "team", "password": "s3cret", "hostname": "db.example", "db_name": "portfolio", "port": 5432}
     _with_config(home, yaml.safe_dump({"storage": {"postgres": {"postgres_db": parts}}}))
     assert check_instance_storage(home).kind == "postgres"
 
 
-def test_a_url_without_the_driver_is_refused_with_its_password_hidden(home, monkeypatch) -> None:
+def test_a_url_without_the_driver_is_refused_with_its_password_hidden(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(POSTGRES_URL_VARIABLE, "postgresql://team:s3cret@db.example/portfolio")
     _with_config(home, POSTGRES_TEMPLATE.read_text(encoding="utf-8"))
     with pytest.raises(InstanceStorageMismatch) as raised:
@@ -108,7 +112,7 @@ def test_a_url_without_the_driver_is_refused_with_its_password_hidden(home, monk
     )
 
 
-def test_the_template_without_its_variable_is_refused_naming_it(home) -> None:
+def test_the_template_without_its_variable_is_refused_naming_it(home: Path) -> None:
     _with_config(home, POSTGRES_TEMPLATE.read_text(encoding="utf-8"))
     assert read_storage_config(home).unset_variables == (POSTGRES_URL_VARIABLE,)
     with pytest.raises(InstanceStorageMismatch) as raised:
@@ -118,7 +122,7 @@ def test_the_template_without_its_variable_is_refused_naming_it(home) -> None:
     )
 
 
-def test_a_dagster_yaml_that_is_not_yaml_is_one_line_with_its_line(home) -> None:
+def test_a_dagster_yaml_that_is_not_yaml_is_one_line_with_its_line(home: Path) -> None:
     _with_config(home, "storage:\n  postgres: [\n")
     with pytest.raises(InstanceStorageMismatch) as raised:
         check_instance_storage(home)
@@ -135,11 +139,11 @@ def test_a_dagster_yaml_that_is_not_yaml_is_one_line_with_its_line(home) -> None
         ("postgresql+psycopg2:///portfolio", "database portfolio on the local socket, port 5432"),
     ],
 )
-def test_postgres_location_names_database_and_server_without_credentials(url, location) -> None:
+def test_postgres_location_names_database_and_server_without_credentials(url: str, location: str) -> None:
     assert postgres_location(url) == location
 
 
-def test_the_template_is_written_only_where_there_is_no_dagster_yaml(home) -> None:
+def test_the_template_is_written_only_where_there_is_no_dagster_yaml(home: Path) -> None:
     assert write_postgres_template(home)
     assert (home / "dagster.yaml").read_bytes() == POSTGRES_TEMPLATE.read_bytes()
     _with_config(home, "telemetry:\n  enabled: false\n")

@@ -1,4 +1,7 @@
-"""Atomic writes: a reader sees the old file or the new one, never half a file or a leftover."""
+"""Atomic writes: a reader sees the old file or the new one, never half a file or a leftover.
+
+Faults are made by patching `os` (os.replace, os.fdopen, ...): atomic_files calls them
+through the module, so a patch there is what it calls."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import errno
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import pytest
 
@@ -49,26 +53,33 @@ def test_write_creates_missing_folders(tmp_path: Path) -> None:
 
 
 class _FailingHandle:
-    def __init__(self, handle):
+    """A file opened for writing whose disk fills half-way through the first write."""
+
+    def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
 
-    def __enter__(self):
+    def __enter__(self) -> _FailingHandle:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         self._handle.close()
         return False
 
-    def write(self, data):
+    def write(self, data: bytes) -> int:
         self._handle.write(data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
 
-def test_failed_write_keeps_old_file_and_leaves_no_temp_file(tmp_path: Path, monkeypatch) -> None:
+def test_failed_write_keeps_old_file_and_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "stooq_index.csv"
     target.write_text("old index\n", encoding="utf-8")
     real_fdopen = os.fdopen
-    monkeypatch.setattr(atomic_files.os, "fdopen", lambda fd, *a, **k: _FailingHandle(real_fdopen(fd, *a, **k)))
+
+    def failing_fdopen(fd: int, mode: Literal["wb"]) -> _FailingHandle:
+        """atomic_files' only use: os.fdopen(fd, "wb")."""
+        return _FailingHandle(real_fdopen(fd, mode))
+
+    monkeypatch.setattr(os, "fdopen", failing_fdopen)
     with pytest.raises(OSError):
         write_text_atomic(target, "new index that will not fit\n" * 1000)
     monkeypatch.undo()
@@ -84,14 +95,14 @@ def _only_recognisable_leftovers(folder: Path, keep: str) -> None:
     assert os.listdir(folder) == [keep]
 
 
-def test_failed_replace_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
+def test_failed_replace_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "tradeable_matches.csv"
     target.write_text("old report\n", encoding="utf-8")
 
-    def failing_replace(source, destination):
+    def failing_replace(source: Path, destination: Path) -> None:
         raise PermissionError(13, "Permission denied", str(destination))
 
-    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     monkeypatch.setattr(atomic_files, "_renameat2", None)  # no swap: the rename is os.replace
     with pytest.raises(OSError):
         write_text_atomic(target, "new report\n")
@@ -128,11 +139,11 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) 
     assert remove_leftover_temp_files(tmp_path / "missing") == 0
 
 
-def test_a_full_disk_names_the_target_not_the_temporary_file(tmp_path: Path, monkeypatch) -> None:
+def test_a_full_disk_names_the_target_not_the_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "tradeable_universe.csv"
     target.write_text("old\n", encoding="utf-8")
 
-    def full(fd, data):
+    def full(fd: int, data: bytes) -> None:
         os.close(fd)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write(2) names no file
 
@@ -144,10 +155,12 @@ def test_a_full_disk_names_the_target_not_the_temporary_file(tmp_path: Path, mon
     assert target.read_text(encoding="utf-8") == "old\n" and os.listdir(tmp_path) == [target.name]
 
 
-def test_a_read_only_folder_names_the_target_and_keeps_the_error_type(tmp_path: Path, monkeypatch) -> None:
+def test_a_read_only_folder_names_the_target_and_keeps_the_error_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "stooq_index.csv"
 
-    def read_only(folder):
+    def read_only(folder: Path) -> tuple[int, Path]:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / f"{TEMP_PREFIX}abc.part"))
 
     monkeypatch.setattr(atomic_files, "_create_temp", read_only)
@@ -156,13 +169,13 @@ def test_a_read_only_folder_names_the_target_and_keeps_the_error_type(tmp_path: 
     assert raised.value.filename == str(target) and raised.value.errno == errno.EACCES
 
 
-def test_a_failed_replace_names_the_target(tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_replace_names_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "abc.us.csv"
 
-    def failing_replace(source, destination):
+    def failing_replace(source: Path, destination: Path) -> None:
         raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source), str(destination))
 
-    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError) as raised:
         write_text_atomic(target, "ticker\n")
     monkeypatch.undo()
@@ -185,31 +198,31 @@ def test_replacing_a_file_swaps_it_in_whole(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
-def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypatch) -> None:
+def test_an_existing_export_is_swapped_not_renamed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ext4 makes a rename over an existing file wait for the new data; the swap does not
     (for exports: other files keep os.replace and ext4's safeguard)."""
     target = tmp_path / "abc.us.csv"
     target.write_text("old\n", encoding="utf-8")
 
-    def no_replace(source, destination):
+    def no_replace(source: Path, destination: Path) -> None:
         raise AssertionError("os.replace used for an existing regular file")
 
-    monkeypatch.setattr(atomic_files.os, "replace", no_replace)
+    monkeypatch.setattr(os, "replace", no_replace)
     replace_all([(stage_appended(target, b"more\n"), target)], rebuildable=True)
     write_bytes_atomic(target, b"new\n", rebuildable=True)
     assert target.read_text(encoding="utf-8") == "new\n" and [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
 
 
-def test_a_copy_the_kernel_refuses_goes_through_a_buffer(tmp_path: Path, monkeypatch) -> None:
+def test_a_copy_the_kernel_refuses_goes_through_a_buffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """sendfile between files is Linux's; elsewhere (or where a file system refuses) a buffer."""
     source = tmp_path / "source.txt"
     source.write_bytes(b"x" * 3_000_000)
     target = tmp_path / "export.csv"
 
-    def refused(*arguments):
+    def refused(*arguments: int) -> int:
         raise OSError(errno.ENOTSOCK, "Socket operation on non-socket")
 
-    monkeypatch.setattr(atomic_files.os, "sendfile", refused)
+    monkeypatch.setattr(os, "sendfile", refused)
     with open(source, "rb") as handle:
         staged = stage_spliced(target, [b"head\n", (handle, 1, 2_999_999)])
     assert staged is not None
@@ -241,18 +254,25 @@ def test_an_export_target_that_is_a_folder_stays_a_folder(tmp_path: Path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["abc.us.csv"]
 
 
-def test_files_the_pipeline_cannot_write_again_keep_os_replace(tmp_path: Path, monkeypatch) -> None:
+def test_files_the_pipeline_cannot_write_again_keep_os_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "2026-12.jsonl"
     target.write_text("old\n", encoding="utf-8")
-    replaced = []
-    real = atomic_files.os.replace
-    monkeypatch.setattr(atomic_files.os, "replace", lambda a, b: (replaced.append(b), real(a, b)))
+    replaced: list[Path] = []
+    real = os.replace
+
+    def recording_replace(source: Path, destination: Path) -> None:
+        replaced.append(destination)
+        real(source, destination)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
     write_text_atomic(target, "new\n")
     assert replaced == [target] and target.read_text(encoding="utf-8") == "new\n"
 
 
 @pytest.mark.parametrize("hard_links", [True, False])
-def test_a_durable_new_file_never_takes_an_existing_name(tmp_path: Path, monkeypatch, hard_links: bool) -> None:
+def test_a_durable_new_file_never_takes_an_existing_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
     """Linked into place, or renamed where the file system has no hard links (FAT, some
     network shares): either way an existing file keeps its bytes unless replacing is asked."""
     if not hard_links:
@@ -260,7 +280,7 @@ def test_a_durable_new_file_never_takes_an_existing_name(tmp_path: Path, monkeyp
         def no_links(*_: object) -> None:
             raise OSError(errno.EPERM, os.strerror(errno.EPERM))
 
-        monkeypatch.setattr(atomic_files.os, "link", no_links)
+        monkeypatch.setattr(os, "link", no_links)
     target = tmp_path / ".marker"
     assert create_file_durably(target, b"first\n")
     assert not create_file_durably(target, b"second\n")

@@ -7,6 +7,8 @@ import pickle
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
 import psutil
@@ -21,12 +23,12 @@ def _square(value: int) -> int:
 
 
 @pytest.mark.parametrize("parse_bytes", [0, parallel.PROCESS_MIN_BYTES])
-def test_results_come_back_in_order(monkeypatch, parse_bytes: int) -> None:
+def test_results_come_back_in_order(monkeypatch: pytest.MonkeyPatch, parse_bytes: int) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     assert parallel.map_files(_square, list(range(300)), parse_bytes=parse_bytes) == [v * v for v in range(300)]
 
 
-def test_a_failure_stops_the_threads_and_is_raised(monkeypatch) -> None:
+def test_a_failure_stops_the_threads_and_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     done: list[int] = []
 
@@ -65,7 +67,9 @@ def _descendants() -> set[int]:
 
 
 @pytest.mark.slow
-def test_a_killed_worker_process_ends_the_work_with_one_line_and_leaves_no_process(monkeypatch) -> None:
+def test_a_killed_worker_process_ends_the_work_with_one_line_and_leaves_no_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     before = _descendants()
     files = [Path(f"/prices/file-{number}.txt") for number in range(200)]
@@ -84,13 +88,15 @@ def _name(path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_worker_dead_before_it_takes_a_batch_ends_the_work_with_one_line(monkeypatch) -> None:
+def test_a_worker_dead_before_it_takes_a_batch_ends_the_work_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker killed between two batches (here: before its first) shows as a failed send,
     which must give the same line as a death seen on its pipe."""
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     start_workers = parallel._start_workers
 
-    def start_then_kill_one(context, function, count, workers) -> None:
+    def start_then_kill_one(
+        context: ForkServerContext, function: Callable[[Path], str], count: int, workers: list[parallel._Worker]
+    ) -> None:
         start_workers(context, function, count, workers)
         workers[0].process.kill()
         workers[0].process.join(10)
@@ -114,7 +120,7 @@ def _vanished(path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_an_error_in_a_worker_process_arrives_as_itself_with_its_traceback(monkeypatch) -> None:
+def test_an_error_in_a_worker_process_arrives_as_itself_with_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_WORKERS", "2")
     files = [Path(f"/prices/file-{number}.txt") for number in range(50)]
     with pytest.raises(InputVanished, match=r"file-5\.txt disappeared while the price exports") as raised:

@@ -11,6 +11,8 @@ import pytest
 from portfolio_assets.domain.errors import InputVanished
 from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental import export_sync
+from portfolio_assets.incremental.export_sync import ExportJob, StagedExport
+from portfolio_assets.incremental.file_summaries import FileRead, FileSummary, summarise_file
 from portfolio_assets.io.atomic_files import TEMP_PREFIX
 from portfolio_assets.steps import match_report
 from portfolio_assets.steps.match_report import build_match_reports
@@ -37,14 +39,14 @@ def test_binary_garbage_in_a_matched_file_is_an_error_status_and_the_run_succeed
     assert [row for row in before if not row.startswith("AAPL,")] == [r for r in after if not r.startswith("AAPL,")]
 
 
-def test_stooq_folder_vanishing_while_diagnosing_writes_nothing(world: Path, monkeypatch) -> None:
+def test_stooq_folder_vanishing_while_diagnosing_writes_nothing(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build_all(settings_from_environment())
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     before = output_files(world)
-    real = match_report.summarise_file
+    real = summarise_file  # as match_report imports it
 
-    def vanish_then_read(job):
+    def vanish_then_read(job: tuple[Path, FileSummary | None]) -> FileRead:
         if (world / "data/stooq").exists():
             (world / "data/stooq").rename(world / "moved")
         return real(job)
@@ -56,7 +58,7 @@ def test_stooq_folder_vanishing_while_diagnosing_writes_nothing(world: Path, mon
 
 
 def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
-    world: Path, monkeypatch, tmp_path_factory
+    world: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     settings = settings_from_environment()
     build_stooq_index(settings)
@@ -64,7 +66,7 @@ def test_stooq_folder_vanishing_while_exporting_leaves_only_whole_files(
     build_match_reports(settings)
     real = export_sync.stage_export
 
-    def export_then_vanish(job):
+    def export_then_vanish(job: ExportJob) -> StagedExport:
         done = real(job)
         if (world / "data/stooq").exists():
             (world / "data/stooq").rename(world / "moved")

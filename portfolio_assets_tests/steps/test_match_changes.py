@@ -40,7 +40,9 @@ def recorded(settings: Settings) -> list[tuple[str, int]]:
     return [(r.run_id, len(r.changes.of_kind("added"))) for r in read_history(settings.change_history_dir).records]
 
 
-def test_a_run_that_dies_after_replacing_the_reports_loses_no_change(appended: Settings, monkeypatch) -> None:
+def test_a_run_that_dies_after_replacing_the_reports_loses_no_change(
+    appended: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patched:
         patched.setattr(match_changes, "commit_pending", die)
         with pytest.raises(Died):
@@ -53,7 +55,9 @@ def test_a_run_that_dies_after_replacing_the_reports_loses_no_change(appended: S
     assert not appended.pending_change_path.exists()
 
 
-def test_a_run_that_dies_before_replacing_the_reports_records_nothing(appended: Settings, monkeypatch) -> None:
+def test_a_run_that_dies_before_replacing_the_reports_records_nothing(
+    appended: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patched:
         patched.setattr(match_report, "replace_all", die)
         with pytest.raises(Died):

@@ -41,7 +41,9 @@ def test_every_step_names_a_function_of_its_own_module() -> None:
         ("strict", "true", "v1-44b54e973f7e", "v1-854b6c960439"),
     ],
 )
-def test_code_versions_are_the_recorded_ones(policy, include_empty, match_report, price_exports) -> None:
+def test_code_versions_are_the_recorded_ones(
+    policy: str, include_empty: str, match_report: str, price_exports: str
+) -> None:
     settings = settings_from_values({**SETTING_DEFAULTS, "lse_currency_policy": policy, "include_empty": include_empty})
     assert {key: step_code_version(key, settings) for key in ASSET_KEYS} == {
         "stooq_index": "v1",
@@ -51,7 +53,7 @@ def test_code_versions_are_the_recorded_ones(policy, include_empty, match_report
     }
 
 
-def test_cache_versions_carry_their_steps_logic_version(monkeypatch) -> None:
+def test_cache_versions_carry_their_steps_logic_version(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {cache: cache_version(cache) for cache in ("matching", "diagnostics", "exports")} == {
         "matching": "1.1",
         "diagnostics": "2.1",

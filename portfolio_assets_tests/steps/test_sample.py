@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.dev.sample import STOOQ_HEADER, SampleWorld, write_sample
+from portfolio_assets.domain.reports import Reports
 from portfolio_assets.domain.settings import Settings, settings_from_values
 from portfolio_assets.domain.stooq_tree import scan_stooq_tree
-from portfolio_assets.steps.match_report import build_match_reports
+from portfolio_assets.steps.match_report import ReportResult, build_match_reports
 from portfolio_assets.steps.stooq_index import build_stooq_index
 from portfolio_assets.steps.tradeable_universe import build_universe
 
@@ -42,9 +43,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> SampleWorld:
 
 
 @pytest.fixture(scope="module")
-def reports(world: SampleWorld, tmp_path_factory: pytest.TempPathFactory):
+def reports(world: SampleWorld, tmp_path_factory: pytest.TempPathFactory) -> Reports:
     settings = settings_for(world, tmp_path_factory.mktemp("outputs"))
-    return build_all(settings)["match_report"].reports
+    result = build_all(settings)["match_report"]
+    assert isinstance(result, ReportResult)
+    return result.reports
 
 
 def test_same_arguments_give_identical_files(world: SampleWorld, tmp_path: Path) -> None:
@@ -108,7 +111,7 @@ def test_broker_lists_come_in_the_three_styles(world: SampleWorld) -> None:
     assert lists_with_spy == {"broker_b_etf.csv", "broker_c_us.csv"}
 
 
-def test_match_report_shows_every_value(world: SampleWorld, reports) -> None:
+def test_match_report_shows_every_value(world: SampleWorld, reports: Reports) -> None:
     matches = reports.matches
     statuses = {row["data_status"] for row in matches}
     assert {"ok", "warning", "sparse", "empty", "error:UnicodeDecodeError"} <= statuses
@@ -137,7 +140,7 @@ def test_match_report_shows_every_value(world: SampleWorld, reports) -> None:
     )
 
 
-def test_unmatched_report_reaches_each_reason(world: SampleWorld, reports) -> None:
+def test_unmatched_report_reaches_each_reason(world: SampleWorld, reports: Reports) -> None:
     reasons = {row[0]: row[-1] for row in reports.unmatched}
     assert reasons == {
         "2800:HK": "no_source_data(.HK)",
