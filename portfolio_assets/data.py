@@ -22,7 +22,7 @@ import pandas as pd
 from .domain.broker_lists import UNIVERSE_COLUMNS
 from .domain.exports import EXPORT_HEADER, export_file_name, plan_exports
 from .domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS, read_match_report
-from .domain.settings import settings_from_environment
+from .settings import settings_from_environment
 
 __all__ = ["PRICE_FIELDS", "UnknownTicker", "read_matches", "read_prices", "read_universe", "read_unmatched"]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from portfolio_assets.domain.settings import SETTING_VARIABLES
+from portfolio_assets.settings import SETTING_VARIABLES
 
 from .helpers import STOOQ_HEADER, stooq_rows, write_file
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
 
-from portfolio_assets.domain.settings import Settings
+from portfolio_assets.settings import Settings
 from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
@@ -210,7 +210,7 @@ def run_refresh(instance: dg.DagsterInstance, force: bool = False) -> list[str]:
     """`refresh` in process with the environment's settings; returns what it materialized."""
     from portfolio_assets.cli.refresh import refresh
     from portfolio_assets.definitions import build_definitions
-    from portfolio_assets.domain.settings import settings_from_environment
+    from portfolio_assets.settings import settings_from_environment
 
     outcome = refresh(build_definitions(), instance, settings_from_environment(), force=force, report=lambda _: None)
     assert outcome.success, outcome.error

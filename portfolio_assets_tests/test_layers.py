@@ -2,8 +2,10 @@
 internals stay behind their one adapter, and the tests' fast layer stays light.
 
 cli and dagster_defs use steps and instance; steps use domain, incremental and io; domain
-imports nothing of the package but its own modules (errors, settings); the public pandas
-readers (`data.py`) use the domain alone, so a backtest never imports Dagster through them.
+imports nothing of the package (it holds SPEC and nothing of processes, sensors or caches);
+settings (the table of every setting) sits just above it, below everything that reads a
+setting; the public pandas readers (`data.py`) use the domain and settings alone, so a
+backtest never imports Dagster through them.
 Everything of Dagster beyond its public API (a `dagster._` import, a tag or metadata name
 Dagster owns) is in `instance/dagster_internals/`, and its `dagster._` imports in one
 module of it.
@@ -29,14 +31,15 @@ PACKAGE = PROJECT / "portfolio_assets"
 # What each layer may import from the package (besides itself).
 ALLOWED = {
     "domain": set(),
-    "io": {"domain"},  # parallel reads the worker setting
+    "settings": {"domain"},
+    "io": {"domain", "settings"},  # parallel reads the worker setting, progress its switch
     "incremental": {"domain", "io"},
-    "steps": {"domain", "incremental", "io"},
-    "instance": {"domain", "incremental", "io", "steps"},
-    "dagster_defs": {"domain", "incremental", "io", "steps", "instance"},
-    "cli": {"domain", "incremental", "io", "steps", "instance", "dagster_defs", "definitions", "dev"},
+    "steps": {"domain", "settings", "incremental", "io"},
+    "instance": {"domain", "settings", "incremental", "io", "steps"},
+    "dagster_defs": {"domain", "settings", "incremental", "io", "steps", "instance"},
+    "cli": {"domain", "settings", "incremental", "io", "steps", "instance", "dagster_defs", "definitions", "dev"},
     "dev": set(),
-    "data": {"domain"},
+    "data": {"domain", "settings"},
 }
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import yaml
 
-from ..domain.settings import Settings
 from ..domain.stooq_tree import StooqFile, scan_stooq_tree
 from ..incremental.export_folder import existing_export_names
 from ..incremental.fingerprints import stooq_fingerprint, text_fingerprint, tradeable_fingerprint
 from ..incremental.memo import output_stamp
+from ..incremental.metadata_files import MetadataFiles
 from ..instance.dagster_internals.storage_tables import (
     postgres_event_log_state,
     sqlite_event_log_files,
@@ -35,6 +35,7 @@ from ..instance.dagster_internals.storage_tables import (
 )
 from ..instance.storage_config import StorageConfig, read_storage_config
 from ..io.atomic_files import remove_leftover_temp_files, write_text_atomic
+from ..settings import Settings
 from ..steps.registry import asset_keys, output_paths, step_code_version
 
 __all__ = [
@@ -164,7 +165,12 @@ def remove_leftovers(dagster_home: Path, settings: Settings, older_than_seconds:
     file lives for one write, so the age limit spares any a live writer may own.
     A folder that cannot be cleaned is left for the next refresh."""
     removed = 0
-    for folder in (settings.metadata_dir, settings.change_history_dir, settings.prices_dir, dagster_home):
+    for folder in (
+        settings.metadata_dir,
+        MetadataFiles(settings.metadata_dir).change_history_dir,
+        settings.prices_dir,
+        dagster_home,
+    ):
         try:
             removed += remove_leftover_temp_files(folder, older_than_seconds=older_than_seconds)
         except OSError:

@@ -14,8 +14,9 @@
   match_report, newest first: the first changes of each kind and how many more, or
   with `--all` every change (Dagster-free: it reads the history beside the reports).
 
-`status` and `refresh` use the Dagster instance in DAGSTER_HOME and take every
-setting as a flag, which overrides its environment variable. With
+`status` and `refresh` use the Dagster instance in DAGSTER_HOME and take each setting
+of the pipeline as a flag, which overrides its environment variable (the flags are the
+settings table's, portfolio_assets/settings/table.py). With
 PORTFOLIO_ASSETS_POSTGRES_URL set, `init`, `status` and `refresh` refuse an instance
 kept anywhere but that database (instance/storage_config.py).
 
@@ -40,25 +41,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..domain.errors import InvalidSetting, PortfolioInputError, describe_os_error
+from ..settings import (
+    METADATA_DIR,
+    SETTINGS,
+    Setting,
+    Settings,
+    Switch,
+    check_process_settings,
+    settings_from_environment,
+)
 from .fault_log import library_logs_to_file, log_error
 
 if TYPE_CHECKING:
     import dagster as dg
 
-    from ..domain.settings import Settings
-
 __all__ = ["main"]
 
 EXIT_REFUSED = 3
 
-_SETTING_FLAGS = {
-    "stooq_dir": "--stooq-dir",
-    "tradeable_dir": "--tradeable-dir",
-    "metadata_dir": "--metadata-dir",
-    "prices_dir": "--prices-dir",
-    "lse_currency_policy": "--lse-currency-policy",
-    "include_empty": "--include-empty",
-}
+# The settings that are flags of `status` and `refresh`.
+_FLAG_SETTINGS = tuple(row for row in SETTINGS if row.flag)
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -78,13 +80,9 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_setting_flags(args: argparse.Namespace) -> None:
-    from ..domain.settings import SETTING_VARIABLES
-
-    for field in _SETTING_FLAGS:
-        value = getattr(args, field)
-        if value is not None:
-            os.environ[SETTING_VARIABLES[field]] = str(value)
+def _settings(args: argparse.Namespace) -> Settings:
+    """The pipeline's settings: the flags given, over the environment's variables."""
+    return settings_from_environment(flags={row.name: getattr(args, row.name, None) for row in _FLAG_SETTINGS})
 
 
 def _dagster_home() -> Path:
@@ -97,41 +95,16 @@ def _dagster_home() -> Path:
 
 
 def _prepared(args: argparse.Namespace) -> tuple[Settings, Path]:
-    """Apply the flags, then validate every setting before Dagster is imported.
-
-    The definitions validate the same values when portfolio_assets.definitions is
-    imported, where a bad one would end in a traceback; here it is one line (main)."""
-    _apply_setting_flags(args)
-    from ..domain.settings import (
-        max_price_lag_days,
-        max_removed_share,
-        max_unmatched_share,
-        price_exports_freshness_hours,
-        progress_setting,
-        refresh_log_level,
-        sensor_intervals,
-        settings_from_environment,
-        worker_setting,
-    )
+    """Validate every setting before Dagster is imported, as the definitions do when they
+    load (build_definitions), where a bad value would end in a traceback; here it is one
+    line (main)."""
     from ..instance.storage_config import check_instance_storage
 
     home = _dagster_home()
     # Before the fast path, which would otherwise answer from an instance the user does not mean.
     check_instance_storage(home)
-    settings = settings_from_environment()
-    # Every validator the definitions run (a new one missed here still ends as one line,
-    # from main, when the definitions load).
-    for validate in (
-        refresh_log_level,
-        worker_setting,
-        sensor_intervals,
-        max_unmatched_share,
-        max_removed_share,
-        max_price_lag_days,
-        price_exports_freshness_hours,
-        progress_setting,
-    ):
-        validate()
+    settings = _settings(args)
+    check_process_settings()
     return settings, home
 
 
@@ -141,10 +114,9 @@ def _load(args: argparse.Namespace) -> tuple[Settings, dg.Definitions, dg.Dagste
     import dagster as dg
 
     from ..dagster_defs.location import build_definitions
-    from ..domain.settings import settings_from_environment
 
-    defs = build_definitions()  # an invalid setting raises here: main prints it as one line
-    settings = settings_from_environment()
+    settings = _settings(args)
+    defs = build_definitions(settings)  # an invalid setting raises here: main prints it as one line
     return settings, defs, dg.DagsterInstance.get()
 
 
@@ -346,13 +318,11 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _changes(args: argparse.Namespace) -> int:
-    if args.metadata_dir is not None:
-        os.environ["PORTFOLIO_ASSETS_METADATA_DIR"] = args.metadata_dir
-    from ..domain.settings import settings_from_environment
     from ..incremental.change_history import read_all_changes, read_history
+    from ..incremental.metadata_files import MetadataFiles
     from .changes import render_json, render_text
 
-    folder = settings_from_environment().change_history_dir
+    folder = MetadataFiles(_settings(args).metadata_dir).change_history_dir
     history = read_history(folder, last=args.last)
     for warning in history.warnings:
         print(f"portfolio-assets: warning: {warning}", file=sys.stderr)
@@ -381,53 +351,36 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _flag_type(parse: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse type checking a flag with the parse function of its variable
-    (domain/settings.py), so the flag and the variable accept exactly the same values."""
+def _flag_type(row: Setting[Any]) -> Callable[[str], str]:
+    """An argparse type checking a flag as the settings table reads its variable, so the
+    flag and the variable accept exactly the same values. The value is kept as typed: it
+    is read with the others (`_settings`), relative paths where the settings are read."""
 
     def flag_value(value: str) -> str:
         try:
-            parsed = parse(value)
+            row.parse(value)
         except InvalidSetting as error:
             # argparse prefixes "argument --flag: ": the flag the user typed, not the variable.
             raise argparse.ArgumentTypeError(f"{shlex.quote(value)} {error.problem}") from None
-        return str(parsed).lower() if isinstance(parsed, bool) else str(parsed)
+        return value
 
-    flag_value.__name__ = parse.__name__
+    flag_value.__name__ = row.name
     return flag_value
 
 
-def _folder_parser(field: str) -> Callable[[str], object]:
-    from ..domain.settings import parse_folder
-
-    def parse_folder_flag(value: str) -> object:
-        parse_folder(field, value)
-        return value  # kept as typed: relative paths resolve where the settings are read
-
-    return parse_folder_flag
-
-
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    from ..domain.currency import LSE_CURRENCY_POLICIES
-    from ..domain.settings import parse_include_empty, parse_policy
-
     group = parser.add_argument_group("settings (override PORTFOLIO_ASSETS_* variables)")
-    for field, flag in _SETTING_FLAGS.items():
-        if field == "include_empty":
-            group.add_argument(
-                flag,
-                dest=field,
-                nargs="?",
-                const="true",
-                default=None,
-                type=_flag_type(parse_include_empty),
-                metavar="true|false",
-                help="export empty, missing and unreadable files too",
-            )
-        elif field == "lse_currency_policy":
-            group.add_argument(flag, dest=field, type=_flag_type(parse_policy), metavar="|".join(LSE_CURRENCY_POLICIES))
-        else:
-            group.add_argument(flag, dest=field, type=_flag_type(_folder_parser(field)), metavar="PATH")
+    for row in _FLAG_SETTINGS:
+        # A switch given alone means on: `--include-empty` is `--include-empty true`.
+        alone: dict[str, Any] = {"nargs": "?", "const": "true"} if isinstance(row.kind, Switch) else {}
+        group.add_argument(
+            str(row.flag),
+            dest=row.name,
+            type=_flag_type(row),
+            metavar=row.kind.metavar,
+            help=row.description.replace("%", "%%"),
+            **alone,
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -472,7 +425,7 @@ def _parser() -> argparse.ArgumentParser:
         help="every change of each record, read from its file of all changes (by default: the first 20 of each "
         "kind, and how many more)",
     )
-    changes.add_argument("--metadata-dir", dest="metadata_dir", metavar="PATH", help="the reports' folder")
+    changes.add_argument(str(METADATA_DIR.flag), dest=METADATA_DIR.name, metavar="PATH", help="the reports' folder")
     changes.set_defaults(run=_changes)
     return parser
 

@@ -24,8 +24,8 @@ from ..dagster_defs.location import runnable
 from ..dagster_defs.metadata import change_counts_from_metadata
 from ..dagster_defs.sources import record_observations
 from ..domain.changes import ChangeCounts, total_counts
-from ..domain.settings import Settings, refresh_log_level
 from ..domain.stooq_tree import StooqFile
+from ..incremental.metadata_files import MetadataFiles
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import (
     ASSETS_TAG,
@@ -46,6 +46,7 @@ from ..instance.stale_status import (
     latest_materialization_tags,
 )
 from ..io.atomic_files import remove_leftover_temp_files
+from ..settings import LOG_LEVEL, Settings
 from ..steps.registry import asset_keys
 from .fast_path import instance_marker, observed_state, record_fresh_state
 
@@ -98,7 +99,7 @@ def _run(
         run_config["ops"] = ops
     # The shell shows the run's log one line per record and, at the end, our one-line
     # summary of any failure; the full log (stacks included) stays in the instance and the UI.
-    run_config["loggers"] = {"console": {"config": {"log_level": refresh_log_level()}}}
+    run_config["loggers"] = {"console": {"config": {"log_level": LOG_LEVEL.read()}}}
     tags = {
         "portfolio_assets/trigger": "refresh",
         ASSETS_TAG: ",".join(key for key in selection if key in asset_keys()),
@@ -222,7 +223,7 @@ def refresh(
         # No live run can be writing now: temporary files are leftovers of killed ones.
         for folder in (
             settings.metadata_dir,
-            settings.change_history_dir,
+            MetadataFiles(settings.metadata_dir).change_history_dir,
             settings.prices_dir,
             Path(instance.root_directory),
         ):

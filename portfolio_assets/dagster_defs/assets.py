@@ -11,23 +11,18 @@ from datetime import timedelta
 
 import dagster as dg
 
-from ..domain.settings import (
-    SETTING_VARIABLES,
-    Settings,
-    price_exports_freshness_hours,
-    settings_from_environment,
-)
 from ..instance.dagster_internals.library import DATA_VERSION_TAG, AnyAssetGraph, asset_graph_of, input_data_version_tag
 from ..instance.memo_tags import ExportStepConfig, StepConfig, memo_tags, previous_memo
 from ..instance.runs import keep_heartbeat, process_tags
 from ..instance.stale_status import asset_statuses, current_data_version
+from ..settings import FRESHNESS_HOURS, SETTING_VARIABLES, Settings
 from ..steps.common import StepResult
 from ..steps.registry import PipelineAsset, get_asset, registered_assets, result_settings, step_code_version
 from .checks import AssetChecks, build_checks
 from .failures import failing_clearly
 from .metadata import dagster_metadata
 from .output_checks import latest_output_stamp
-from .resources import PipelineSettings
+from .resources import PipelineSettings, loaded_settings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
 __all__ = ["DUE_TAG", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
@@ -72,7 +67,7 @@ def _run_step(
     """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
-    loaded_with = settings_from_environment()
+    loaded_with = loaded_settings()
     if resolved != loaded_with or (
         step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]
     ):
@@ -231,7 +226,7 @@ def build_pipeline_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     it overdue when it has not materialized for PORTFOLIO_ASSETS_FRESHNESS_HOURS (the daily
     update is late). Like the price lag check's threshold, that window changes no result,
     so no code version."""
-    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=price_exports_freshness_hours()))
+    freshness = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=FRESHNESS_HOURS.read()))
     entries = registered_assets()
     checks = build_checks(entries)
 

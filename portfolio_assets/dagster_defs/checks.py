@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ..domain.settings import Settings
+from ..settings import Settings
 from ..steps.asset_checks import CheckReading
 from ..steps.registry import PipelineAsset
 from .metadata import dagster_metadata

@@ -1,31 +1,31 @@
 """The Definitions of the code location, built for the current environment.
 
-`portfolio_assets.definitions` builds them once when Dagster loads the code location;
-the CLI builds them here after applying its flags, without importing that module (whose
-import would build them a second time).
+`portfolio_assets.definitions` builds them once when Dagster loads the code location,
+from the environment; the CLI builds them here from its flags over the environment,
+without importing that module (whose import would build them a second time).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from ..domain.settings import max_removed_share, refresh_log_level, settings_from_environment, worker_setting
 from ..instance.dagster_internals.library import CacheableAssetsDefinition
+from ..settings import Settings, check_process_settings, settings_from_environment
 from .assets import build_pipeline_assets
 from .automation import stale_condition
 from .executor import in_process_executor_freeing_dead_runs
-from .resources import settings_resource_from_environment
+from .resources import settings_resource
 from .sensors import build_sensors
 from .sources import stooq_files, tradeable_instruments
 
 __all__ = ["build_definitions", "runnable"]
 
 
-def build_definitions() -> dg.Definitions:
-    """Definitions for the current environment; an invalid setting fails here, naming it."""
-    settings = settings_from_environment()
-    for validate in (refresh_log_level, worker_setting, max_removed_share):
-        validate()  # a bad value fails when the definitions load, naming its variable
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Definitions for `settings` (by default the environment's); an invalid setting fails
+    here, naming its variable."""
+    settings = settings_from_environment() if settings is None else settings
+    check_process_settings()
     condition = stale_condition()
     assets = [
         asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition))
@@ -34,7 +34,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[stooq_files, tradeable_instruments, *assets],
         sensors=build_sensors(),
-        resources={"settings": settings_resource_from_environment()},
+        resources={"settings": settings_resource(settings)},
         executor=in_process_executor_freeing_dead_runs,
     )
 

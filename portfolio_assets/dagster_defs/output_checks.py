@@ -22,13 +22,13 @@ import json
 
 import dagster as dg
 
-from ..domain.settings import Settings
 from ..incremental.file_summaries import readable_now
 from ..incremental.memo import output_stamp
 from ..instance.dagster_internals.library import materialization_target
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
 from ..instance.stale_status import describe_path
+from ..settings import Settings
 from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.registry import asset_keys, output_paths
 from .resources import PipelineSettings

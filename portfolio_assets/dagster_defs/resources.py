@@ -1,39 +1,93 @@
-"""The settings resource: environment variables bound through `dg.EnvVar`, with defaults."""
+"""The settings resource: the pipeline's settings (the settings table's `pipeline` rows) as
+Dagster shows them and hands them to assets and sensors.
+
+Its fields are those rows, with the table's defaults and descriptions (a test checks them
+against the table). A field is bound to its PORTFOLIO_ASSETS_* variable through `dg.EnvVar`
+when the definitions were built with that variable's value, holds the value itself when a
+flag of `portfolio-assets` gave it, and stays at its default otherwise.
+
+Configuring it in the launchpad changes nothing a run may use: the steps' code versions,
+the sensors and `refresh`'s check of a running location all work with the settings the
+code location was loaded with (`loaded_settings`), so a run configured with other values
+fails before its step runs, naming them (`dagster_defs/assets.py`). To change a setting,
+change its variable and reload the code location.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
-from ..domain.settings import SETTING_DEFAULTS, SETTING_VARIABLES, Settings, settings_from_values
+from ..settings import (
+    INCLUDE_EMPTY,
+    LSE_CURRENCY_POLICY,
+    METADATA_DIR,
+    PIPELINE_SETTINGS,
+    PRICES_DIR,
+    STOOQ_DIR,
+    TRADEABLE_DIR,
+    Setting,
+    Settings,
+    settings_from_environment,
+    settings_from_values,
+    value_text,
+)
 
-__all__ = ["PipelineSettings", "settings_resource_from_environment"]
+__all__ = ["PipelineSettings", "loaded_settings", "settings_resource"]
+
+
+def _field(row: Setting[Any]) -> Any:
+    """A resource field for `row`: its default and description, as the launchpad shows them."""
+    return Field(default=row.default, description=f"{row.description} ({row.variable})")
 
 
 # ConfigurableResource is generic in the value it provides (for a subclass, itself); Dagster
 # documents subclassing it bare, and subscripting it at runtime would make a pydantic generic.
 class PipelineSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where the inputs and outputs live and the two result-changing settings.
+    """Where the inputs and outputs live and the settings that change results, as text
+    (`resolve` validates them). Relative paths resolve against the working directory."""
 
-    Each field is bound to its PORTFOLIO_ASSETS_* variable when that is set;
-    relative paths resolve against the working directory.
-    """
-
-    stooq_dir: str = SETTING_DEFAULTS["stooq_dir"]
-    tradeable_dir: str = SETTING_DEFAULTS["tradeable_dir"]
-    metadata_dir: str = SETTING_DEFAULTS["metadata_dir"]
-    prices_dir: str = SETTING_DEFAULTS["prices_dir"]
-    lse_currency_policy: str = SETTING_DEFAULTS["lse_currency_policy"]
-    include_empty: str = SETTING_DEFAULTS["include_empty"]
+    stooq_dir: str = _field(STOOQ_DIR)
+    tradeable_dir: str = _field(TRADEABLE_DIR)
+    metadata_dir: str = _field(METADATA_DIR)
+    prices_dir: str = _field(PRICES_DIR)
+    lse_currency_policy: str = _field(LSE_CURRENCY_POLICY)
+    include_empty: str = _field(INCLUDE_EMPTY)
 
     def resolve(self) -> Settings:
-        return settings_from_values({field: getattr(self, field) for field in SETTING_VARIABLES})
+        return settings_from_values({row.name: getattr(self, row.name) for row in PIPELINE_SETTINGS})
 
 
-def settings_resource_from_environment(environ: Mapping[str, str] | None = None) -> PipelineSettings:
-    """The resource with every set variable bound through `dg.EnvVar`, others at their default."""
+class _Loaded:
+    """The settings this process's code location was loaded with (its latest definitions)."""
+
+    settings: Settings | None = None
+
+
+_loaded = _Loaded()
+
+
+def loaded_settings() -> Settings:
+    """The settings the code location in this process was loaded with: those of the latest
+    `settings_resource`, built once per Definitions; the environment's before any."""
+    return settings_from_environment() if _loaded.settings is None else _loaded.settings
+
+
+def settings_resource(settings: Settings, environ: Mapping[str, str] | None = None) -> PipelineSettings:
+    """The resource for the definitions of `settings`, which become this process's loaded
+    settings: each field bound to its variable (in `environ`, by default the process's) when
+    that gives its value, else holding the value when it is not the default."""
     environ = os.environ if environ is None else environ
-    bound = {field: dg.EnvVar(variable) for field, variable in SETTING_VARIABLES.items() if environ.get(variable)}
-    return PipelineSettings(**bound)
+    fields: dict[str, Any] = {}
+    for row in PIPELINE_SETTINGS:
+        value = getattr(settings, row.name)
+        if environ.get(row.variable) and row.parse(environ[row.variable]) == value:
+            fields[row.name] = dg.EnvVar(row.variable)
+        elif value != row.parse(None):
+            fields[row.name] = value_text(value)
+    _loaded.settings = settings
+    return PipelineSettings(**fields)

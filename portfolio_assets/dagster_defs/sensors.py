@@ -16,10 +16,10 @@ from pathlib import Path
 import dagster as dg
 
 from ..domain.errors import PortfolioInputError
-from ..domain.settings import Settings, sensor_intervals
 from ..incremental.watching import FolderState, broker_folder_state, stooq_tree_state
 from ..instance.dagster_internals.library import DATA_VERSION_TAG
 from ..instance.location_settings import record_location_settings
+from ..settings import Settings, sensor_intervals
 from .resources import PipelineSettings
 
 __all__ = ["build_sensors", "evaluate_tick"]

@@ -12,10 +12,10 @@ import warnings
 import dagster as dg
 
 from ..domain.broker_lists import broker_list_paths
-from ..domain.settings import Settings
 from ..domain.stooq_tree import StooqFile, scan_stooq_tree
 from ..incremental.fingerprints import stooq_fingerprint, tradeable_fingerprint
 from ..instance.dagster_internals.library import DATA_VERSION_TAG
+from ..settings import Settings
 from ..steps.common import require_folder
 from .failures import failing_clearly
 from .resources import PipelineSettings

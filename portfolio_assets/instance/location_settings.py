@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import PortfolioInputError
-from ..domain.settings import SETTING_VARIABLES, Settings, sensor_intervals
 from ..io.atomic_files import write_text_atomic
+from ..settings import Settings, sensor_intervals, setting, value_text
 
 __all__ = [
     "LOCATION_SETTINGS_FILE",
@@ -42,10 +42,6 @@ REWRITE_AFTER_SECONDS = 60
 RECENT_INTERVALS = 3
 
 
-def _text(value: object) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)  # as a user types it
-
-
 def _normal(recorded: object) -> str:
     """A recorded value as `setting_values` writes it (a record may come from older code)."""
     text = str(recorded)
@@ -54,7 +50,7 @@ def _normal(recorded: object) -> str:
 
 def setting_values(settings: Settings) -> dict[str, str]:
     """Every field of `settings` as text, as the record holds it."""
-    return {name: _text(getattr(settings, name)) for name in settings.__dataclass_fields__}
+    return {name: value_text(getattr(settings, name)) for name in settings.__dataclass_fields__}
 
 
 def _slowest_sensor_seconds() -> int:
@@ -137,8 +133,7 @@ def running_location_conflict(dagster_home: Path, settings: Settings, now: float
     if not differing:
         return None
     described = "; ".join(
-        f"{SETTING_VARIABLES.get(name, name)} (--{name.replace('_', '-')}) is {_normal(theirs[name])} there, "
-        f"{ours[name]} here"
+        f"{setting(name).variable} ({setting(name).flag}) is {_normal(theirs[name])} there, {ours[name]} here"
         for name in differing
     )
     return (

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..domain.settings import Settings
 from ..incremental.export_folder import existing_export_names
 from ..incremental.memo import output_stamp
+from ..settings import Settings
 from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
 from ..steps.registry import output_paths, result_settings

@@ -26,6 +26,7 @@ import yaml
 
 from ..domain.errors import PortfolioInputError
 from ..io.atomic_files import stage_bytes
+from ..settings import POSTGRES_URL
 
 __all__ = [
     "POSTGRES_TEMPLATE",
@@ -42,7 +43,7 @@ __all__ = [
 # The driver dagster-postgres installs. A bare postgresql:// URL makes SQLAlchemy 2
 # choose psycopg 3, which dagster-postgres does not bring.
 POSTGRES_SCHEME = "postgresql+psycopg2"
-POSTGRES_URL_VARIABLE = "PORTFOLIO_ASSETS_POSTGRES_URL"
+POSTGRES_URL_VARIABLE = POSTGRES_URL.variable
 # The project's instance configuration on PostgreSQL, in the checkout the package is
 # installed from (`pip install -e`, as the README's shared-instance steps say).
 POSTGRES_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "postgres.yaml"

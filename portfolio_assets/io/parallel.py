@@ -60,7 +60,7 @@ from typing import Any, Literal, TypeVar
 import psutil
 
 from ..domain.errors import WorkerProcessDied
-from ..domain.settings import worker_setting
+from ..settings import WORKERS
 from .progress import file_progress
 
 __all__ = [
@@ -96,7 +96,7 @@ ProcessState = Literal["alive", "dead", "unknown"]
 
 def worker_count() -> int:
     """Cores this process may use (PORTFOLIO_ASSETS_WORKERS overrides; 1 disables the pool)."""
-    configured = worker_setting()
+    configured = WORKERS.read()
     if configured is not None:
         return configured
     try:

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from ..domain.settings import progress_setting
+from ..settings import PROGRESS
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -83,7 +83,7 @@ def enable_progress(stream: TextIO | None = None) -> bool:
     now (see the module's doc). Returns False, leaving progress off, when
     PORTFOLIO_ASSETS_PROGRESS turns it off; an invalid value raises InvalidSetting."""
     disable_progress()
-    if not progress_setting():
+    if not PROGRESS.read():
         return False
     if stream is None:
         stream = _switch.owned = _copy_of_stderr()

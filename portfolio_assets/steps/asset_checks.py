@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ..domain.settings import Settings
+from ..settings import Settings
 from .asset_metadata import MetadataItem
 
 __all__ = ["CheckOutcome", "CheckReading", "CheckRule"]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..domain.errors import MissingInputFolder, PortfolioInputError
-from ..domain.settings import SETTING_VARIABLES
 from ..incremental.memo import StepMemo
+from ..settings import SETTING_VARIABLES
 
 __all__ = ["MissingUpstreamOutput", "StepResult", "bytes_hash", "require_folder", "require_output"]
 

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..domain.changes import ChangeSet
-from ..domain.settings import Settings
 from ..incremental.change_history import (
     ChangeRecord,
     append_record,
@@ -27,7 +26,9 @@ from ..incremental.change_history import (
     stage_pending,
 )
 from ..incremental.fingerprints import text_fingerprint
+from ..incremental.metadata_files import MetadataFiles
 from ..io.atomic_files import remove_leftover_temp_files
+from ..settings import Settings
 
 __all__ = ["ChangeRecording"]
 
@@ -38,20 +39,24 @@ class ChangeRecording:
     run_id: str | None
     """The run whose changes are recorded; None records nothing."""
 
+    @property
+    def _files(self) -> MetadataFiles:
+        return MetadataFiles(self.settings.metadata_dir)
+
     def settle_interrupted(self) -> str | None:
         """Settle the record of a run that died while replacing the reports; what was done, or None."""
         if self.run_id is None:
             return None
-        remove_leftover_temp_files(self.settings.change_history_dir)  # of a killed run: none runs now
+        remove_leftover_temp_files(self._files.change_history_dir)  # of a killed run: none runs now
         return settle_pending(
-            self.settings.change_history_dir, self.settings.pending_change_path, self._reports_hash_on_disk
+            self._files.change_history_dir, self._files.pending_change_path, self._reports_hash_on_disk
         )
 
     def record_unchanged(self) -> ChangeSet:
         """A reused materialization: the reports are the last ones, nothing changed."""
         changes = ChangeSet(compared=True)
         if self.run_id is not None:
-            append_record(self.settings.change_history_dir, ChangeRecord.now(self.run_id, changes))
+            append_record(self._files.change_history_dir, ChangeRecord.now(self.run_id, changes))
         return changes
 
     @contextmanager
@@ -62,9 +67,9 @@ class ChangeRecording:
             yield
             return
         record = ChangeRecord.now(self.run_id, changes)
-        stage_pending(self.settings.pending_change_path, record, report_hash)
+        stage_pending(self._files.pending_change_path, record, report_hash)
         yield
-        commit_pending(self.settings.change_history_dir, self.settings.pending_change_path, record)
+        commit_pending(self._files.change_history_dir, self._files.pending_change_path, record)
 
     def _reports_hash_on_disk(self) -> str | None:
         try:

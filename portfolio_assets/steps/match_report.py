@@ -29,15 +29,16 @@ from ..domain.reports import (
     read_match_report,
     read_unmatched_report,
 )
-from ..domain.settings import Settings, max_price_lag_days, max_unmatched_share
 from ..incremental.consistency import PartRecords, ReportCoverage, report_coverage
 from ..incremental.diagnostics_cache import diagnose_with_cache
 from ..incremental.file_summaries import summarise_file
 from ..incremental.fingerprints import bytes_fingerprint, combine, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..incremental.metadata_files import MetadataFiles
 from ..incremental.report_parts import save_report_parts
 from ..incremental.universe_parts import load_universe_parts
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
+from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import Counts, FilePath, Listing, MetadataItem, Preview, TableShape, change_metadata, lag_table
 from .common import StepResult, bytes_hash, require_output
@@ -109,14 +110,15 @@ def build_match_reports(
     universe_bytes = require_output(settings.universe_path, "tradeable_universe")
     index_hash = bytes_hash(index_bytes)
     parts_version = cache_version("report_parts")
+    files = MetadataFiles(settings.metadata_dir)
     recording = ChangeRecording(settings, run_id)
     settled = recording.settle_interrupted()  # before the reports on disk are read as the previous ones
     plan = plan_parts(
         universe_bytes,
         # tradeable_universe's record of the universe's parts (it reports a damaged one)
-        load_universe_parts(settings.universe_parts_path, cache_version("universe_parts"), universe_bytes)[0],
+        load_universe_parts(files.universe_parts_path, cache_version("universe_parts"), universe_bytes)[0],
         (settings.match_report_path, settings.unmatched_report_path),
-        settings.report_parts_path,
+        files.report_parts_path,
         parts_version,
         index_hash,
         settings.lse_currency_policy,
@@ -128,7 +130,7 @@ def build_match_reports(
     matched = plan.match(
         settings.index_path,
         combine(cache_version("matching"), index_hash),
-        settings.match_cache_path,
+        files.match_cache_path,
         force,
         instrument_count,
     )
@@ -158,7 +160,7 @@ def build_match_reports(
     diagnosed = diagnose_with_cache(
         settings.stooq_dir,
         matched_paths,
-        settings.diagnostics_cache_path,
+        files.diagnostics_cache_path,
         cache_version("diagnostics"),
         summarise_file,
         force=force,
@@ -174,7 +176,7 @@ def build_match_reports(
     staged = [(stage_bytes(path, data), path) for path, data in encoded if not file_holds(path, data)]
     with recording.replacing(built.changes, report_hash):
         replace_all(staged)
-    save_report_parts(settings.report_parts_path, parts_version, built.parts)
+    save_report_parts(files.report_parts_path, parts_version, built.parts)
     memo = StepMemo(fingerprint, output_stamp(outputs), export_view_version(built.export_view, diagnosed.contents))
     stats.update(
         stooq_files_read=diagnosed.files_read,
@@ -249,12 +251,13 @@ def metadata(settings: Settings, result: ReportResult) -> dict[str, MetadataItem
 def _coverage(reading: CheckReading) -> ReportCoverage:
     def read() -> ReportCoverage:
         s = reading.settings
+        files = MetadataFiles(s.metadata_dir)
         records = PartRecords(
-            s.universe_parts_path,
+            files.universe_parts_path,
             cache_version("universe_parts"),
-            s.report_parts_path,
+            files.report_parts_path,
             cache_version("report_parts"),
-            s.coverage_checked_path,
+            files.coverage_checked_path,
         )
         return report_coverage(s.universe_path, s.match_report_path, s.unmatched_report_path, records)
 
@@ -277,7 +280,7 @@ def every_instrument_reported_once(reading: CheckReading) -> CheckOutcome:
 
 def unmatched_share_below_threshold(reading: CheckReading) -> CheckOutcome:
     coverage = _coverage(reading)
-    threshold = max_unmatched_share()
+    threshold = MAX_UNMATCHED_SHARE.read()
     return CheckOutcome(
         coverage.unmatched_share <= threshold,
         {
@@ -290,7 +293,7 @@ def unmatched_share_below_threshold(reading: CheckReading) -> CheckOutcome:
 
 
 def price_lag_below_threshold(reading: CheckReading) -> CheckOutcome:
-    max_lag = max_price_lag_days()
+    max_lag = MAX_PRICE_LAG_DAYS.read()
     lags = lagging_prices(read_match_report(reading.settings.match_report_path), max_lag)
     return CheckOutcome(
         not lags,

@@ -8,13 +8,14 @@ from typing import Literal
 
 from ..domain.exports import PlannedExport, plan_exports
 from ..domain.reports import read_match_report
-from ..domain.settings import Settings, max_removed_share
 from ..incremental.consistency import export_coverage
 from ..incremental.export_folder import existing_export_names
 from ..incremental.export_sync import stray_exports, sync_exports
 from ..incremental.file_summaries import load_file_summaries
 from ..incremental.fingerprints import combine, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..incremental.metadata_files import MetadataFiles
+from ..settings import MAX_REMOVED_SHARE, Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import FilePath, Listing, MetadataItem
 from .common import StepResult, require_folder, require_output
@@ -61,6 +62,7 @@ def build_price_exports(
     require_output(settings.match_report_path, "match_report")
     planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
     prices_dir = settings.prices_dir
+    files = MetadataFiles(settings.metadata_dir)
     # Only what the exports are made of counts: a report change elsewhere (currency
     # cells, unmatched rows) reuses every export. The data_status tells a source read now
     # from one that could not be read then (with include_empty, both are exported).
@@ -86,13 +88,13 @@ def build_price_exports(
         settings.stooq_dir,
         prices_dir,
         planned,
-        settings.export_manifest_path,
-        settings.exports_written_path,
+        files.export_manifest_path,
+        files.exports_written_path,
         cache_version("exports"),
         force=force,
         adopt=adopt_exports,
-        max_removed_share=max_removed_share(),
-        summaries=load_file_summaries(settings.diagnostics_cache_path, cache_version("diagnostics"))[0],
+        max_removed_share=MAX_REMOVED_SHARE.read(),
+        summaries=load_file_summaries(files.diagnostics_cache_path, cache_version("diagnostics"))[0],
     )
     version = text_fingerprint(*(f"{name}:{sync.content_hashes[name]}" for name in exported))
     memo = StepMemo(fingerprint, output_stamp(outputs), version)
@@ -125,11 +127,12 @@ def export_strays(settings: Settings, planned: list[PlannedExport] | None = None
         if not settings.match_report_path.is_file():
             return []
         planned = plan_exports(read_match_report(settings.match_report_path), settings.include_empty)
+    files = MetadataFiles(settings.metadata_dir)
     return stray_exports(
         settings.prices_dir,
         planned,
-        settings.export_manifest_path,
-        settings.exports_written_path,
+        files.export_manifest_path,
+        files.exports_written_path,
         cache_version("exports"),
     )
 

@@ -29,8 +29,8 @@ from types import ModuleType
 from ..domain.csv_files import file_identity
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
-from ..domain.settings import Settings, max_price_lag_days, max_unmatched_share
 from ..incremental.fingerprints import text_fingerprint
+from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings, results_of
 from .asset_checks import CheckOutcome, CheckReading, CheckRule
 from .asset_metadata import MetadataItem
 from .common import StepResult
@@ -207,7 +207,7 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
             deps=("stooq_index", "tradeable_universe", "stooq_files"),
             outputs=_report_paths,
             logic_version="1",
-            result_settings=("lse_currency_policy",),
+            result_settings=results_of("match_report"),
             caches=(("matching", "1"), ("diagnostics", "2"), ("report_parts", "1")),
             run_inputs=("run_id",),
             checks=(
@@ -222,14 +222,14 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
                     "unmatched_share_below_threshold",
                     lambda: (
                         "The share of unmatched instruments stays under a threshold "
-                        f"(PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE, now {max_unmatched_share()}); a warning."
+                        f"(PORTFOLIO_ASSETS_MAX_UNMATCHED_SHARE, now {MAX_UNMATCHED_SHARE.read()}); a warning."
                     ),
                 ),
                 CheckRule(
                     "price_lag_below_threshold",
                     lambda: (
                         "No matched instrument's price_end lags the newest price_end of its region by more "
-                        f"than {max_price_lag_days()} business days (PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS; Monday to "
+                        f"than {MAX_PRICE_LAG_DAYS.read()} business days (PORTFOLIO_ASSETS_MAX_PRICE_LAG_DAYS; Monday to "
                         "Friday, no holiday calendar); a warning listing each with its lag."
                     ),
                 ),
@@ -242,7 +242,7 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
             deps=("match_report",),
             outputs=_export_paths,
             logic_version="1",
-            result_settings=("include_empty",),
+            result_settings=results_of("price_exports"),
             caches=(("exports", "2"),),
             run_inputs=("adopt_exports",),
             overdue_after_freshness_hours=True,

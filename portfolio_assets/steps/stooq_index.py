@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..domain.errors import PortfolioInputError
-from ..domain.settings import SETTING_VARIABLES, Settings
 from ..domain.stooq_tree import (
     INDEX_COLUMNS,
     IndexEntry,
@@ -21,6 +20,7 @@ from ..domain.stooq_tree import (
 from ..incremental.fingerprints import combine, stooq_fingerprint, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
 from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
+from ..settings import SETTING_VARIABLES, Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import Counts, FilePath, MetadataItem, Preview, TableShape
 from .common import StepResult, require_folder

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 from ..domain.broker_lists import UNIVERSE_COLUMNS
-from ..domain.settings import Settings
 from ..incremental.fingerprints import bytes_fingerprint, combine, lists_fingerprint, read_broker_bytes
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
+from ..incremental.metadata_files import MetadataFiles
 from ..incremental.universe_parts import assemble_universe, load_universe_parts, save_universe_parts
 from ..io.atomic_files import remove_leftover_temp_files, write_bytes_if_changed
+from ..settings import Settings
 from .asset_metadata import Counts, FilePath, JsonValue, MetadataItem, Preview, TableShape
 from .common import StepResult, bytes_hash, require_folder
 from .registry import cache_version, step_code_version
@@ -59,10 +60,11 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
     source_version = lists_fingerprint(contents)
     fingerprint = combine(step_code_version("tradeable_universe", settings), source_version)
     parts_version = cache_version("universe_parts")
+    files = MetadataFiles(settings.metadata_dir)
     old_universe = None if force else _universe_on_disk(settings.universe_path)
     known, warning = None, None
     if old_universe is not None:
-        known, warning = load_universe_parts(settings.universe_parts_path, parts_version, old_universe)
+        known, warning = load_universe_parts(files.universe_parts_path, parts_version, old_universe)
     assembled = assemble_universe(contents, known, old_universe)
     outputs = [settings.universe_path]
     reused = can_reuse(previous, fingerprint, outputs, force)
@@ -70,7 +72,7 @@ def build_universe(settings: Settings, previous: StepMemo | None = None, force: 
         remove_leftover_temp_files(settings.metadata_dir)
         write_bytes_if_changed(settings.universe_path, assembled.data)
     if known is None or known != assembled.parts:
-        save_universe_parts(settings.universe_parts_path, parts_version, assembled.parts)
+        save_universe_parts(files.universe_parts_path, parts_version, assembled.parts)
     memo = StepMemo(fingerprint, output_stamp(outputs), bytes_fingerprint(assembled.data))
     stats = {
         "instruments_parsed": assembled.instruments_parsed,

@@ -13,8 +13,8 @@ import pytest
 from portfolio_assets.cli import main as cli
 from portfolio_assets.domain.changes import CHANGE_KINDS, compare_reports
 from portfolio_assets.domain.reports import Reports, read_match_report, read_unmatched_report
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.change_history import INLINE_PER_KIND, read_history
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.tradeable_universe import build_universe
 

@@ -37,7 +37,6 @@ from portfolio_assets.domain.errors import (
     PortfolioInputError,
     describe_os_error,
 )
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental import export_sync
 from portfolio_assets.instance.location_settings import (
     LOCATION_SETTINGS_FILE,
@@ -47,6 +46,7 @@ from portfolio_assets.instance.location_settings import (
 )
 from portfolio_assets.io import atomic_files
 from portfolio_assets.io.atomic_files import TEMP_PREFIX
+from portfolio_assets.settings import settings_from_environment, value_text
 from portfolio_assets.steps import stooq_index
 from portfolio_assets.steps.common import MissingUpstreamOutput
 
@@ -177,10 +177,10 @@ def test_a_url_given_as_a_folder_flag_is_refused_naming_the_flag(
 
 
 def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path: Path) -> None:
-    from portfolio_assets.domain.settings import parse_folder
+    from portfolio_assets.settings import PRICES_DIR
 
-    assert parse_folder("prices_dir", "prices:2026") == (Path.cwd() / "prices:2026")
-    assert parse_folder("prices_dir", str(tmp_path / "a://b")) == tmp_path / "a:" / "b"
+    assert PRICES_DIR.parse("prices:2026") == (Path.cwd() / "prices:2026")
+    assert PRICES_DIR.parse(str(tmp_path / "a://b")) == tmp_path / "a:" / "b"
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_a_folder_whose_name_only_contains_a_colon_is_still_a_folder(tmp_path: P
 )
 def test_flags_accept_what_their_variables_accept(flags: list[str], field: str, expected: str) -> None:
     args = cli._parser().parse_args(["status", *flags])
-    assert getattr(args, field) == expected
+    assert value_text(getattr(cli._settings(args), field)) == expected
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from portfolio_assets.cli.main import main
 from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
 from portfolio_assets.dagster_defs.assets import POOL
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.settings import settings_from_environment
 
 from ..helpers import BIN, environment, stored_run
 from ..storage import write_instance_config

@@ -12,8 +12,8 @@ import pytest
 from portfolio_assets.cli.fast_path import FRESH_STATE_FILE, known_fresh
 from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.stale_status import asset_statuses
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import AAPL, BlockedRead, materializable, set_logic_version, write_file

@@ -15,9 +15,10 @@ import pytest
 from portfolio_assets.cli.refresh import RefreshOutcome, refresh
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.errors import FolderConflict
-from portfolio_assets.domain.settings import settings_from_environment, settings_from_values
 from portfolio_assets.incremental.file_summaries import FileRead, FileSummary, summarise_file
+from portfolio_assets.incremental.metadata_files import MetadataFiles
 from portfolio_assets.instance.stale_status import asset_statuses
+from portfolio_assets.settings import settings_from_environment, settings_from_values
 from portfolio_assets.steps import match_report
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.price_exports import build_price_exports
@@ -102,7 +103,6 @@ def test_refresh_with_a_wrong_prices_folder_touches_no_file(
     write_file(settled / "my_backtest_results.csv", "date,pnl\n2024-01-02,1\n")
     before = every_file(settled)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.setenv("PORTFOLIO_ASSETS_PRICES_DIR", "")  # the CLI sets it from the flag: undone after
     with pytest.raises(SystemExit) as raised:
         code = main(["refresh", "--prices-dir", prices])
         raise SystemExit(code)
@@ -453,7 +453,7 @@ def test_a_damaged_cache_warns_once_then_is_repaired(world: Path, cache: str) ->
     build_all(settings)
     (world / "data/metadata" / cache).write_text("{broken")
     if cache == "match_cache.json":  # read only when lists are matched again: when the reports' parts are not known
-        settings.report_parts_path.unlink()
+        MetadataFiles(settings.metadata_dir).report_parts_path.unlink()
     warned = []
     for _ in range(2):
         warned.append(

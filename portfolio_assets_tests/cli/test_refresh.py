@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.stale_status import asset_statuses
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import (

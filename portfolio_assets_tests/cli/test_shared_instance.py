@@ -20,8 +20,8 @@ import pytest
 
 from portfolio_assets.cli.fast_path import known_fresh
 from portfolio_assets.dagster_defs.assets import POOL
-from portfolio_assets.domain.settings import settings_from_values
 from portfolio_assets.instance.runs import HEARTBEAT_STALE_SECONDS, HEARTBEAT_TAG, IN_FLIGHT
+from portfolio_assets.settings import settings_from_values
 
 from ..helpers import BIN, environment, from_scratch, output_files, sample_world, wait_for
 from ..storage import POSTGRES, write_instance_config

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from portfolio_assets.domain.settings import Settings
 from portfolio_assets.incremental.fingerprints import combine, text_fingerprint
 from portfolio_assets.incremental.memo import StepMemo, can_reuse, output_stamp, written_stamp
 from portfolio_assets.io.atomic_files import write_text_if_changed
+from portfolio_assets.settings import Settings
 from portfolio_assets.steps.asset_checks import CheckOutcome, CheckReading, CheckRule
 from portfolio_assets.steps.asset_metadata import FilePath, MetadataItem, TableShape
 from portfolio_assets.steps.common import StepResult

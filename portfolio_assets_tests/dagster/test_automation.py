@@ -15,7 +15,7 @@ from portfolio_assets.dagster_defs.automation import AUTOMATION_RUN_TAGS
 from portfolio_assets.dagster_defs.output_checks import evaluate_outputs_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS as ALL
 
 from ..helpers import (

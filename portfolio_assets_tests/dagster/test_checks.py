@@ -8,8 +8,9 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.consistency import PartRecords, export_coverage, report_coverage
+from portfolio_assets.incremental.metadata_files import MetadataFiles
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS, cache_version
 
 from ..helpers import materializable, stooq_rows, write_file
@@ -77,11 +78,11 @@ def test_a_row_appended_to_a_long_list_is_checked_alone(world: Path, instance: d
     unmatched = settings.unmatched_report_path
     unmatched.write_text("".join(unmatched.read_text().splitlines(True)[:-1]))  # the last unmatched row lost
     records = PartRecords(
-        settings.universe_parts_path,
+        MetadataFiles(settings.metadata_dir).universe_parts_path,
         cache_version("universe_parts"),
-        settings.report_parts_path,
+        MetadataFiles(settings.metadata_dir).report_parts_path,
         cache_version("report_parts"),
-        settings.coverage_checked_path,
+        MetadataFiles(settings.metadata_dir).coverage_checked_path,
     )
     coverage = report_coverage(settings.universe_path, settings.match_report_path, unmatched, records)
     assert coverage.missing == ["Q04999:US (NASDAQ (USD) USA-NASDAQ) from broker_long.csv"]

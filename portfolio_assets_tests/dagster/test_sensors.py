@@ -12,8 +12,8 @@ import pytest
 
 from portfolio_assets.cli.refresh import refresh
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental.watching import broker_folder_state, stooq_tree_state
+from portfolio_assets.settings import settings_from_environment
 
 from ..helpers import AAPL, PROJECT, BlockedRead, rewrite_keeping_size_and_mtime
 

@@ -11,7 +11,7 @@ from portfolio_assets.data import UnknownTicker, read_matches, read_prices, read
 from portfolio_assets.domain.broker_lists import UNIVERSE_COLUMNS
 from portfolio_assets.domain.exports import EXPORT_HEADER
 from portfolio_assets.domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS
-from portfolio_assets.domain.settings import settings_from_environment
+from portfolio_assets.settings import settings_from_environment
 
 from ..helpers import build_all, write_file
 

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from portfolio_assets.domain.changes import compare_reports
 from portfolio_assets.domain.errors import BrokerListError
 from portfolio_assets.domain.reports import Reports, read_match_report, read_unmatched_report
-from portfolio_assets.domain.settings import Settings, settings_from_environment
+from portfolio_assets.settings import Settings, settings_from_environment
 from portfolio_assets.steps.match_report import ReportResult, build_match_reports
 from portfolio_assets.steps.stooq_index import build_stooq_index
 from portfolio_assets.steps.tradeable_universe import UniverseResult, build_universe

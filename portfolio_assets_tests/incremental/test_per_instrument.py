@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.io import parallel
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.match_report import ReportResult
 from portfolio_assets.steps.price_exports import ExportResult
 from portfolio_assets.steps.stooq_index import build_stooq_index

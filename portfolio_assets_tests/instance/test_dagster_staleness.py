@@ -22,9 +22,9 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.instance.dagster_internals.library import dagster_staleness
 from portfolio_assets.instance.stale_status import AssetStatus, asset_statuses
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import run_refresh, set_logic_version, stooq_rows, write_file

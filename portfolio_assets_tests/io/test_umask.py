@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.io.atomic_files import replace_all, stage_bytes, write_bytes_atomic, write_text_atomic
+from portfolio_assets.settings import settings_from_environment
 
 from ..helpers import build_all
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from portfolio_assets.domain.errors import InputVanished
-from portfolio_assets.domain.settings import settings_from_environment
 from portfolio_assets.incremental import export_sync
 from portfolio_assets.incremental.export_sync import ExportJob, StagedExport
 from portfolio_assets.incremental.file_summaries import FileRead, FileSummary, summarise_file
 from portfolio_assets.io.atomic_files import TEMP_PREFIX
+from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps import match_report
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.price_exports import build_price_exports

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.settings import Settings, settings_from_environment
 from portfolio_assets.incremental.change_history import read_history
+from portfolio_assets.incremental.metadata_files import MetadataFiles
+from portfolio_assets.settings import Settings, settings_from_environment
 from portfolio_assets.steps import match_changes, match_report
 from portfolio_assets.steps.match_report import build_match_reports
 from portfolio_assets.steps.tradeable_universe import build_universe
@@ -29,7 +30,7 @@ def appended(world: Path) -> Settings:
     """The world built once (no run: no history), then an instrument appended to a list."""
     settings = settings_from_environment()
     build_all(settings)
-    assert not settings.change_history_dir.exists()
+    assert not MetadataFiles(settings.metadata_dir).change_history_dir.exists()
     with open(world / "tradeable_instruments/broker_a.csv", "a") as handle:
         handle.write("XETRA,DE0007164600,SAP,SAP\n")
     build_universe(settings)
@@ -37,7 +38,10 @@ def appended(world: Path) -> Settings:
 
 
 def recorded(settings: Settings) -> list[tuple[str, int]]:
-    return [(r.run_id, len(r.changes.of_kind("added"))) for r in read_history(settings.change_history_dir).records]
+    return [
+        (r.run_id, len(r.changes.of_kind("added")))
+        for r in read_history(MetadataFiles(settings.metadata_dir).change_history_dir).records
+    ]
 
 
 def test_a_run_that_dies_after_replacing_the_reports_loses_no_change(
@@ -47,12 +51,15 @@ def test_a_run_that_dies_after_replacing_the_reports_loses_no_change(
         patched.setattr(match_changes, "commit_pending", die)
         with pytest.raises(Died):
             build_match_reports(appended, run_id="run-died")
-    assert "SAP" in appended.unmatched_report_path.read_text() and appended.pending_change_path.exists()
+    assert (
+        "SAP" in appended.unmatched_report_path.read_text()
+        and MetadataFiles(appended.metadata_dir).pending_change_path.exists()
+    )
     assert recorded(appended) == []
     result = build_match_reports(appended, run_id="run-next")
     assert recorded(appended) == [("run-died", 1), ("run-next", 0)]
     assert any("stopped after writing its reports" in warning for warning in result.warnings)
-    assert not appended.pending_change_path.exists()
+    assert not MetadataFiles(appended.metadata_dir).pending_change_path.exists()
 
 
 def test_a_run_that_dies_before_replacing_the_reports_records_nothing(
@@ -72,5 +79,5 @@ def test_unreadable_previous_reports_leave_nothing_to_compare_with(appended: Set
     result = build_match_reports(appended, run_id="run-1")
     assert not result.changes.compared
     assert any("the previous reports cannot be read" in warning for warning in result.warnings)
-    [record] = read_history(appended.change_history_dir).records
+    [record] = read_history(MetadataFiles(appended.metadata_dir).change_history_dir).records
     assert not record.changes.compared

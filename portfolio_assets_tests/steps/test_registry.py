@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio_assets.domain.settings import SETTING_DEFAULTS, settings_from_values
+from portfolio_assets.settings import SETTING_DEFAULTS, settings_from_values
 from portfolio_assets.steps import registry
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import (

@@ -10,8 +10,8 @@ import pytest
 
 from portfolio_assets.dev.sample import STOOQ_HEADER, SampleWorld, write_sample
 from portfolio_assets.domain.reports import Reports
-from portfolio_assets.domain.settings import Settings, settings_from_values
 from portfolio_assets.domain.stooq_tree import scan_stooq_tree
+from portfolio_assets.settings import Settings, settings_from_values
 from portfolio_assets.steps.match_report import ReportResult, build_match_reports
 from portfolio_assets.steps.stooq_index import build_stooq_index
 from portfolio_assets.steps.tradeable_universe import build_universe
