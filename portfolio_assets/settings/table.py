@@ -357,7 +357,7 @@ MAX_UNMATCHED_SHARE: Setting[float] = Setting(
     Share(),
     "0.25",
     "Above this share of unmatched instruments the unmatched-share check warns.",
-    "definitions",
+    "run",
 )
 MAX_PRICE_LAG_DAYS: Setting[int] = Setting(
     "max_price_lag_days",
@@ -366,7 +366,7 @@ MAX_PRICE_LAG_DAYS: Setting[int] = Setting(
     "5",
     "Business days a matched instrument's `price_end` may lag the newest of its region "
     "before `price_lag_below_threshold` warns.",
-    "definitions",
+    "run",
 )
 FRESHNESS_HOURS: Setting[int] = Setting(
     "freshness_hours",

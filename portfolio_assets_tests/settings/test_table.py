@@ -25,7 +25,7 @@ from portfolio_assets.settings import (
     settings_from_values,
 )
 from portfolio_assets.settings.markdown import BEGIN_MARKER, END_MARKER, render_settings_table, replace_settings_table
-from portfolio_assets.steps.registry import ASSET_KEYS, get_step
+from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
@@ -191,7 +191,7 @@ def test_the_registry_takes_its_result_settings_from_the_table() -> None:
     named = {step for row in SETTINGS for step in row.results_of}
     assert named <= set(ASSET_KEYS)
     for key in ASSET_KEYS:
-        assert get_step(key).result_settings == results_of(key)
+        assert get_asset(key).result_settings == results_of(key)
     assert results_of("match_report") == ("lse_currency_policy",)
     assert results_of("price_exports") == ("include_empty",)
 
