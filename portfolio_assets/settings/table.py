@@ -5,7 +5,9 @@ any), how its text is parsed and checked, its default, what it is for, who reads
 which steps' results it changes. Everything else is made from these rows: the
 `Settings` the pipeline runs with (`pipeline.py`), the CLI's flags, the Dagster resource,
 the steps' code versions (through `results_of`) and the settings table of the docs
-(`markdown.py`). A new setting is one row here, plus the code that uses its value.
+(`markdown.py`). A new setting is one row here, plus the code that uses its value (and,
+for a `pipeline` setting, its typed field in `Settings` and in the resource, which tests
+hold to the rows).
 
 The kinds of value (`Folder`, `Choice`, `Switch`, `WholeNumber`, `Share`, `Text`) check a
 value and say in one line what they accept; a bad value raises `InvalidSetting` naming
@@ -240,7 +242,9 @@ class Setting(Generic[T]):
     default: str
     """Its value when the variable is unset or empty, as a user would type it (SPEC's defaults)."""
     description: str
+    """What it is for, in a sentence (the docs' table, the launchpad, `--help`)."""
     read_by: Reader
+    """Who reads it (`READERS`), and so when a new value takes effect."""
     flag: str | None = None
     """The flag of `portfolio-assets status` and `refresh` that sets it (and wins over the variable)."""
     results_of: tuple[str, ...] = ()
