@@ -9,8 +9,10 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.dagster_defs.resources import PipelineSettings, loaded_settings, settings_resource
-from portfolio_assets.definitions import build_definitions, runnable
+from portfolio_assets.definitions import build_definitions
 from portfolio_assets.settings import PIPELINE_SETTINGS, settings_from_environment
+
+from ..helpers import materializable
 
 
 def test_the_resource_fields_are_the_tables_pipeline_rows() -> None:
@@ -41,11 +43,11 @@ def test_a_run_uses_the_flags_its_definitions_were_built_with_and_refuses_others
     flagged = settings_from_environment(flags={"metadata_dir": "flagged"})
     defs = build_definitions(flagged)
     selection = ["stooq_files", "stooq_index"]
-    dg.materialize(runnable(defs), resources=defs.resources, instance=instance, selection=selection)
+    dg.materialize(materializable(defs), resources=defs.resources, instance=instance, selection=selection)
     assert (world / "flagged/stooq_index.csv").is_file()
     assert not (world / "data/metadata").exists()
     overridden = dg.materialize(
-        runnable(defs),
+        materializable(defs),
         resources=defs.resources,
         instance=instance,
         selection=selection,
@@ -53,8 +55,8 @@ def test_a_run_uses_the_flags_its_definitions_were_built_with_and_refuses_others
         raise_on_error=False,
     )
     assert not overridden.success
-    failures = [event for event in overridden.all_events if event.event_type_value == "STEP_FAILURE"]
-    message = " ".join(event.step_failure_data.error.message for event in failures)
+    errors = [event.step_failure_data.error for event in overridden.all_events if event.is_step_failure]
+    message = " ".join(error.message for error in errors if error is not None)
     assert "differ from those the code location was loaded with" in message
     assert "metadata_dir" in message
     assert not (world / "data/metadata").exists()

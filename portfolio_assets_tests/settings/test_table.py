@@ -176,6 +176,7 @@ def test_the_cli_flags_are_the_tables_and_read_into_settings_without_touching_th
         monkeypatch.delenv(row.variable, raising=False)
     monkeypatch.setenv("PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY", "stooq")
     for row in PIPELINE_SETTINGS:
+        assert row.flag is not None
         for command in ("status", "refresh"):
             assert getattr(cli._parser().parse_args([command, row.flag, row.default]), row.name) == row.default
     before = dict(os.environ)
