@@ -56,8 +56,8 @@ test: env system-packages
 # on a busy machine that is all they change (`make test-fast FAST_WORKERS=2` on an idle
 # one). A test that hangs fails after 30 s with its stacks. `make test` runs these too;
 # the layers above need an instance (dagster/, instance/) or processes (cli/, e2e/).
-FAST_TESTS := portfolio_assets_tests/domain portfolio_assets_tests/incremental portfolio_assets_tests/io \
-	portfolio_assets_tests/steps portfolio_assets_tests/data
+FAST_TESTS := portfolio_assets_tests/domain portfolio_assets_tests/settings portfolio_assets_tests/incremental \
+	portfolio_assets_tests/io portfolio_assets_tests/steps portfolio_assets_tests/data
 FAST_WORKERS ?= 0
 
 test-fast: env
