@@ -22,7 +22,7 @@ from .checks import AssetChecks, build_checks
 from .failures import failing_clearly
 from .metadata import dagster_metadata
 from .output_checks import latest_output_stamp
-from .resources import PipelineSettings, loaded_settings
+from .resources import PipelineSettings
 from .sources import GROUP, observed_scan, stooq_files, tradeable_instruments
 
 __all__ = ["DUE_TAG", "POOL", "SKIP_FRESH_TAG", "build_pipeline_assets"]
@@ -62,12 +62,13 @@ def _run_step(
     config: StepConfig,
     settings: PipelineSettings,
     graph: PipelineGraph,
+    loaded_with: Settings,
     **inputs: object,
 ) -> tuple[Settings, StepResult | None]:
-    """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in this run."""
+    """Run the asset's step (from the registry) with `inputs`, or None when it is fresh in
+    this run. `loaded_with`: the settings the definitions were built with."""
     resolved = settings.resolve()
     name = context.asset_key.to_user_string()
-    loaded_with = loaded_settings()
     if resolved != loaded_with or (
         step_code_version(name, resolved) != context.assets_def.code_versions_by_key[context.asset_key]
     ):
@@ -169,14 +170,15 @@ def _run_inputs(
 
 def _pipeline_asset(
     asset: PipelineAsset,
-    settings: Settings,
+    loaded_with: Settings,
     checks: AssetChecks,
     graph: PipelineGraph,
     freshness: dg.FreshnessPolicy,
 ) -> dg.AssetsDefinition:
     """The asset of registry entry `asset` and its checks in one step (op `key`, in the
     pool). can_subset lets a run select the checks alone, and lets the step skip
-    materializing (fresh in this run)."""
+    materializing (fresh in this run). `loaded_with`: the settings the definitions are
+    built with, which its code version carries."""
     key = asset.key
     config_type = ExportStepConfig if "adopt_exports" in asset.run_inputs else StepConfig
 
@@ -187,7 +189,7 @@ def _pipeline_asset(
             yield from _checks_alone(context, checks, key, settings)
             return
         inputs = _run_inputs(asset, context, config, settings)
-        resolved, result = _run_step(context, config, settings, graph, **inputs)
+        resolved, result = _run_step(context, config, settings, graph, loaded_with, **inputs)
         if result is None:
             return
         read = _source_read(context, asset.reads_source, result) if asset.reads_source else {}
@@ -206,7 +208,7 @@ def _pipeline_asset(
                 group_name=GROUP,
                 deps=list(asset.deps),
                 kinds=set(asset.kinds),
-                code_version=asset.code_version(settings),
+                code_version=asset.code_version(loaded_with),
                 description=asset.description,
                 skippable=True,
                 freshness_policy=freshness if asset.overdue_after_freshness_hours else None,

@@ -8,7 +8,7 @@ flag of `portfolio-assets` gave it, and stays at its default otherwise.
 
 Configuring it in the launchpad changes nothing a run may use: the steps' code versions,
 the sensors and `refresh`'s check of a running location all work with the settings the
-code location was loaded with (`loaded_settings`), so a run configured with other values
+code location was loaded with, so a run configured with other values
 fails before its step runs, naming them (`dagster_defs/assets.py`). To change a setting,
 change its variable and reload the code location.
 """
@@ -32,12 +32,11 @@ from ..settings import (
     TRADEABLE_DIR,
     Setting,
     Settings,
-    settings_from_environment,
     settings_from_values,
     value_text,
 )
 
-__all__ = ["PipelineSettings", "loaded_settings", "settings_resource"]
+__all__ = ["PipelineSettings", "settings_resource"]
 
 
 def _field(row: Setting[Any]) -> Any:
@@ -62,24 +61,8 @@ class PipelineSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
         return settings_from_values({row.name: getattr(self, row.name) for row in PIPELINE_SETTINGS})
 
 
-class _Loaded:
-    """The settings this process's code location was loaded with (its latest definitions)."""
-
-    settings: Settings | None = None
-
-
-_loaded = _Loaded()
-
-
-def loaded_settings() -> Settings:
-    """The settings the code location in this process was loaded with: those of the latest
-    `settings_resource`, built once per Definitions; the environment's before any."""
-    return settings_from_environment() if _loaded.settings is None else _loaded.settings
-
-
 def settings_resource(settings: Settings, environ: Mapping[str, str] | None = None) -> PipelineSettings:
-    """The resource for the definitions of `settings`, which become this process's loaded
-    settings: each field bound to its variable (in `environ`, by default the process's) when
+    """The resource for the definitions of `settings`: each field bound to its variable (in `environ`, by default the process's) when
     that gives its value, else holding the value when it is not the default."""
     environ = os.environ if environ is None else environ
     fields: dict[str, Any] = {}
@@ -89,5 +72,4 @@ def settings_resource(settings: Settings, environ: Mapping[str, str] | None = No
             fields[row.name] = dg.EnvVar(row.variable)
         elif value != row.parse(None):
             fields[row.name] = value_text(value)
-    _loaded.settings = settings
     return PipelineSettings(**fields)
