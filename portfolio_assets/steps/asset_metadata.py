@@ -12,11 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..domain.changes import CHANGE_KINDS, ChangeSet
-from ..domain.price_lag import PriceLag
-
 __all__ = [
-    "CHANGE_TABLE_LIMIT",
     "Counts",
     "FilePath",
     "JsonValue",
@@ -25,8 +21,6 @@ __all__ = [
     "Preview",
     "Table",
     "TableShape",
-    "change_metadata",
-    "lag_table",
 ]
 
 
@@ -91,73 +85,3 @@ class JsonValue:
 
 
 MetadataItem = str | int | float | bool | FilePath | Counts | Preview | Listing | Table | TableShape | JsonValue
-
-# Rows of the changed-instruments table; a daily update extends the prices of thousands.
-CHANGE_TABLE_LIMIT = 500
-_CHANGE_COLUMNS = (
-    ("kind", "string"),
-    ("source_file", "string"),
-    ("symbol", "string"),
-    ("market", "string"),
-    ("isin", "string"),
-    ("occurrence", "int"),
-    ("column", "string"),
-    ("from", "string"),
-    ("to", "string"),
-    ("ticker", "string"),
-)
-
-
-def change_metadata(changes: ChangeSet) -> dict[str, MetadataItem]:
-    """What changed since the previous reports: a summary line, a number per kind (plotted
-    over time; absent when there was nothing to compare with) and the changed instruments."""
-    counts = changes.counts
-    summary = counts.summary()
-    if len(changes.changes) > CHANGE_TABLE_LIMIT:
-        summary += (
-            f" (the table shows the first {CHANGE_TABLE_LIMIT} of {len(changes.changes)} changes; "
-            "`portfolio-assets changes --all` lists them all)"
-        )
-    metadata: dict[str, MetadataItem] = {"changes_summary": summary, "changes_compared_with_previous": changes.compared}
-    if changes.compared:
-        metadata.update({f"changes_{kind}": counts.by_kind[kind] for kind in CHANGE_KINDS})
-    metadata["changed_instruments"] = Table(
-        _CHANGE_COLUMNS,
-        [
-            {
-                "kind": change.kind,
-                "source_file": change.instrument.source_file,
-                "symbol": change.instrument.symbol,
-                "market": change.instrument.market,
-                "isin": change.instrument.isin,
-                "occurrence": change.instrument.occurrence,
-                "column": change.column,
-                "from": change.before,
-                "to": change.after,
-                "ticker": change.ticker,
-            }
-            for change in changes.changes[:CHANGE_TABLE_LIMIT]
-        ],
-    )
-    return metadata
-
-
-_LAG_COLUMNS = ("symbol", "market", "isin", "source_file", "matched_ticker", "region", "price_end")
-
-
-def lag_table(lags: Sequence[PriceLag], limit: int = 200) -> Table:
-    """The lagging instruments, most lagging first, with their region's newest price_end and the lag."""
-    columns = [
-        *((name, "date" if name == "price_end" else "string") for name in _LAG_COLUMNS),
-        ("region_newest", "date"),
-        ("lag_business_days", "int"),
-    ]
-    records: list[dict[str, Cell]] = [
-        {
-            **{name: str(lag.row[name]) for name in _LAG_COLUMNS},
-            "region_newest": lag.region_newest,
-            "lag_business_days": lag.business_days,
-        }
-        for lag in lags[:limit]
-    ]
-    return Table(columns, records)

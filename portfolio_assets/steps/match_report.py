@@ -13,14 +13,14 @@ the moment, not to its bytes: the report that says so is never reused, and
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..domain.changes import ChangeSet
+from ..domain.changes import CHANGE_KINDS, ChangeSet
 from ..domain.diagnostics import MISSING_FILE, Diagnostics, read_failure
 from ..domain.errors import InputVanished
-from ..domain.price_lag import lagging_prices
+from ..domain.price_lag import PriceLag, lagging_prices
 from ..domain.reports import (
     MATCH_COLUMNS,
     UNMATCHED_COLUMNS,
@@ -40,15 +40,17 @@ from ..incremental.universe_parts import load_universe_parts
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
 from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings
 from .asset_checks import CheckOutcome, CheckReading
-from .asset_metadata import Counts, FilePath, Listing, MetadataItem, Preview, TableShape, change_metadata, lag_table
+from .asset_metadata import Cell, Counts, FilePath, Listing, MetadataItem, Preview, Table, TableShape
 from .common import StepResult, bytes_hash, require_output
 from .match_changes import ChangeRecording
 from .match_report_parts import ReportSummary, plan_parts
 from .registry import cache_version, step_code_version
 
 __all__ = [
+    "CHANGE_TABLE_LIMIT",
     "ReportResult",
     "build_match_reports",
+    "change_metadata",
     "describe_not_read",
     "every_instrument_reported_once",
     "export_view_version",
@@ -225,6 +227,77 @@ def describe_not_read(files: dict[str, str]) -> str:
     """ "2 matched files could not be read last time (PermissionError)"."""
     names = ", ".join(sorted(set(files.values())))
     return f"{len(files)} matched file{'s' if len(files) != 1 else ''} could not be read last time ({names})"
+
+
+# Rows of the changed-instruments table; a daily update extends the prices of thousands.
+CHANGE_TABLE_LIMIT = 500
+_CHANGE_COLUMNS = (
+    ("kind", "string"),
+    ("source_file", "string"),
+    ("symbol", "string"),
+    ("market", "string"),
+    ("isin", "string"),
+    ("occurrence", "int"),
+    ("column", "string"),
+    ("from", "string"),
+    ("to", "string"),
+    ("ticker", "string"),
+)
+
+
+def change_metadata(changes: ChangeSet) -> dict[str, MetadataItem]:
+    """What changed since the previous reports: a summary line, a number per kind (plotted
+    over time; absent when there was nothing to compare with) and the changed instruments."""
+    counts = changes.counts
+    summary = counts.summary()
+    if len(changes.changes) > CHANGE_TABLE_LIMIT:
+        summary += (
+            f" (the table shows the first {CHANGE_TABLE_LIMIT} of {len(changes.changes)} changes; "
+            "`portfolio-assets changes --all` lists them all)"
+        )
+    metadata: dict[str, MetadataItem] = {"changes_summary": summary, "changes_compared_with_previous": changes.compared}
+    if changes.compared:
+        metadata.update({f"changes_{kind}": counts.by_kind[kind] for kind in CHANGE_KINDS})
+    metadata["changed_instruments"] = Table(
+        _CHANGE_COLUMNS,
+        [
+            {
+                "kind": change.kind,
+                "source_file": change.instrument.source_file,
+                "symbol": change.instrument.symbol,
+                "market": change.instrument.market,
+                "isin": change.instrument.isin,
+                "occurrence": change.instrument.occurrence,
+                "column": change.column,
+                "from": change.before,
+                "to": change.after,
+                "ticker": change.ticker,
+            }
+            for change in changes.changes[:CHANGE_TABLE_LIMIT]
+        ],
+    )
+    return metadata
+
+
+_LAG_COLUMNS = ("symbol", "market", "isin", "source_file", "matched_ticker", "region", "price_end")
+
+
+def lag_table(lags: Sequence[PriceLag], limit: int = 200) -> Table:
+    """The lagging instruments, most lagging first, with their region's newest price_end and the lag."""
+    columns = [
+        *((name, "date" if name == "price_end" else "string") for name in _LAG_COLUMNS),
+        ("region_newest", "date"),
+        ("lag_business_days", "int"),
+    ]
+    records: list[dict[str, Cell]] = [
+        {
+            **{name: str(lag.row[name]) for name in _LAG_COLUMNS},
+            "region_newest": lag.region_newest,
+            "lag_business_days": lag.business_days,
+        }
+        for lag in lags[:limit]
+    ]
+    return Table(columns, records)
 
 
 def metadata(settings: Settings, result: ReportResult) -> dict[str, MetadataItem]:

@@ -11,7 +11,7 @@ import pytest
 from portfolio_assets.dagster_defs.metadata import dagster_metadata
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain.changes import Change, ChangeSet, InstrumentKey
-from portfolio_assets.steps.asset_metadata import CHANGE_TABLE_LIMIT, change_metadata
+from portfolio_assets.steps.match_report import CHANGE_TABLE_LIMIT, change_metadata
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import latest_materialization, materializable, output_files, write_file
