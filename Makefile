@@ -64,10 +64,10 @@ test-fast: env
 	$(BIN)/python -m pytest -p portfolio_assets_tests.without_dagster -m "not slow" --timeout 30 -n $(FAST_WORKERS) -q \
 		$(FAST_TESTS)
 
-# On PostgreSQL: the tests of what the storage changes (the README's shared-instance
+# On PostgreSQL: the tests of what the storage changes (docs/operations.md's shared-instance
 # steps as written, the shared instance across hosts, the daemon under `dagster dev`, the
 # fast path, Dagster's stale status in every SPEC 6 state, sensors and run liveness). The rest of the suite runs on SQLite only,
-# to keep CI within its time (README, "Tests").
+# to keep CI within its time (docs/testing.md).
 POSTGRES_TESTS := portfolio_assets_tests/cli/test_shared_instance.py portfolio_assets_tests/cli/test_shared_setup.py \
 	portfolio_assets_tests/e2e/test_end_to_end.py \
 	portfolio_assets_tests/instance portfolio_assets_tests/cli/test_fresh_state.py \

@@ -5,7 +5,7 @@ one price file per instrument, as Dagster assets that recompute only what change
 io, steps) and the CLI's fast path can be imported without importing Dagster.
 
 Layers, each using only those after it: cli and dagster_defs, instance, steps,
-incremental and io, domain (see the README's Layout). The Dagster layer is
+incremental and io, domain (see docs/architecture.md, "Layers"). The Dagster layer is
 `dagster_defs/`, not `defs/`: a subpackage named `defs` would replace this attribute.
 """
 

@@ -267,7 +267,7 @@ def measure_process(
 # --- floor components --------------------------------------------------------------------------
 
 
-# The instance a user of this project has (README: DAGSTER_HOME=dagster_home); telemetry off
+# The instance a user of this project has (the README: DAGSTER_HOME=dagster_home); telemetry off
 # there, as on the trivial run's instance, so neither pays for writing telemetry logs.
 PROJECT_INSTANCE_CONFIG = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
 NO_TELEMETRY = "telemetry:\n  enabled: false\n"

@@ -7,7 +7,7 @@ database shared by several hosts, and for PostgreSQL its connection URL. This re
 the same `storage: postgres:` block dagster-postgres reads (`postgres_url`, or
 `postgres_db` with its parts), with `{env: NAME}` values taken from the environment.
 
-A user who sets PORTFOLIO_ASSETS_POSTGRES_URL means the shared instance (README, "A
+A user who sets PORTFOLIO_ASSETS_POSTGRES_URL means the shared instance (docs/operations.md, "A
 shared instance"): `check_instance_storage` refuses, with one line, a DAGSTER_HOME that
 would keep the instance anywhere else (local SQLite, another database), so nobody works
 on a private instance believing it shared; `write_postgres_template` gives a DAGSTER_HOME
@@ -45,7 +45,7 @@ __all__ = [
 POSTGRES_SCHEME = "postgresql+psycopg2"
 POSTGRES_URL_VARIABLE = POSTGRES_URL.variable
 # The project's instance configuration on PostgreSQL, in the checkout the package is
-# installed from (`pip install -e`, as the README's shared-instance steps say).
+# installed from (`pip install -e`, as the shared-instance steps in docs/operations.md say).
 POSTGRES_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "postgres.yaml"
 _URL_FORM = f"{POSTGRES_SCHEME}://USER:PASSWORD@HOST:5432/DATABASE"
 

@@ -271,7 +271,7 @@ STOOQ_DIR: Setting[Path] = Setting(
     "PORTFOLIO_ASSETS_STOOQ_DIR",
     _FOLDER,
     "data/stooq",
-    "The Stooq tree: the unpacked daily archives (folders or `.zip` files).",
+    "The Stooq tree: Stooq's daily archives, unpacked.",
     "pipeline",
     flag="--stooq-dir",
 )
@@ -308,7 +308,7 @@ LSE_CURRENCY_POLICY: Setting[str] = Setting(
     "PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY",
     Choice(LSE_CURRENCY_POLICIES),
     "broker",
-    "Which currency an LSE listing gets when Stooq's and the broker's differ (SPEC 5).",
+    "Which currency an LSE listing gets when Stooq's and the broker's differ (docs/rules.md, section 5).",
     "pipeline",
     flag="--lse-currency-policy",
     results_of=("match_report",),

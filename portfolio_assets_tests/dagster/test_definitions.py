@@ -31,7 +31,7 @@ def test_defs_load_with_the_four_assets_and_two_sources() -> None:
 def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
     # A check reading exports while another run rewrites them would judge half-written files.
     # Observations read only the inputs, which the pipeline never writes; Dagster 1.13 has
-    # no pool for them (README, "Runs, pools and retries").
+    # no pool for them (docs/operations.md, "One writer at a time").
     job = build_definitions().resolve_implicit_global_asset_job_def()
     pools = {
         node.name: node.definition.pool for node in job.graph.nodes if isinstance(node.definition, dg.OpDefinition)

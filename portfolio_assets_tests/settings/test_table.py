@@ -24,10 +24,19 @@ from portfolio_assets.settings import (
     settings_from_environment,
     settings_from_values,
 )
-from portfolio_assets.settings.markdown import BEGIN_MARKER, END_MARKER, render_settings_table, replace_settings_table
+from portfolio_assets.settings.markdown import (
+    BEGIN_MARKER,
+    END_MARKER,
+    SUMMARY_BEGIN_MARKER,
+    SUMMARY_END_MARKER,
+    render_settings_summary,
+    render_settings_table,
+    replace_settings_table,
+)
 from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 # SPEC 2's output folders, 1.1's and 1.2's input folders, and SPEC 4/5's default choices.
 SPEC_DEFAULTS = {
@@ -206,3 +215,16 @@ def test_the_docs_table_is_the_rendering_of_the_table() -> None:
     )
     assert replace_settings_table(text) == text
     assert render_settings_table().count("\n") == len(SETTINGS) + 2
+
+
+def test_the_readmes_table_is_the_brief_rendering_of_the_table() -> None:
+    text = README.read_text(encoding="utf-8")
+    between = text[text.index(SUMMARY_BEGIN_MARKER) + len(SUMMARY_BEGIN_MARKER) : text.index(SUMMARY_END_MARKER)]
+    assert between == "\n" + render_settings_summary(), (
+        "the README's settings table is not the settings table: run `python -m portfolio_assets.settings.markdown "
+        "--write docs/settings.md README.md`"
+    )
+    assert replace_settings_table(text) == text
+    assert [line.split(" | ")[0] for line in render_settings_summary().splitlines()[2:]] == [
+        f"| `{row.variable}`" for row in SETTINGS
+    ]
