@@ -47,7 +47,7 @@ from ..instance.stale_status import (
 )
 from ..io.atomic_files import remove_leftover_temp_files
 from ..settings import LOG_LEVEL, Settings
-from ..steps.registry import asset_keys
+from ..steps.registry import asset_keys, registered_assets
 from .fast_path import instance_marker, observed_state, record_fresh_state
 
 __all__ = ["RefreshOutcome", "clear_dead_runs_and_slots", "fresh_checked_statuses", "refresh"]
@@ -93,8 +93,10 @@ def _run(
     ops: dict[str, dict[str, dict[str, bool]]] = {}
     if force:
         ops = {key: {"config": {"force": True}} for key in selection if key in asset_keys()}
-    if adopt_exports and "price_exports" in selection:
-        ops.setdefault("price_exports", {"config": {}})["config"]["adopt_exports"] = True
+    if adopt_exports:
+        for asset in registered_assets():
+            if "adopt_exports" in asset.run_inputs and asset.key in selection:
+                ops.setdefault(asset.key, {"config": {}})["config"]["adopt_exports"] = True
     if ops:
         run_config["ops"] = ops
     # The shell shows the run's log one line per record and, at the end, our one-line

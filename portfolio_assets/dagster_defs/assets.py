@@ -94,13 +94,15 @@ def _run_step(
     previous = previous_memo(context.instance, context.asset_key)
     with failing_clearly():
         result = get_asset(name).build(resolved, previous, config.force, **inputs)
-    for level, line in result.log_lines():
-        (context.log.warning if level == "warning" else context.log.info)(line)
+    for warning in result.input_warnings():
+        context.log.warning(warning)
     if result.reused:
         context.log.info(
             "inputs, code and settings equal the last materialization's and its "
             "files are intact: reusing them without rewriting (force=true recomputes)"
         )
+    for level, line in result.log_lines():
+        (context.log.warning if level == "warning" else context.log.info)(line)
     return resolved, result
 
 

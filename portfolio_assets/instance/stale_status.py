@@ -22,7 +22,7 @@ from ..incremental.memo import output_stamp
 from ..settings import Settings
 from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
-from ..steps.registry import output_paths, result_settings
+from ..steps.registry import SOURCE_KEYS, output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
 from .dagster_internals.library import (
     CODE_VERSION_TAG,
@@ -42,8 +42,6 @@ __all__ = [
     "latest_materialization_tags",
     "status_of",
 ]
-
-SOURCE_KEYS = ("stooq_files", "tradeable_instruments")
 
 
 @dataclass

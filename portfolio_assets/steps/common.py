@@ -32,8 +32,13 @@ class StepResult:
     def data_version(self) -> str:
         return self.memo.data_version
 
+    def input_warnings(self) -> list[str]:
+        """Warnings about the inputs the step read; the run's log shows them first."""
+        return []
+
     def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
-        """What the run's log says about this result, line by line."""
+        """What the run's log says about the result, line by line, after the inputs'
+        warnings and whether the outputs were reused."""
         return []
 
 

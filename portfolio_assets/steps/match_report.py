@@ -70,11 +70,11 @@ class ReportResult(StepResult):
     report_hash: str = ""  # of both reports' text, shown in metadata (not the data version)
     settings: Settings | None = None
 
+    def input_warnings(self) -> list[str]:
+        return self.warnings
+
     def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
-        return [
-            *(("warning", warning) for warning in self.warnings),
-            ("info", f"changes since the previous reports: {self.changes.counts.summary()}"),
-        ]
+        return [("info", f"changes since the previous reports: {self.changes.counts.summary()}")]
 
     @property
     def reports(self) -> Reports:

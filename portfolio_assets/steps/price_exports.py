@@ -37,8 +37,11 @@ class ExportResult(StepResult):
     adopted: list[str] = field(default_factory=list)  # files it did not write, taken over on request
     prices_dir: str = ""
 
+    def input_warnings(self) -> list[str]:
+        return self.warnings
+
     def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
-        lines: list[tuple[Literal["info", "warning"], str]] = [("warning", warning) for warning in self.warnings]
+        lines: list[tuple[Literal["info", "warning"], str]] = []
         if self.strays:
             lines.append(
                 (

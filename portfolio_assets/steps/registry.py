@@ -30,7 +30,7 @@ from ..domain.csv_files import file_identity
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
 from ..incremental.fingerprints import text_fingerprint
-from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings, results_of
+from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings, results_of, value_text
 from .asset_checks import CheckOutcome, CheckReading, CheckRule
 from .asset_metadata import MetadataItem
 from .common import StepResult
@@ -116,11 +116,7 @@ class PipelineAsset:
 
     def setting_values(self, settings: Settings) -> dict[str, str]:
         """The result settings as text, e.g. {"include_empty": "false"}."""
-        values = {}
-        for name in self.result_settings:
-            value = getattr(settings, name)
-            values[name] = str(value).lower() if isinstance(value, bool) else str(value)
-        return values
+        return {name: value_text(getattr(settings, name)) for name in self.result_settings}
 
     def code_version(self, settings: Settings) -> str:
         chosen = self.setting_values(settings)
@@ -269,6 +265,10 @@ def in_dependency_order(assets: tuple[PipelineAsset, ...]) -> tuple[PipelineAsse
         unknown = [dep for dep in asset.deps if dep not in by_key and dep not in SOURCE_KEYS]
         if unknown:
             raise ValueError(f"asset {asset.key} depends on {unknown}, which are neither assets nor sources")
+        if not set(asset.run_inputs) <= set(RUN_INPUTS):
+            raise ValueError(f"asset {asset.key} takes run inputs {list(asset.run_inputs)}; known: {list(RUN_INPUTS)}")
+        if asset.reads_source is not None and asset.reads_source not in asset.deps:
+            raise ValueError(f"asset {asset.key} reads source {asset.reads_source}, which is not among its deps")
     ordered: list[str] = []
     while len(ordered) < len(assets):
         ready = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from ..domain.broker_lists import UNIVERSE_COLUMNS
 from ..incremental.fingerprints import bytes_fingerprint, combine, lists_fingerprint, read_broker_bytes
@@ -37,8 +36,8 @@ class UniverseResult(StepResult):
     seconds: float
     warnings: list[str]
 
-    def log_lines(self) -> list[tuple[Literal["info", "warning"], str]]:
-        return [("warning", warning) for warning in self.warnings]
+    def input_warnings(self) -> list[str]:
+        return self.warnings
 
 
 def broker_list_hashes(folder: Path) -> dict[str, str]:

@@ -83,6 +83,12 @@ def test_the_run_order_follows_the_dependencies_whatever_the_declared_order() ->
     orphan = replace(ASSETS[-1], key="orphan", deps=("no_such_input",))
     with pytest.raises(ValueError, match="orphan depends on \\['no_such_input'\\]"):
         registry.in_dependency_order((*ASSETS, orphan))
-    loop = (replace(ASSETS[0], deps=("price_exports",)), *ASSETS[1:])
+    typo = replace(ASSETS[-1], run_inputs=("adopt_export",))
+    with pytest.raises(ValueError, match="takes run inputs \\['adopt_export'\\]"):
+        registry.in_dependency_order((*ASSETS[:-1], typo))
+    unread = replace(ASSETS[0], reads_source="tradeable_instruments")
+    with pytest.raises(ValueError, match="reads source tradeable_instruments, which is not among its deps"):
+        registry.in_dependency_order((unread, *ASSETS[1:]))
+    loop = (replace(ASSETS[0], deps=("stooq_files", "price_exports")), *ASSETS[1:])
     with pytest.raises(ValueError, match="form a cycle"):
         registry.in_dependency_order(loop)
