@@ -399,7 +399,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(run=_init)
     status = commands.add_parser("status", help="observe the sources and say which assets are stale")
-    status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes"}]}')
+    status.add_argument("--json", action="store_true", help='print {"assets": [{"key", "status", "causes", "notes"}]}')
     _add_setting_flags(status)
     status.set_defaults(run=_status)
     refresh = commands.add_parser("refresh", help="materialize exactly the stale and missing assets")
