@@ -91,8 +91,10 @@ def _run(
     run does not judge again (the others re-check their inputs when their turn comes)."""
     run_config: dict[str, Any] = {}
     ops: dict[str, dict[str, dict[str, bool]]] = {}
+    known = asset_keys()
+    assets = [key for key in selection if key in known]  # the selection's assets, sources left out
     if force:
-        ops = {key: {"config": {"force": True}} for key in selection if key in asset_keys()}
+        ops = {key: {"config": {"force": True}} for key in assets}
     if adopt_exports:
         for asset in registered_assets():
             if "adopt_exports" in asset.run_inputs and asset.key in selection:
@@ -104,7 +106,7 @@ def _run(
     run_config["loggers"] = {"console": {"config": {"log_level": LOG_LEVEL.read()}}}
     tags = {
         "portfolio_assets/trigger": "refresh",
-        ASSETS_TAG: ",".join(key for key in selection if key in asset_keys()),
+        ASSETS_TAG: ",".join(assets),
         **process_tags(),
     }
     if not force:
@@ -164,10 +166,11 @@ def fresh_checked_statuses(defs: dg.Definitions, instance: dg.DagsterInstance, s
     marker = instance_marker(home)
     sources = {key: current_data_version(instance, key) for key in SOURCE_KEYS}
     # Read once: the statuses compare the files with these tags' stamps, and the record keeps them.
-    tags = latest_materialization_tags(instance, asset_keys())
-    statuses = asset_statuses(defs, instance, settings, asset_keys(), tags)
+    keys = asset_keys()
+    tags = latest_materialization_tags(instance, keys)
+    statuses = asset_statuses(defs, instance, settings, keys, tags)
     if marker and all(s.status == "fresh" for s in statuses) and None not in sources.values():
-        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in asset_keys()}
+        stamps = {key: tags[key].get(OUTPUT_STAMP_TAG) for key in keys}
         if None not in stamps.values() and instance_marker(home) == marker:
             notes = {s.key: s.notes for s in statuses if s.notes}
             # The checks above leave no None among the values.
