@@ -24,6 +24,7 @@ import dagster as dg
 
 from ..incremental.file_summaries import readable_now
 from ..incremental.memo import output_stamp
+from ..incremental.stooq_sources import StooqSources
 from ..instance.dagster_internals.library import materialization_target
 from ..instance.memo_tags import OUTPUT_STAMP_TAG
 from ..instance.runs import in_flight_assets
@@ -128,7 +129,8 @@ def evaluate_outputs_tick(
 def _readable_again(settings: Settings) -> str | None:
     """Why match_report must read again: files it could not read, one of which reads now."""
     not_read = files_not_read(settings)
-    readable = sum(readable_now(settings.stooq_dir / path) for path in not_read)
+    sources = StooqSources(settings.stooq_dir)
+    readable = sum(readable_now(sources.locate(path)) for path in not_read)
     if not readable:
         return None
     return f"{describe_not_read(not_read)}; {readable} can be read now: reading again"

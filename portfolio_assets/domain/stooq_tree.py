@@ -4,6 +4,10 @@ ticker's base and extension (SPEC 3), for the index and for matching.
 A file counts when its name ends in `.txt` (any case), no part of its path
 relative to the root starts with `.`, and it is reached without following
 symlinks. Scanning uses `os.scandir` only, so it reads no file content.
+
+An archive `X.zip` at the top of the root stands for the folder `X/` (SPEC 1.3,
+`stooq_archives.py`): the scan lists the archive itself, by its stat, so that watching
+the tree and its version cost a stat per archive; `counted_paths` lists its members.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from .csv_files import file_identity, render_csv
 from .errors import InputVanished, PortfolioInputError, printable
+from .stooq_archives import ArchiveFolderConflict, archive_folder, is_archive_name, list_archive
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -24,7 +29,9 @@ __all__ = [
     "UndecodableFileName",
     "build_index",
     "count_index_rows",
+    "counted_paths",
     "index_entry",
+    "is_archive_entry",
     "read_index",
     "read_index_for_bases",
     "remember_index",
@@ -76,13 +83,53 @@ class IndexEntry:
         return (self.ticker, self.stem, self.relative_path, self.region, self.category)
 
 
+def is_archive_entry(item: StooqFile) -> bool:
+    """Whether a scanned entry is an archive (at the top of the root) rather than a file."""
+    return "/" not in item.relative_path and is_archive_name(item.relative_path)
+
+
 def scan_stooq_tree(root: Path) -> list[StooqFile]:
-    """Every counted `*.txt` file under `root` with its stat, sorted by relative path."""
+    """Every counted `*.txt` file under `root`, and every archive at its top, with its
+    stat, sorted by relative path. An archive beside the folder it stands for (or beside
+    another archive standing for the same folder) is an ArchiveFolderConflict."""
     found = [
         StooqFile(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) for path, stat in _walk(root)
     ]
     found.sort(key=lambda item: item.relative_path)
+    archives = [item.relative_path for item in found if is_archive_entry(item)]
+    if archives:
+        _refuse_conflicts(root, archives)
     return found
+
+
+def _refuse_conflicts(root: Path, archives: list[str]) -> None:
+    by_folder: dict[str, str] = {}
+    for name in archives:
+        folder = archive_folder(name)
+        other = by_folder.setdefault(folder, name)
+        if other == name and not os.path.isdir(os.path.join(root, folder)):
+            continue
+        # os.path.isdir follows a symlink; the walk does not, but a link named like
+        # the archive's folder is as confusing: both are refused alike.
+        shown = other if other != name else f"{folder}/"
+        raise ArchiveFolderConflict(
+            f"Stooq folder {printable(root)}: the archive {printable(name)} and {printable(shown)} both stand for "
+            f"the folder {printable(folder)}/; keep one of them (remove the unpacked folder to read the archive "
+            "as it is) and run again"
+        )
+
+
+def counted_paths(root: Path, files: list[StooqFile]) -> list[str]:
+    """The relative paths of every counted file of a scan, the archives' members in place
+    of the archives, sorted. Reads each changed archive's central directory."""
+    paths: list[str] = []
+    for item in files:
+        if is_archive_entry(item):
+            paths.extend(list_archive(root / item.relative_path).members)
+        else:
+            paths.append(item.relative_path)
+    paths.sort()
+    return paths
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -101,6 +148,13 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{prefix}{name}/"))
+                elif not prefix and is_archive_name(name) and entry.is_file(follow_symlinks=False):
+                    if not name.isascii():
+                        _require_utf8(root, name)
+                    try:
+                        yield name, entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
                 elif name.lower().endswith(".txt") and entry.is_file(follow_symlinks=False):
                     try:
                         stat = entry.stat(follow_symlinks=False)

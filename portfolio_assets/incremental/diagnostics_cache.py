@@ -18,7 +18,7 @@ from pathlib import Path
 from ..domain.diagnostics import Diagnostics
 from ..io.parallel import map_files
 from .file_summaries import FileRead, FileSummary, load_file_summaries, save_file_summaries, summarise_file
-from .memo import file_stamp
+from .stooq_sources import StooqSource, StooqSources
 
 __all__ = ["DiagnosedFiles", "diagnose_with_cache"]
 
@@ -51,7 +51,7 @@ def diagnose_with_cache(
     relative_paths: Iterable[str],
     cache_path: Path,
     version: str,
-    read_file: Callable[[tuple[Path, FileSummary | None]], FileRead] = summarise_file,
+    read_file: Callable[[tuple[StooqSource, FileSummary | None]], FileRead] = summarise_file,
     force: bool = False,
 ) -> DiagnosedFiles:
     """Diagnostics of every path, reading only files whose stamp moved (all, in full, with `force`)."""
@@ -59,8 +59,9 @@ def diagnose_with_cache(
     result = DiagnosedFiles(warning=loaded.warning)
     summaries: dict[str, FileSummary] = {}
     to_read: list[str] = []
+    sources = StooqSources(stooq_dir)
     for relative_path in relative_paths:
-        stamp = file_stamp(stooq_dir / relative_path)
+        stamp = sources.stamp(relative_path)
         result.stamps[relative_path] = stamp
         summary = None if force else known.get(relative_path)
         if summary is not None and summary.stamp == stamp and stamp != "missing":
@@ -69,7 +70,7 @@ def diagnose_with_cache(
             result.reused += 1
         else:
             to_read.append(relative_path)
-    jobs = [(stooq_dir / path, None if force else known.get(path)) for path in to_read]
+    jobs = [(sources.locate(path), None if force else known.get(path)) for path in to_read]
     reads = map_files(
         read_file,
         jobs,

@@ -45,6 +45,7 @@ from ..domain.errors import InputVanished, PortfolioInputError, printable
 from ..domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, PlannedExport
 from ..domain.price_files import MissingPriceFile
 from ..domain.price_scan import appended_export_rows, export_from_bytes
+from ..domain.stooq_archives import ArchiveMember, read_member
 from ..io.atomic_files import (
     file_holds,
     remove_leftover_temp_files,
@@ -58,7 +59,8 @@ from ..io.parallel import map_files
 from .export_folder import existing_export_names
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
-from .memo import file_stamp, stat_stamp, written_stamp
+from .memo import stat_stamp, written_stamp
+from .stooq_sources import StooqSource, StooqSources, source_path, source_size, source_stamp
 
 __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
@@ -93,7 +95,7 @@ UNREADABLE_SOURCE = "unreadable"
 
 @dataclass(frozen=True, slots=True)
 class ExportJob:
-    source: Path
+    source: StooqSource
     target: Path
     known_missing: bool
     """The report found the source missing: a header-only export is expected."""
@@ -128,20 +130,42 @@ def _render(job: ExportJob) -> StagedExport:
     elif isinstance(source, MissingPriceFile) and not job.known_missing:
         # The report saw this source but it is gone now: the tree is changing under us.
         # Stop rather than write a header-only file.
-        raise InputVanished(job.source, "the price exports were being written")
+        raise InputVanished(source_path(job.source), "the price exports were being written")
     else:
         # Gone as the report said, or unreadable (a permission, an I/O error): the header
         # alone, as SPEC 2 has it for a file with no usable rows (with include_empty).
-        text, stamp, size, data = export_from_bytes(None), file_stamp(job.source), 0, b""
+        text, stamp, size, data = export_from_bytes(None), source_stamp(job.source), 0, b""
         digest = MISSING_SOURCE if isinstance(source, MissingPriceFile) else f"{UNREADABLE_SOURCE}:{source.error_name}"
     encoded = text.encode("utf-8")
     staged = None if file_holds(job.target, encoded) else stage_bytes(job.target, encoded)
     return StagedExport(staged, stamp, size, digest, len(data))
 
 
+def _from_member(job: ExportJob, member: ArchiveMember) -> StagedExport | None:
+    """`_append` or `_copy` for an archive member: its bytes are decompressed (verified
+    against its CRC-32), and only the rows from `job.offset` on are used."""
+    if member.stamp != job.source_stamp:
+        return None
+    data = read_member(member)
+    if len(data) < job.offset:
+        return None
+    if job.how == "append":
+        rows = appended_export_rows(data[job.offset :])
+        if rows is None:
+            return None
+        staged = stage_appended(job.target, rows) if rows else None
+        # The whole member was decompressed to reach its new rows: all of it counts as read.
+        return StagedExport(staged, member.stamp, len(data), job.source_sha256, len(data), True)
+    encoded = EXPORT_HEADER_LINE + data[job.offset :]
+    staged = None if file_holds(job.target, encoded) else stage_bytes(job.target, encoded)
+    return StagedExport(staged, member.stamp, len(data), job.source_sha256, len(data))
+
+
 def _append(job: ExportJob) -> StagedExport | None:
     """Stage the export with the rows appended to the source since `job.offset` added, or
     None when the source is not the one the file summaries describe (it moved since)."""
+    if isinstance(job.source, ArchiveMember):
+        return _from_member(job, job.source)
     try:
         with open(job.source, "rb") as handle:
             before = os.fstat(handle.fileno())
@@ -175,6 +199,8 @@ def _copy(job: ExportJob) -> StagedExport | None:
     """Stage the export as its header line and the source's bytes from `job.offset` on,
     copied by the kernel: the source is never read into Python. None when the source is
     not the one the file summaries describe, before or after the copy (it moved)."""
+    if isinstance(job.source, ArchiveMember):
+        return _from_member(job, job.source)
     try:
         source = open(job.source, "rb")  # noqa: SIM115 - closed below, after the copy
     except FileNotFoundError:
@@ -385,13 +411,6 @@ def _refuse_unsafe(
     return set(foreign)
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def _intact(known: object, stooq_path: str, target: Path) -> bool:
     """Whether a manifest entry is complete, for this source, and its export file is the
     one written (same stamp)."""
@@ -417,7 +436,7 @@ def _stage_all(prices_dir: Path, jobs: list[ExportJob]) -> list[StagedExport]:
             stage_export,
             jobs,
             label="price_exports: writing exports",
-            parse_bytes=sum(_size(job.source) for job in jobs if job.how == "render"),
+            parse_bytes=sum(source_size(job.source) for job in jobs if job.how == "render"),
             item_file=lambda job: job.source,
         )
     except BaseException:
@@ -470,14 +489,15 @@ def sync_exports(
     trusted = {} if force else records.manifest
     entries: dict[str, dict[str, object]] = {}
     to_write: list[tuple[PlannedExport, ExportJob]] = []
+    sources = StooqSources(stooq_dir)
     for item in planned:
-        source_path, target = stooq_dir / item.stooq_path, prices_dir / item.file_name
-        stamp = file_stamp(source_path)
+        source, target = sources.locate(item.stooq_path), prices_dir / item.file_name
+        stamp = source_stamp(source)
         known = trusted.get(item.file_name)
         summary = (summaries or {}).get(item.stooq_path)
         if summary is not None and summary.stamp != stamp:
             summary = None  # made from other bytes than the file holds now
-        job = ExportJob(source_path, target, item.data_status == MISSING_FILE)
+        job = ExportJob(source, target, item.data_status == MISSING_FILE)
         if _intact(known, item.stooq_path, target):
             assert isinstance(known, dict)
             # An export written while its source could not be read is not of its bytes.
@@ -491,9 +511,9 @@ def sync_exports(
                 sync.content_hashes[item.file_name] = str(known["sha256"])
                 continue
             if summary is not None and summary.earlier == (known["size"], known["sha256"]):
-                job = ExportJob(source_path, target, False, "append", int(known["size"]), summary.sha256, stamp)
+                job = ExportJob(source, target, False, "append", int(known["size"]), summary.sha256, stamp)
         if job.how == "render" and summary is not None and summary.export_offset is not None:
-            job = ExportJob(source_path, target, False, "copy", summary.export_offset, summary.sha256, stamp)
+            job = ExportJob(source, target, False, "copy", summary.export_offset, summary.sha256, stamp)
         to_write.append((item, job))
     staged = _stage_all(prices_dir, [job for _, job in to_write])
     now_owned = owned | {item.file_name for item, _ in to_write}

@@ -27,8 +27,10 @@ from typing import Any
 from ..domain.diagnostics import Diagnostics, RowCounts, unread_diagnostics
 from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
 from ..domain.price_scan import appended_bytes, appended_export_rows, scan_appended, scan_bytes
+from ..domain.stooq_archives import ArchiveMember, read_member
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import stat_stamp
+from .stooq_sources import StooqSource
 
 __all__ = [
     "FileRead",
@@ -133,8 +135,11 @@ class FileRead:
     extended: bool = False
 
 
-def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
-    """A file's bytes and the stamp (`memo.stat_stamp`) it had when opened."""
+def read_stamped(path: StooqSource) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
+    """A file's bytes and the stamp (`memo.stat_stamp`) it had when opened; an archive
+    member's bytes, verified, and its stamp (a damaged member raises BrokenArchive)."""
+    if isinstance(path, ArchiveMember):
+        return read_member(path), path.stamp
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
@@ -145,7 +150,7 @@ def read_stamped(path: Path) -> tuple[bytes, str] | MissingPriceFile | Unreadabl
         return UnreadablePriceFile(type(error).__name__)
 
 
-def readable_now(path: Path) -> bool:
+def readable_now(path: StooqSource) -> bool:
     """Whether a file reads now, all of it, as `read_stamped` reads it: a file whose first
     pages read but a later one fails (a bad block, a flaky share) would otherwise be
     reported readable after every materialization, and read again for ever."""
@@ -185,7 +190,7 @@ def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:
     return FileRead(diagnostics, summary, len(data), len(appended), rows_parsed, extended=True)
 
 
-def summarise_file(job: tuple[Path, FileSummary | None]) -> FileRead:
+def summarise_file(job: tuple[StooqSource, FileSummary | None]) -> FileRead:
     """Read one matched file, parsing only what `known` (its last summary) cannot vouch for.
 
     Runs in a worker thread or process on big runs."""

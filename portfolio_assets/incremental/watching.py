@@ -8,6 +8,10 @@ purpose (`touch -d`, an archive unpacked from a zone ahead of this clock) and th
 file counts as settled at once, rather than when the clock passes it. The
 window reaches as far ahead as back, for a file server whose clock runs a little
 ahead of this one.
+
+An archive of the Stooq folder counts as still being written also while it has no
+end-of-central-directory record: a browser that reserves a download's full size at
+once leaves its mtime still, but the record comes last.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.broker_lists import broker_list_paths
-from ..domain.stooq_tree import scan_stooq_tree
+from ..domain.stooq_archives import has_end_record
+from ..domain.stooq_tree import is_archive_entry, scan_stooq_tree
 from .fingerprints import stooq_fingerprint, tradeable_fingerprint
 
 __all__ = ["SETTLE_SECONDS", "FolderState", "being_written", "broker_folder_state", "stooq_tree_state"]
@@ -56,7 +61,12 @@ def _mtime_ns(path: Path, now: float) -> int:
 
 def stooq_tree_state(root: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> FolderState:
     files = scan_stooq_tree(root)
-    unsettled = tuple(item.relative_path for item in files if being_written(item.mtime_ns, now, settle_seconds))
+    unsettled = tuple(
+        item.relative_path
+        for item in files
+        if being_written(item.mtime_ns, now, settle_seconds)
+        or (is_archive_entry(item) and not has_end_record(root / item.relative_path))
+    )
     if unsettled:
         return FolderState("", unsettled, len(files))
     return FolderState(stooq_fingerprint(files), (), len(files))

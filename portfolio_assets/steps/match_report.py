@@ -33,9 +33,10 @@ from ..incremental.consistency import PartRecords, ReportCoverage, report_covera
 from ..incremental.diagnostics_cache import diagnose_with_cache
 from ..incremental.file_summaries import summarise_file
 from ..incremental.fingerprints import bytes_fingerprint, combine, text_fingerprint
-from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..incremental.memo import StepMemo, can_reuse, output_stamp
 from ..incremental.metadata_files import MetadataFiles
 from ..incremental.report_parts import save_report_parts
+from ..incremental.stooq_sources import StooqSources
 from ..incremental.universe_parts import load_universe_parts
 from ..io.atomic_files import file_holds, remove_leftover_temp_files, replace_all, stage_bytes
 from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings
@@ -139,7 +140,8 @@ def build_match_reports(
     matched_paths = plan.matched_paths()
     # The matched files' stamps are part of the version so that price_exports, which
     # copies their rows, goes stale when one changes without moving its diagnostics.
-    stamps = [f"{path}:{file_stamp(settings.stooq_dir / path)}" for path in matched_paths]
+    sources = StooqSources(settings.stooq_dir)
+    stamps = [f"{path}:{sources.stamp(path)}" for path in matched_paths]
     fingerprint = combine(step_code_version("match_report", settings), index_hash, bytes_hash(universe_bytes), *stamps)
     outputs = [settings.match_report_path, settings.unmatched_report_path]
     stats: dict[str, float] = {

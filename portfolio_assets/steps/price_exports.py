@@ -13,8 +13,9 @@ from ..incremental.export_folder import existing_export_names
 from ..incremental.export_sync import stray_exports, sync_exports
 from ..incremental.file_summaries import load_file_summaries
 from ..incremental.fingerprints import combine, text_fingerprint
-from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp
+from ..incremental.memo import StepMemo, can_reuse, output_stamp
 from ..incremental.metadata_files import MetadataFiles
+from ..incremental.stooq_sources import StooqSources
 from ..settings import MAX_REMOVED_SHARE, Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import FilePath, Listing, MetadataItem
@@ -69,10 +70,11 @@ def build_price_exports(
     # Only what the exports are made of counts: a report change elsewhere (currency
     # cells, unmatched rows) reuses every export. The data_status tells a source read now
     # from one that could not be read then (with include_empty, both are exported).
+    sources = StooqSources(settings.stooq_dir)
     fingerprint = combine(
         step_code_version("price_exports", settings),
         *(
-            f"{item.file_name}:{item.stooq_path}:{item.data_status}:{file_stamp(settings.stooq_dir / item.stooq_path)}"
+            f"{item.file_name}:{item.stooq_path}:{item.data_status}:{sources.stamp(item.stooq_path)}"
             for item in planned
         ),
     )

@@ -13,6 +13,7 @@ from ..domain.stooq_tree import (
     StooqFile,
     build_index,
     count_index_rows,
+    counted_paths,
     remember_index,
     render_index,
     scan_stooq_tree,
@@ -49,13 +50,14 @@ def build_stooq_index(
     started = time.perf_counter()
     require_folder(settings.stooq_dir, "stooq_dir", "Stooq")
     files = scan if scan is not None else scan_stooq_tree(settings.stooq_dir)
-    if not files:
+    paths = counted_paths(settings.stooq_dir, files)
+    if not paths:
         raise EmptyStooqTree(
-            f"the Stooq folder {settings.stooq_dir} holds no *.txt price file (an unmounted share, or an "
+            f"the Stooq folder {settings.stooq_dir} holds no *.txt price file, unpacked or in an archive (an unmounted share, or an "
             "archive still being unpacked?); stooq_index and everything after it were left as they were. "
             f"Run again once the files are back, or set {SETTING_VARIABLES['stooq_dir']} to the right folder"
         )
-    entries = build_index([item.relative_path for item in files])
+    entries = build_index(paths)
     text = render_index(entries)
     version = text_fingerprint(text)
     fingerprint = combine(step_code_version("stooq_index", settings), version)

@@ -208,13 +208,14 @@ def test_a_region_moved_away_during_match_report_poisons_nothing(
 def test_an_unreadable_file_is_not_remembered(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from portfolio_assets.domain.diagnostics import Diagnostics
     from portfolio_assets.incremental.diagnostics_cache import diagnose_with_cache
+    from portfolio_assets.incremental.stooq_sources import StooqSource
 
     settings = settings_from_environment()
     relative, readable = AAPL.removeprefix("data/stooq/"), "d_us_txt/data/daily/us/nyse stocks/2/kim.us.txt"
     cache = world / "cache.json"
 
-    def diagnose(job: tuple[Path, FileSummary | None]) -> FileRead:
-        if "aapl" in job[0].name:
+    def diagnose(job: tuple[StooqSource, FileSummary | None]) -> FileRead:
+        if "aapl" in str(job[0]):
             return FileRead(Diagnostics("", "", 0, "error:PermissionError", ""), None)
         return summarise_file(job)
 

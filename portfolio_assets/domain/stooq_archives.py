@@ -1,0 +1,253 @@
+"""Stooq's archives read as the folders they unpack to (SPEC 1.3): which members count,
+where each member's bytes are, and reading them back, verified.
+
+An archive `X.zip` at the top of the Stooq folder (suffix in any case) stands for the
+folder `X/`: its member `data/daily/us/.../aapl.us.txt` is the file
+`X/data/daily/us/.../aapl.us.txt`. A member counts as a file of the tree would:
+its name ends in `.txt` (any case), no part of it starts with `.` (so `..` never
+counts either), it is not a directory entry and not a symlink (Unix mode `S_IFLNK`
+in its external attributes). Leading and repeated `/` are dropped, as `unzip` drops
+them. When two members have the same name the last one counts: it is what `unzip -o`
+leaves on disk. A counted name must be UTF-8, judged on the raw bytes `unzip` would
+write (Python's `zipfile` decodes names without the UTF-8 flag as cp437; those are
+encoded back to their bytes first).
+
+The listing comes from the central directory alone (name, size, CRC-32 and where the
+member starts) and is kept in this process by the archive's stat identity, so an
+archive listed once is not listed again while unchanged. A member's stamp is its size
+and CRC-32 (`<size>:crc32:<crc>`): a new download whose member has the same size and
+CRC-32 leaves that member's stamp, and so everything made from it, as it was.
+A member is read by its local header and decompressed here (stored or deflate), then
+its size and CRC-32 are checked: any difference is an error naming archive and member.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputVanished, PortfolioInputError, printable
+
+__all__ = [
+    "ArchiveFolderConflict",
+    "ArchiveListing",
+    "ArchiveMember",
+    "BrokenArchive",
+    "archive_folder",
+    "has_end_record",
+    "is_archive_name",
+    "list_archive",
+    "member_stamp",
+    "read_member",
+]
+
+ARCHIVE_SUFFIX = ".zip"
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_END_SIGNATURE = b"PK\x05\x06"
+# The end record is 22 bytes plus a comment of at most 65,535.
+_END_SEARCH = 22 + 65535
+_UTF8_NAME_FLAG = 1 << 11
+_ENCRYPTED_FLAG = 1
+_STORED, _DEFLATED = 0, 8
+
+
+class BrokenArchive(PortfolioInputError):
+    """An archive that is incomplete (still downloading), corrupt, or has a member that
+    cannot be read as the file it stands for; the message names archive and member."""
+
+
+class ArchiveFolderConflict(PortfolioInputError):
+    """An archive and a folder (or two archives) standing for the same folder."""
+
+
+def is_archive_name(name: str) -> bool:
+    """Whether a top-level name of the Stooq folder is an archive that counts."""
+    return len(name) > len(ARCHIVE_SUFFIX) and name.lower().endswith(ARCHIVE_SUFFIX) and not name.startswith(".")
+
+
+def archive_folder(name: str) -> str:
+    """The folder an archive stands for: `d_us_txt.zip` gives `d_us_txt`."""
+    return name[: -len(ARCHIVE_SUFFIX)]
+
+
+def member_stamp(size: int, crc32: int) -> str:
+    """A member's stamp: what the central directory says of its bytes."""
+    return f"{size}:crc32:{crc32:08x}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveMember:
+    """Where one counted member's bytes are, as the central directory says."""
+
+    archive: Path
+    archive_stamp: str
+    """The archive's size, mtime, ctime and inode when listed: its offsets hold only then."""
+    name: str
+    relative_path: str
+    size: int
+    crc32: int
+    compress_size: int
+    method: int
+    flags: int
+    header_offset: int
+
+    @property
+    def stamp(self) -> str:
+        return member_stamp(self.size, self.crc32)
+
+    def __str__(self) -> str:
+        return f"{printable(self.archive)}, member {printable(self.name)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveListing:
+    archive_stamp: str
+    members: dict[str, ArchiveMember]
+    """Counted members by relative path (`X/<member name>`)."""
+
+
+def _identity(stat: os.stat_result) -> str:
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
+# Listings this process made, by archive path; an entry holds while the archive's stat
+# identity is the one it was listed under.
+_LISTINGS: dict[str, ArchiveListing] = {}
+
+
+def _incomplete(path: Path, problem: str) -> BrokenArchive:
+    return BrokenArchive(
+        f"Stooq archive {printable(path)}: {problem}; if it is still downloading, run again once "
+        "it is complete, else download it again. No output was changed"
+    )
+
+
+def list_archive(path: Path) -> ArchiveListing:
+    """The counted members of the archive at `path` (the last of members with one name)."""
+    with open(path, "rb") as handle:
+        stamp = _identity(os.fstat(handle.fileno()))
+        known = _LISTINGS.get(str(path))
+        if known is not None and known.archive_stamp == stamp:
+            return known
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
+            raise _incomplete(path, f"not a complete zip archive ({error})") from None
+        except UnicodeDecodeError:
+            raise _incomplete(path, "a member name flagged UTF-8 is not UTF-8") from None
+        if _identity(os.fstat(handle.fileno())) != stamp:
+            raise _incomplete(path, "it changed while its listing was read")
+    folder = archive_folder(path.name)
+    members: dict[str, ArchiveMember] = {}
+    for info in infos:
+        relative = _counted_name(path, info)
+        if relative is None:
+            continue
+        member = ArchiveMember(
+            path,
+            stamp,
+            info.orig_filename,
+            f"{folder}/{relative}",
+            info.file_size,
+            info.CRC,
+            info.compress_size,
+            info.compress_type,
+            info.flag_bits,
+            info.header_offset,
+        )
+        members.pop(member.relative_path, None)  # the last of a name is the one unzip -o leaves
+        members[member.relative_path] = member
+    listing = ArchiveListing(stamp, members)
+    _LISTINGS[str(path)] = listing
+    return listing
+
+
+def _counted_name(archive: Path, info: zipfile.ZipInfo) -> str | None:
+    """A member's path inside its folder, or None when it does not count (SPEC 1.1)."""
+    if info.flag_bits & _UTF8_NAME_FLAG:
+        raw = info.orig_filename.encode("utf-8")
+    else:
+        raw = info.orig_filename.encode("cp437")  # every byte decodes in cp437: back to the bytes
+    if raw.endswith(b"/") or stat_module.S_ISLNK(info.external_attr >> 16):
+        return None
+    parts = [part for part in raw.split(b"/") if part]
+    if not parts or any(part.startswith(b".") for part in parts) or not parts[-1].lower().endswith(b".txt"):
+        return None
+    try:
+        return b"/".join(parts).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = raw.decode("utf-8", "backslashreplace")
+        raise BrokenArchive(
+            f"Stooq archive {printable(archive)}, member {shown}: its name is not valid UTF-8, so it cannot "
+            "be listed in the index; rename it in the archive (or remove it) and run again"
+        ) from None
+
+
+def has_end_record(path: Path) -> bool:
+    """Whether the file ends with a zip end-of-central-directory record: a download in
+    progress has none yet (its last bytes are not written, or are zeros)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - _END_SEARCH)
+            tail = os.pread(handle.fileno(), size - start, start)
+    except OSError:
+        return False
+    at = tail.rfind(_END_SIGNATURE)
+    return at >= 0 and len(tail) - at >= 22
+
+
+def _corrupt(member: ArchiveMember, problem: str) -> BrokenArchive:
+    return BrokenArchive(
+        f"Stooq archive {member}: {problem}; the archive is corrupt or incomplete, download it "
+        "again. No output was changed"
+    )
+
+
+def read_member(member: ArchiveMember) -> bytes:
+    """The member's bytes, decompressed and checked against its size and CRC-32.
+
+    Raises InputVanished when the archive is gone or was replaced since it was listed
+    (its offsets no longer hold), BrokenArchive when the member cannot be read."""
+    try:
+        handle = open(member.archive, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise InputVanished(member.archive, "its members were being read") from None
+    with handle:
+        if _identity(os.fstat(handle.fileno())) != member.archive_stamp:
+            raise InputVanished(member.archive, "its members were being read (it was replaced)")
+        header = os.pread(handle.fileno(), _LOCAL_HEADER.size, member.header_offset)
+        if len(header) < _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
+            raise _corrupt(member, "no local header where the central directory puts it")
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
+        start = member.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        data = os.pread(handle.fileno(), member.compress_size, start)
+    if len(data) < member.compress_size:
+        raise _corrupt(member, "its data is truncated")
+    if member.flags & _ENCRYPTED_FLAG:
+        raise _corrupt(member, "it is encrypted")
+    if member.method == _STORED:
+        content = data
+    elif member.method == _DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            content = inflater.decompress(data) + inflater.flush()
+        except zlib.error as error:
+            raise _corrupt(member, f"its compressed data is damaged ({error})") from None
+        if not inflater.eof:
+            raise _corrupt(member, "its compressed data is truncated")
+    else:
+        raise BrokenArchive(
+            f"Stooq archive {member}: compression method {member.method} is not supported "
+            "(Stooq's archives use deflate); unpack this archive instead"
+        )
+    if len(content) != member.size or zlib.crc32(content) != member.crc32:
+        raise _corrupt(member, "its bytes do not match the CRC-32 and size of the central directory")
+    return content
