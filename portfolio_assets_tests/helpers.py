@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -61,6 +62,7 @@ __all__ = [
     "stored_run",
     "wait_for",
     "write_file",
+    "zip_folder",
 ]
 
 BIN = Path(sys.executable).parent
@@ -344,3 +346,14 @@ def running_dagster_dev(
         log.close()
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(root / log_name, ARTIFACTS / log_name)
+
+
+def zip_folder(folder: Path, archive: Path, extra: Callable[[zipfile.ZipFile], None] | None = None) -> None:
+    """`folder` as the archive Stooq ships: deflate, directory entries, written anew (a new inode)."""
+    partial = archive.with_name(archive.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as handle:
+        for path in sorted(folder.rglob("*")):
+            handle.write(path, path.relative_to(folder).as_posix())
+        if extra is not None:
+            extra(handle)
+    os.replace(partial, archive)

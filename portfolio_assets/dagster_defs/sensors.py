@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dagster as dg
 
 from ..domain.errors import PortfolioInputError
-from ..incremental.watching import FolderState, broker_folder_state, stooq_tree_state
+from ..domain.stooq_tree import unpacked_folders
+from ..incremental.watching import FolderState, archive_stamps, broker_folder_state, stooq_tree_state
 from ..instance.dagster_internals.library import DATA_VERSION_TAG
 from ..instance.location_settings import record_location_settings
-from ..settings import Settings, sensor_intervals
+from ..settings import STOOQ_WALK_SECONDS, Settings, sensor_intervals
 from .resources import PipelineSettings
 
-__all__ = ["build_sensors", "evaluate_tick"]
+__all__ = ["build_sensors", "evaluate_tick", "stooq_tick"]
 
 
 def _latest_observed(instance: dg.DagsterInstance, key: str) -> str | None:
@@ -38,12 +39,15 @@ def evaluate_tick(
     state_of: Callable[[], FolderState],
     folder: Path,
     confirm: bool = False,
+    remember: Mapping[str, object] | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick of a source sensor: observe `source` when its fingerprint moved.
 
     With `confirm`, a new fingerprint must be seen on two ticks in a row before it
     counts: unzip gives extracted files the archive's old mtimes, so a tree being
-    unpacked can look settled between two files."""
+    unpacked can look settled between two files. `remember` goes into the cursor of a
+    tick that looked at the whole folder."""
+    remember = dict(remember or {})
     cursor = json.loads(context.cursor) if context.cursor else {}
     try:
         # What this code location runs with, so `refresh` can refuse settings these ticks would undo.
@@ -62,10 +66,10 @@ def evaluate_tick(
     latest = _latest_observed(context.instance, source)
     if confirm and state.fingerprint != latest and cursor.get("pending") != state.fingerprint:
         return dg.SensorResult(
-            cursor=json.dumps({**cursor, "pending": state.fingerprint}),
+            cursor=json.dumps({**cursor, **remember, "pending": state.fingerprint}),
             skip_reason=f"{folder} changed; observing it if it is the same on the next tick",
         )
-    new_cursor = json.dumps({"fingerprint": state.fingerprint})
+    new_cursor = json.dumps({**remember, "fingerprint": state.fingerprint})
     if state.fingerprint == latest:
         return dg.SensorResult(cursor=new_cursor, skip_reason=f"{folder} is as last observed")
     context.log.info(f"{source} fingerprint {latest} -> {state.fingerprint}")
@@ -77,6 +81,38 @@ def evaluate_tick(
     return dg.SensorResult(asset_events=[observation], cursor=new_cursor)
 
 
+def stooq_tick(
+    context: dg.SensorEvaluationContext, settings: Settings, walk_seconds: float, now: float | None = None
+) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the Stooq sensor. Archives are stat-ed every tick; a folder with
+    unpacked folders (100,000 files to stat) is walked only every `walk_seconds`, or at
+    once when an archive changed or a change waits to be confirmed."""
+    now = time.time() if now is None else now
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    archives = archive_stamps(settings.stooq_dir)
+    walked = cursor.get("walked")
+    if (
+        isinstance(walked, int | float)
+        and "pending" not in cursor
+        and cursor.get("archives") == archives
+        and now - walked < walk_seconds
+        and unpacked_folders(settings.stooq_dir)
+    ):
+        return dg.SkipReason(
+            f"the archives of {settings.stooq_dir} are as last looked at; its unpacked folders are "
+            f"walked every {walk_seconds:g} s ({STOOQ_WALK_SECONDS.variable})"
+        )
+    return evaluate_tick(
+        context,
+        settings,
+        "stooq_files",
+        lambda: stooq_tree_state(settings.stooq_dir, now),
+        settings.stooq_dir,
+        confirm=True,
+        remember={"walked": now, "archives": archives},
+    )
+
+
 def build_sensors() -> list[dg.SensorDefinition]:
     """The two observing sensors, the output files sensor and the automation condition sensor."""
     from ..steps.registry import asset_keys
@@ -84,6 +120,7 @@ def build_sensors() -> list[dg.SensorDefinition]:
     from .output_checks import build_output_files_sensor
 
     intervals = sensor_intervals()
+    walk_seconds = STOOQ_WALK_SECONDS.read()
 
     @dg.sensor(
         minimum_interval_seconds=intervals["tradeable_instruments_sensor"],
@@ -105,20 +142,14 @@ def build_sensors() -> list[dg.SensorDefinition]:
     @dg.sensor(
         minimum_interval_seconds=intervals["stooq_files_sensor"],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks.",
+        description="Observes the Stooq tree (stat only) when it changed and looks the same on two ticks: "
+        "its archives every tick, its unpacked folders every PORTFOLIO_ASSETS_STOOQ_WALK_SECONDS.",
     )
     def stooq_files_sensor(
         context: dg.SensorEvaluationContext, settings: PipelineSettings
     ) -> dg.SensorResult | dg.SkipReason:
         resolved = settings.resolve()
-        return evaluate_tick(
-            context,
-            resolved,
-            "stooq_files",
-            lambda: stooq_tree_state(resolved.stooq_dir, time.time()),
-            resolved.stooq_dir,
-            confirm=True,
-        )
+        return stooq_tick(context, resolved, walk_seconds)
 
     return [
         tradeable_instruments_sensor,

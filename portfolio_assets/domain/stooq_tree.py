@@ -38,6 +38,7 @@ __all__ = [
     "render_index",
     "scan_stooq_tree",
     "split_ticker",
+    "unpacked_folders",
 ]
 
 INDEX_COLUMNS = ("ticker", "stem", "relative_path", "region", "category")
@@ -117,6 +118,15 @@ def _refuse_conflicts(root: Path, archives: list[str]) -> None:
             f"the folder {printable(folder)}/; keep one of them (remove the unpacked folder to read the archive "
             "as it is) and run again"
         )
+
+
+def unpacked_folders(root: Path) -> list[str]:
+    """The folders at the top of the root that are walked as files (not hidden, not links)."""
+    try:
+        with os.scandir(root) as entries:
+            return sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def counted_paths(root: Path, files: list[StooqFile]) -> list[str]:

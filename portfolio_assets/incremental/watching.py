@@ -21,11 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.broker_lists import broker_list_paths
-from ..domain.stooq_archives import has_end_record
+from ..domain.stooq_archives import has_end_record, is_archive_name
 from ..domain.stooq_tree import is_archive_entry, scan_stooq_tree
 from .fingerprints import stooq_fingerprint, tradeable_fingerprint
+from .memo import stat_stamp
 
-__all__ = ["SETTLE_SECONDS", "FolderState", "being_written", "broker_folder_state", "stooq_tree_state"]
+__all__ = [
+    "SETTLE_SECONDS",
+    "FolderState",
+    "archive_stamps",
+    "being_written",
+    "broker_folder_state",
+    "stooq_tree_state",
+]
 
 SETTLE_SECONDS = 3.0
 
@@ -70,3 +78,20 @@ def stooq_tree_state(root: Path, now: float, settle_seconds: float = SETTLE_SECO
     if unsettled:
         return FolderState("", unsettled, len(files))
     return FolderState(stooq_fingerprint(files), (), len(files))
+
+
+def archive_stamps(root: Path) -> dict[str, str]:
+    """The stamp (`memo.stat_stamp`) of each archive at the top of the Stooq folder, by
+    name: what a sensor tick looks at between two walks of the unpacked folders."""
+    stamps = {}
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if is_archive_name(entry.name) and entry.is_file(follow_symlinks=False):
+                    try:
+                        stamps[entry.name] = stat_stamp(entry.stat(follow_symlinks=False))
+                    except FileNotFoundError:
+                        continue
+    except OSError:
+        return {}
+    return stamps

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..domain.errors import PortfolioInputError
+from ..domain.stooq_tree import unpacked_folders
 from ..incremental.export_folder import existing_export_names
 from ..incremental.memo import output_stamp
 from ..settings import Settings
 from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
 from ..steps.registry import SOURCE_KEYS, output_paths, result_settings
+from ..steps.stooq_index import archive_changes
 from ..steps.tradeable_universe import broker_list_hashes
 from .dagster_internals.library import (
     CODE_VERSION_TAG,
@@ -116,7 +119,13 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
     if parent == "tradeable_instruments":
         return _changed_broker_lists(instance, settings)
     if parent == "stooq_files":
-        return ["Stooq files changed (added, removed or updated)"]
+        try:
+            archives = archive_changes(settings)
+        except PortfolioInputError as error:  # a broken archive: refresh will say so too
+            archives = [str(error)]
+        if archives and not unpacked_folders(settings.stooq_dir):
+            return archives
+        return [*archives, "Stooq files changed (added, removed or updated)"]
     return [f"upstream {parent} has new data"]
 
 

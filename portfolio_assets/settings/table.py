@@ -45,6 +45,7 @@ __all__ = [
     "SETTINGS",
     "STOOQ_DIR",
     "STOOQ_SENSOR_SECONDS",
+    "STOOQ_WALK_SECONDS",
     "TRADEABLE_DIR",
     "TRADEABLE_SENSOR_SECONDS",
     "WORKERS",
@@ -335,8 +336,16 @@ STOOQ_SENSOR_SECONDS: Setting[int] = Setting(
     "stooq_sensor_seconds",
     "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS",
     WholeNumber(1, "seconds"),
+    "5",
+    "Seconds between ticks of the Stooq tree sensor; each tick stats the archives at the top of the folder.",
+    "definitions",
+)
+STOOQ_WALK_SECONDS: Setting[int] = Setting(
+    "stooq_walk_seconds",
+    "PORTFOLIO_ASSETS_STOOQ_WALK_SECONDS",
+    WholeNumber(1, "seconds"),
     "60",
-    "Seconds between ticks of the Stooq tree sensor.",
+    "Seconds between walks of the unpacked Stooq folders by the Stooq tree sensor (sooner when an archive changed).",
     "definitions",
 )
 OUTPUT_SENSOR_SECONDS: Setting[int] = Setting(
@@ -434,6 +443,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     INCLUDE_EMPTY,
     TRADEABLE_SENSOR_SECONDS,
     STOOQ_SENSOR_SECONDS,
+    STOOQ_WALK_SECONDS,
     OUTPUT_SENSOR_SECONDS,
     AUTOMATION_SECONDS,
     MAX_UNMATCHED_SHARE,

@@ -80,7 +80,7 @@ def test_typed_values_by_default() -> None:
     )
     assert sensor_intervals({}) == {
         "tradeable_instruments_sensor": 5,
-        "stooq_files_sensor": 60,
+        "stooq_files_sensor": 5,
         "output_files_sensor": 10,
         "portfolio_assets_automation": 5,
     }

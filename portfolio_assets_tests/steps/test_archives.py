@@ -15,7 +15,6 @@ import os
 import shutil
 import struct
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,9 @@ from portfolio_assets.domain.stooq_tree import counted_paths, scan_stooq_tree
 from portfolio_assets.settings import Settings
 from portfolio_assets.steps.common import StepResult
 from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
+from portfolio_assets.steps.stooq_index import archive_changes
 
-from ..helpers import STOOQ_HEADER, stooq_rows, write_file
+from ..helpers import STOOQ_HEADER, stooq_rows, write_file, zip_folder
 
 ZIPPED_FOLDERS = ("d_us_txt", "d_uk_txt")
 DAYS = ["20240102", "20240103", "20240104", "20240105"]
@@ -42,17 +42,6 @@ def _us(name: str) -> str:
 
 def _uk(name: str) -> str:
     return f"d_uk_txt/data/daily/uk/lse etfs/{name}.txt"
-
-
-def zip_folder(folder: Path, archive: Path, extra: Callable[[zipfile.ZipFile], None] | None = None) -> None:
-    """`folder` as the archive Stooq ships: deflate, directory entries, written anew (a new inode)."""
-    partial = archive.with_name(archive.name + ".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as handle:
-        for path in sorted(folder.rglob("*")):
-            handle.write(path, path.relative_to(folder).as_posix())
-        if extra is not None:
-            extra(handle)
-    os.replace(partial, archive)
 
 
 def _copy_changed(source: str, target: str) -> None:
@@ -151,6 +140,7 @@ def test_archives_give_the_unpacked_outputs_through_every_recompute_scenario(wor
     with open(worlds.tree / _us("t1.us"), "a", encoding="utf-8") as handle:
         handle.write("T1.US,D,20240108,000000,1,2,0.5,11,1000,0\n")
     worlds.sync()
+    assert archive_changes(worlds.settings["zipped"]) == ["archive d_us_txt.zip: 1 member changed"]
     files_read, bytes_read = _read_stats(worlds.refresh_both())
     assert files_read == 1
     assert bytes_read == (worlds.tree / _us("t1.us")).stat().st_size
@@ -160,7 +150,12 @@ def test_archives_give_the_unpacked_outputs_through_every_recompute_scenario(wor
     write_file(worlds.tree / _us("t12.us"), stooq_rows("T12.US", DAYS))
     (worlds.tree / _us("t3.us")).unlink()
     worlds.sync()
+    assert archive_changes(worlds.settings["zipped"]) == [
+        "archive d_uk_txt.zip: 1 member changed",
+        "archive d_us_txt.zip: 1 member added, 1 member removed",
+    ]
     worlds.refresh_both()
+    assert archive_changes(worlds.settings["zipped"]) == []
 
     # Nothing changed in the bytes, but every archive is a new download: nothing is read.
     worlds.sync()
