@@ -695,12 +695,22 @@ def main(argv: list[str] | None = None) -> int:
         help="time the refresh of another checkout of the project (a folder holding portfolio_assets/), "
         "e.g. an earlier commit's `git worktree`; the floors are measured the same",
     )
+    parser.add_argument(
+        "--archives",
+        action="store_true",
+        help="time the world zipped as Stooq ships it instead (dev/archive_benchmark.py), unzip -o beside it",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     rows = (args.rows[0], args.rows[1])
     world, summary = prepare_world(workdir, args.files, args.instruments, rows, args.reuse_world)
+    if args.archives:
+        from .archive_benchmark import archive_report, run_archives  # it builds on this module
+
+        print("\n" + archive_report(run_archives(workdir, world, args.runs, args.reuse_world), args.runs))
+        return 0
     results = run(workdir, world, args.runs, None if args.code is None else args.code.absolute())
     if args.code is not None:
         print(f"\nrefresh code: {args.code.absolute()}")
