@@ -82,8 +82,8 @@ def observe_tradeable_instruments(settings: Settings) -> dg.ObserveResult:
 
 @dg.observable_source_asset(
     group_name=GROUP,
-    description="The unpacked Stooq daily archives (*.txt). Version: relative path, size, "
-    "mtime, ctime and inode of every file, from a stat-only scan.",
+    description="The Stooq daily archives: unpacked (*.txt) or as downloaded (*.zip). Version: relative "
+    "path, size, mtime, ctime and inode of every file and archive, from a stat-only scan.",
 )
 def stooq_files(settings: PipelineSettings) -> dg.ObserveResult:
     return observe_stooq_files(settings.resolve())

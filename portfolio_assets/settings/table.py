@@ -272,7 +272,7 @@ STOOQ_DIR: Setting[Path] = Setting(
     "PORTFOLIO_ASSETS_STOOQ_DIR",
     _FOLDER,
     "data/stooq",
-    "The Stooq tree: Stooq's daily archives, unpacked.",
+    "The Stooq tree: Stooq's daily archives, as downloaded (`*.zip`) or unpacked.",
     "pipeline",
     flag="--stooq-dir",
 )
