@@ -19,13 +19,14 @@ import dagster as dg
 
 from ..domain.errors import PortfolioInputError
 from ..domain.stooq_tree import unpacked_folders
+from ..incremental.archive_changes import describe_archive_changes
 from ..incremental.export_folder import existing_export_names
 from ..incremental.memo import output_stamp
+from ..incremental.metadata_files import MetadataFiles
 from ..settings import Settings
 from ..steps.match_report import describe_not_read, files_not_read
 from ..steps.price_exports import export_strays
-from ..steps.registry import SOURCE_KEYS, output_paths, result_settings
-from ..steps.stooq_index import archive_changes
+from ..steps.registry import SOURCE_KEYS, cache_version, output_paths, result_settings
 from ..steps.tradeable_universe import broker_list_hashes
 from .dagster_internals.library import (
     CODE_VERSION_TAG,
@@ -39,6 +40,7 @@ from .memo_tags import OUTPUT_STAMP_TAG, SETTING_TAG_PREFIX
 __all__ = [
     "SOURCE_KEYS",
     "AssetStatus",
+    "archive_changes",
     "asset_statuses",
     "current_data_version",
     "describe_path",
@@ -226,3 +228,13 @@ def asset_statuses(
         status_of(key, judged[key], graph.get(dg.AssetKey(key)).code_version, tags[key], instance, settings)
         for key in keys
     ]
+
+
+def archive_changes(settings: Settings) -> list[str]:
+    """What changed in each archive of the Stooq folder since the outputs were made, in words."""
+    return describe_archive_changes(
+        settings.stooq_dir,
+        settings.index_path,
+        MetadataFiles(settings.metadata_dir).diagnostics_cache_path,
+        cache_version("diagnostics"),
+    )

@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..domain.errors import PortfolioInputError
-from ..domain.stooq_archives import archive_folder, is_archive_name, list_archive
 from ..domain.stooq_tree import (
     INDEX_COLUMNS,
     IndexEntry,
@@ -15,30 +14,20 @@ from ..domain.stooq_tree import (
     build_index,
     count_index_rows,
     counted_paths,
-    read_index,
     remember_index,
     render_index,
     scan_stooq_tree,
 )
-from ..incremental.file_summaries import load_file_summaries
 from ..incremental.fingerprints import combine, stooq_fingerprint, text_fingerprint
 from ..incremental.memo import StepMemo, can_reuse, output_stamp
-from ..incremental.metadata_files import MetadataFiles
 from ..io.atomic_files import remove_leftover_temp_files, write_text_if_changed
 from ..settings import SETTING_VARIABLES, Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import Counts, FilePath, MetadataItem, Preview, TableShape
 from .common import StepResult, require_folder
-from .registry import cache_version, step_code_version
+from .registry import step_code_version
 
-__all__ = [
-    "EmptyStooqTree",
-    "IndexResult",
-    "archive_changes",
-    "build_stooq_index",
-    "metadata",
-    "stooq_index_not_empty",
-]
+__all__ = ["EmptyStooqTree", "IndexResult", "build_stooq_index", "metadata", "stooq_index_not_empty"]
 
 
 class EmptyStooqTree(PortfolioInputError):
@@ -103,41 +92,3 @@ def metadata(settings: Settings, result: IndexResult) -> dict[str, MetadataItem]
 def stooq_index_not_empty(reading: CheckReading) -> CheckOutcome:
     rows = count_index_rows(reading.settings.index_path)
     return CheckOutcome(rows > 0, {"row_count": rows, "expected_minimum": 1})
-
-
-def archive_changes(settings: Settings) -> list[str]:
-    """What changed in each archive since the outputs were made, in words: "archive
-    d_us_txt.zip: 6,992 members changed, 3 added". Changed members are the members the
-    reports read (matched ones) whose size or CRC-32 moved; added and removed ones are
-    counted against the index. Archives with no such change are left out."""
-    root = settings.stooq_dir
-    try:
-        names = sorted(entry.name for entry in root.iterdir() if is_archive_name(entry.name) and entry.is_file())
-    except OSError:
-        return []
-    if not names:
-        return []
-    try:
-        indexed = {entry.relative_path for entry in read_index(settings.index_path)}
-    except (OSError, ValueError):
-        indexed = set()
-    summaries = load_file_summaries(
-        MetadataFiles(settings.metadata_dir).diagnostics_cache_path, cache_version("diagnostics")
-    )[0]
-    lines = []
-    for name in names:
-        members = list_archive(root / name).members
-        prefix = archive_folder(name) + "/"
-        changed = sum(
-            1 for path, summary in summaries.items() if path in members and members[path].stamp != summary.stamp
-        )
-        added = sum(1 for path in members if path not in indexed)
-        removed = sum(1 for path in indexed if path.startswith(prefix) and path not in members)
-        shown = [
-            f"{count:,} member{'s' if count != 1 else ''} {what}"
-            for count, what in ((changed, "changed"), (added, "added"), (removed, "removed"))
-            if count
-        ]
-        if shown:
-            lines.append(f"archive {name}: {', '.join(shown)}")
-    return lines

@@ -23,10 +23,11 @@ import pytest
 from portfolio_assets.domain.errors import PortfolioInputError
 from portfolio_assets.domain.stooq_archives import ArchiveFolderConflict, BrokenArchive, list_archive
 from portfolio_assets.domain.stooq_tree import counted_paths, scan_stooq_tree
+from portfolio_assets.incremental.archive_changes import describe_archive_changes
+from portfolio_assets.incremental.metadata_files import MetadataFiles
 from portfolio_assets.settings import Settings
 from portfolio_assets.steps.common import StepResult
-from portfolio_assets.steps.registry import ASSET_KEYS, get_asset
-from portfolio_assets.steps.stooq_index import archive_changes
+from portfolio_assets.steps.registry import ASSET_KEYS, cache_version, get_asset
 
 from ..helpers import STOOQ_HEADER, stooq_rows, write_file, zip_folder
 
@@ -116,6 +117,12 @@ def _output_files(base: Path) -> dict[str, bytes]:
         for folder in (base / "metadata", base / "prices")
         for path in sorted(folder.rglob("*.csv"))
     }
+
+
+def archive_changes(settings: Settings) -> list[str]:
+    """What `status` says changed in the archives."""
+    summaries = MetadataFiles(settings.metadata_dir).diagnostics_cache_path
+    return describe_archive_changes(settings.stooq_dir, settings.index_path, summaries, cache_version("diagnostics"))
 
 
 @pytest.fixture
