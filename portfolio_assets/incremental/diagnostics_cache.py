@@ -18,7 +18,7 @@ from pathlib import Path
 from ..domain.diagnostics import Diagnostics
 from ..io.parallel import map_files
 from .file_summaries import FileRead, FileSummary, load_file_summaries, save_file_summaries, summarise_file
-from .stooq_sources import StooqSource, StooqSources
+from .stooq_sources import StooqSource, StooqSources, remember_appended
 
 __all__ = ["DiagnosedFiles", "diagnose_with_cache"]
 
@@ -80,7 +80,10 @@ def diagnose_with_cache(
         ),
         item_file=lambda job: job[0],
     )
+    appended = {}
     for relative_path, read in zip(to_read, reads, strict=True):
+        if read.appended is not None and read.summary is not None and read.summary.earlier is not None:
+            appended[relative_path] = (read.summary.stamp, read.summary.earlier[0], read.appended)
         result.by_path[relative_path] = read.diagnostics
         if read.summary is not None:
             summaries[relative_path] = read.summary
@@ -88,6 +91,7 @@ def diagnose_with_cache(
         result.bytes_parsed += read.bytes_parsed
         result.rows_parsed += read.rows_parsed
         result.files_extended += read.extended
+    remember_appended(appended)
     result.files_read = len(to_read)
     result.by_path = {path: result.by_path[path] for path in result.stamps}
     summaries = {path: summaries[path] for path in result.stamps if path in summaries}

@@ -60,7 +60,7 @@ from .export_folder import existing_export_names
 from .file_summaries import FileSummary, read_stamped
 from .json_cache import LoadedCache, load_json_cache, save_json_cache
 from .memo import stat_stamp, written_stamp
-from .stooq_sources import StooqSource, StooqSources, source_path, source_size, source_stamp
+from .stooq_sources import StooqSource, StooqSources, appended_since, source_path, source_size, source_stamp
 
 __all__ = ["ExportSync", "UnsafeExportChange", "stray_exports", "sync_exports"]
 
@@ -107,6 +107,9 @@ class ExportJob:
     """To append or copy: the hash the file summaries give the source's current bytes."""
     source_stamp: str = ""
     """To append or copy: the stamp those bytes had; a source that moved since is rendered."""
+    appended: bytes | None = None
+    """To append from an archive member: its bytes from `offset` on, when match_report
+    kept them (`stooq_sources.appended_since`), so it is not decompressed again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,12 @@ def _from_member(job: ExportJob, member: ArchiveMember) -> StagedExport | None:
     against its CRC-32), and only the rows from `job.offset` on are used."""
     if member.stamp != job.source_stamp:
         return None
+    if job.how == "append" and job.appended is not None:
+        rows = appended_export_rows(job.appended)
+        if rows is None:
+            return None
+        staged = stage_appended(job.target, rows) if rows else None
+        return StagedExport(staged, member.stamp, member.size, job.source_sha256, 0, True)
     data = read_member(member)
     if len(data) < job.offset:
         return None
@@ -511,7 +520,9 @@ def sync_exports(
                 sync.content_hashes[item.file_name] = str(known["sha256"])
                 continue
             if summary is not None and summary.earlier == (known["size"], known["sha256"]):
-                job = ExportJob(source, target, False, "append", int(known["size"]), summary.sha256, stamp)
+                offset = int(known["size"])
+                kept = appended_since(item.stooq_path, stamp, offset) if isinstance(source, ArchiveMember) else None
+                job = ExportJob(source, target, False, "append", offset, summary.sha256, stamp, kept)
         if job.how == "render" and summary is not None and summary.export_offset is not None:
             job = ExportJob(source, target, False, "copy", summary.export_offset, summary.sha256, stamp)
         to_write.append((item, job))

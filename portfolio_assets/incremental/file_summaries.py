@@ -133,6 +133,9 @@ class FileRead:
     bytes_parsed: int = 0
     rows_parsed: int = 0
     extended: bool = False
+    appended: bytes | None = None
+    """An archive member's bytes after its earlier version, when it only grew: price_exports
+    appends them to the export without decompressing the member a second time."""
 
 
 def read_stamped(path: StooqSource) -> tuple[bytes, str] | MissingPriceFile | UnreadablePriceFile:
@@ -201,6 +204,8 @@ def summarise_file(job: tuple[StooqSource, FileSummary | None]) -> FileRead:
     data, stamp = source
     if known is not None:
         reused = _from_known(data, stamp, known)
+        if reused is not None and reused.extended and isinstance(path, ArchiveMember):
+            return replace(reused, appended=data[known.size :])
         if reused is not None:
             return reused
     scan = scan_bytes(data)

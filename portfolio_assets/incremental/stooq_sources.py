@@ -5,6 +5,11 @@ Every step that stamps or reads a Stooq file by its relative path asks a `StooqS
 of the root: a file's stamp is its stat (`memo.stat_stamp`), a member's is its size and
 CRC-32 from the central directory, so "an unchanged stamp is never read" holds for both,
 and a member whose size and CRC-32 survive a new download is never decompressed.
+
+A member that only grew is decompressed once per refresh: match_report hands the bytes
+it appended (`remember_appended`) to price_exports in the same process, which appends
+them to the export (`appended_since`) when the member's stamp is still the one they
+came from; in another process, price_exports decompresses the member itself.
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ from pathlib import Path
 from ..domain.stooq_archives import ArchiveMember, archive_folder, is_archive_name, list_archive
 from .memo import file_stamp
 
-__all__ = ["StooqSource", "StooqSources", "source_path", "source_size", "source_stamp"]
+__all__ = [
+    "StooqSource",
+    "StooqSources",
+    "appended_since",
+    "remember_appended",
+    "source_path",
+    "source_size",
+    "source_stamp",
+]
 
 StooqSource = Path | ArchiveMember
 """A file's path, or an archive member (a path that does not exist stands for a file gone)."""
@@ -73,3 +86,21 @@ def source_size(source: StooqSource) -> int:
         return source.stat().st_size
     except OSError:
         return 0
+
+
+# Bytes appended to archive members, by relative path: (member stamp, earlier size, bytes).
+_APPENDED: dict[str, tuple[str, int, bytes]] = {}
+
+
+def remember_appended(appended: dict[str, tuple[str, int, bytes]]) -> None:
+    """Keep the bytes appended to members (verified: their earlier part hashed to the
+    summary's, the whole to the member's CRC-32), replacing what was kept before."""
+    _APPENDED.clear()
+    _APPENDED.update(appended)
+
+
+def appended_since(relative_path: str, stamp: str, size: int) -> bytes | None:
+    """The bytes appended to the member at `relative_path` after its first `size` bytes,
+    if they were kept for this very stamp."""
+    kept = _APPENDED.get(relative_path)
+    return kept[2] if kept is not None and kept[0] == stamp and kept[1] == size else None
