@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from portfolio_assets.domain import stooq_archives
 from portfolio_assets.domain.errors import PortfolioInputError
 from portfolio_assets.domain.stooq_archives import ArchiveFolderConflict, BrokenArchive, list_archive
 from portfolio_assets.domain.stooq_tree import counted_paths, scan_stooq_tree
@@ -179,22 +180,21 @@ def test_archives_give_the_unpacked_outputs_through_every_recompute_scenario(wor
 
 
 def test_an_unchanged_archive_is_listed_once(worlds: Worlds, monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[str] = []
+    listed: list[str] = []
+    read_directory = stooq_archives._central_directory
 
-    class Counting(zipfile.ZipFile):
-        def __init__(self, file: Any, *args: Any, **kwargs: Any) -> None:
-            opened.append(getattr(file, "name", file))  # an open file, or a path to write
-            super().__init__(file, *args, **kwargs)
+    def counting(path: Path, *args: Any) -> Any:
+        listed.append(path.name)
+        return read_directory(path, *args)
 
-    monkeypatch.setattr(zipfile, "ZipFile", Counting)
+    monkeypatch.setattr(stooq_archives, "_central_directory", counting)
     root = worlds.settings["zipped"].stooq_dir
     for _ in range(3):
         counted_paths(root, scan_stooq_tree(root))
-    assert len(opened) == len(ZIPPED_FOLDERS)
+    assert sorted(listed) == ["d_uk_txt.zip", "d_us_txt.zip"]
     zip_folder(worlds.tree / "d_uk_txt", root / "d_uk_txt.zip")  # a new download
-    del opened[len(ZIPPED_FOLDERS) :]  # the writing of it
     counted_paths(root, scan_stooq_tree(root))
-    assert opened[len(ZIPPED_FOLDERS) :] == [str(root / "d_uk_txt.zip")]
+    assert sorted(listed) == ["d_uk_txt.zip", "d_uk_txt.zip", "d_us_txt.zip"]
 
 
 def _refused(worlds: Worlds, expected: type[PortfolioInputError], *named: str) -> None:
@@ -270,4 +270,28 @@ def test_zip64_archives_are_read(worlds: Worlds, monkeypatch: pytest.MonkeyPatch
     monkeypatch.undo()
     data = (worlds.settings["zipped"].stooq_dir / "d_us_txt.zip").read_bytes()
     assert b"PK\x06\x06" in data and b"PK\x06\x07" in data  # the zip64 end record and its locator
+    worlds.refresh_both()
+
+
+def test_a_stub_before_the_archive_and_a_repeated_member_read_as_unzip_reads_them(
+    worlds: Worlds, recwarn: pytest.WarningsRecorder
+) -> None:
+    """A self-extractor's stub before the archive shifts every offset; of two members with
+    one name the last is what `unzip -o` leaves, here the one the unpacked tree holds."""
+    worlds.refresh_both()
+    name = _uk("u1.uk").partition("/")[2]
+    newer = (worlds.tree / _uk("u1.uk")).read_text(encoding="utf-8") + "U1.UK,D,20240110,000000,1,2,0.5,11,1000,0\n"
+    (worlds.tree / _uk("u1.uk")).write_text(newer, encoding="utf-8")
+    worlds.sync()
+
+    def older_first(handle: zipfile.ZipFile) -> None:
+        handle.writestr(name, stooq_rows("U1.UK", ["20200101"]))  # zipfile warns of the duplicate
+        handle.writestr(name, newer)
+
+    archive = worlds.settings["zipped"].stooq_dir / "d_uk_txt.zip"
+    without = worlds.tree.parent / "d_uk_txt"
+    shutil.copytree(worlds.tree / "d_uk_txt", without)
+    (without / name).unlink()
+    zip_folder(without, archive, older_first)
+    archive.write_bytes(b"#!/bin/sh\nexit 1\n" + archive.read_bytes())
     worlds.refresh_both()
