@@ -84,3 +84,18 @@ def test_dagster_fixed_runs_the_trivial_run_on_a_fresh_instance(tmp_path: Path) 
     assert measured.tree_mib > 0
     assert measured.left == 0
     assert not (tmp_path / "trivial_dagster_home").exists()
+
+
+def test_the_archive_floor_decompresses_every_matched_member_with_its_new_row(tiny_world: Path, tmp_path: Path) -> None:
+    from portfolio_assets.dev.archive_benchmark import _zip_folder, decompress_matched
+
+    stooq = tiny_world / "data/stooq"
+    prices = [path.relative_to(stooq).as_posix() for path in _prices(tiny_world)]
+    matched = [path for path in prices if not any(part.startswith(".") for part in path.split("/"))][:20]
+    for folder in sorted(path for path in stooq.iterdir() if path.is_dir()):
+        _zip_folder(folder, tmp_path / f"{folder.name}.zip", set(matched))
+    seconds, parse_seconds, members, size = decompress_matched(tmp_path, matched)
+    assert seconds > 0 and parse_seconds >= 0
+    assert members == len(matched) == 20
+    grown = sum(1 for path in matched if (stooq / path).stat().st_size > 0)
+    assert size > sum((stooq / path).stat().st_size for path in matched) + grown * 30  # a row each
