@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.diagnostics import Diagnostics, RowCounts, unread_diagnostics
+from ..domain.errors import PortfolioInputError
 from ..domain.price_files import MissingPriceFile, UnreadablePriceFile
 from ..domain.price_scan import appended_bytes, appended_export_rows, scan_appended, scan_bytes
 from ..domain.stooq_archives import ArchiveMember, read_member
@@ -157,7 +158,10 @@ def readable_now(path: StooqSource) -> bool:
     """Whether a file reads now, all of it, as `read_stamped` reads it: a file whose first
     pages read but a later one fails (a bad block, a flaky share) would otherwise be
     reported readable after every materialization, and read again for ever."""
-    return isinstance(read_stamped(path), tuple)
+    try:
+        return isinstance(read_stamped(path), tuple)
+    except PortfolioInputError:  # an archive member that is damaged, or whose archive moved
+        return False
 
 
 def _from_known(data: bytes, stamp: str, known: FileSummary) -> FileRead | None:

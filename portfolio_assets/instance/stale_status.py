@@ -125,6 +125,8 @@ def _input_cause(instance: dg.DagsterInstance, parent: str, settings: Settings) 
             archives = archive_changes(settings)
         except PortfolioInputError as error:  # a broken archive: refresh will say so too
             archives = [str(error)]
+        except OSError as error:  # an archive replaced or removed while it was listed
+            archives = [f"Stooq archives changed while they were listed ({error.strerror}): look again"]
         if archives and not unpacked_folders(settings.stooq_dir):
             return archives
         return [*archives, "Stooq files changed (added, removed or updated)"]
