@@ -260,11 +260,11 @@ def _zip64_sizes(path: Path, extra: bytes, size: int, compress_size: int, offset
 
 def _counted_name(archive: Path, raw: bytes, external_attr: int) -> str | None:
     """A member's path inside its folder, or None when it does not count (SPEC 1.1)."""
-    if raw.endswith(b"/") or stat_module.S_ISLNK(external_attr >> 16):
+    if raw.endswith(b"/") or stat_module.S_ISLNK(external_attr >> 16) or raw[-4:].lower() != b".txt":
+        return None
+    if b"/." in b"/" + raw:  # a part starting with `.` (`..` included)
         return None
     parts = [part for part in raw.split(b"/") if part]
-    if not parts or any(part.startswith(b".") for part in parts) or not parts[-1].lower().endswith(b".txt"):
-        return None
     try:
         return b"/".join(parts).decode("utf-8")
     except UnicodeDecodeError:
