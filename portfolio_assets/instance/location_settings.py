@@ -8,7 +8,8 @@ records the settings it runs with in DAGSTER_HOME (`record_location_settings`),
 and `refresh` refuses to run while a recent record disagrees with its own
 (`running_location_conflict`).
 
-A record counts as recent for three intervals of the slowest sensor; one whose
+A record counts as recent for three intervals of the slowest sensor, and at least three
+times as long as it may go unwritten (`REWRITE_AFTER_SECONDS`); one whose
 process (on this host) is gone does not count at all, so stopping `dagster dev`
 frees `refresh` at once. Dagster-free: the CLI reads it before importing Dagster.
 """
@@ -122,7 +123,10 @@ def running_location_conflict(dagster_home: Path, settings: Settings, now: float
     now = time.time() if now is None else now
     try:
         age = now - float(record.get("recorded_at", 0))
-        window = RECENT_INTERVALS * max(int(record.get("slowest_sensor_seconds") or 0), _slowest_sensor_seconds())
+        # A record is rewritten only once a minute: with every sensor ticking faster than
+        # that, the minute sets how old a running location's record may be.
+        slowest = max(int(record.get("slowest_sensor_seconds") or 0), _slowest_sensor_seconds())
+        window = RECENT_INTERVALS * max(slowest, REWRITE_AFTER_SECONDS)
     except (TypeError, ValueError):
         return None
     if not -60 <= age <= window or _process_gone(record):
