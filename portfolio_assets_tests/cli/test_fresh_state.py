@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,13 +11,12 @@ import pytest
 
 from portfolio_assets.cli.fast_path import FRESH_STATE_FILE, known_fresh
 from portfolio_assets.cli.refresh import fresh_checked_statuses, refresh
-from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
 
-from ..helpers import AAPL, BlockedRead, materializable, set_logic_version, write_file, zip_folder
+from ..helpers import AAPL, BlockedRead, materializable, set_logic_version, write_file
 from ..storage import instance_config_text, write_instance_config
 
 
@@ -187,36 +184,3 @@ def test_a_file_that_could_not_be_read_is_never_known_fresh(
         "price_exports",
     ]
     assert fast(root)
-
-
-def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
-    world: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stooq = world / "data/stooq"
-    unpacked = tmp_path_factory.mktemp("unpacked") / "d_us_txt"
-    shutil.move(stooq / "d_us_txt", unpacked)
-    zip_folder(unpacked, stooq / "d_us_txt.zip")
-    root = write_instance_config(tmp_path_factory.mktemp("dagster_home"))
-    with dg.DagsterInstance.from_config(str(root)) as instance:
-        defs = build_definitions()
-        assert refresh(defs, instance, settings_from_environment(), report=lambda _: None).success
-        with monkeypatch.context() as patched:
-
-            def refused(*_: object, **__: object) -> None:
-                raise AssertionError("an unchanged archive was opened")
-
-            patched.setattr(zipfile, "ZipFile", refused)
-            assert fast(root)  # the archives' stat alone says nothing changed
-
-        with open(unpacked / AAPL.split("d_us_txt/", 1)[1], "a") as handle:
-            handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
-        zip_folder(unpacked, stooq / "d_us_txt.zip")  # the next day's download
-        assert not fast(root)
-        record_observations(instance, settings_from_environment())  # as `status` does first
-        statuses = asset_statuses(defs, instance, settings_from_environment(), ASSET_KEYS)
-        causes = {status.key: status.causes for status in statuses}
-        # d_uk_txt/ and d_pl_txt/ are still unpacked: whether their files changed is not known
-        # without walking them, so the general line follows.
-        assert causes["stooq_index"][0] == "archive d_us_txt.zip: 1 member changed"
-        assert refresh(defs, instance, settings_from_environment(), report=lambda _: None).success
-        assert fast(root)

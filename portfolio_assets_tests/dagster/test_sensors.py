@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -12,12 +11,11 @@ import dagster as dg
 import pytest
 
 from portfolio_assets.cli.refresh import refresh
-from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.incremental.watching import broker_folder_state, stooq_tree_state
 from portfolio_assets.settings import settings_from_environment
 
-from ..helpers import AAPL, PROJECT, BlockedRead, rewrite_keeping_size_and_mtime, zip_folder
+from ..helpers import AAPL, PROJECT, BlockedRead, rewrite_keeping_size_and_mtime
 
 
 def settle(path: Path) -> None:
@@ -200,64 +198,3 @@ def test_the_output_sensor_reports_a_file_that_could_not_be_read_once_it_reads(
         "1 matched file could not be read last time (PermissionError); 1 can be read now: reading again"
     )
     assert not ticked(instance, "output_files_sensor", readable.cursor).asset_events  # once per materialization
-
-
-@pytest.fixture
-def zipped(world: Path, instance: dg.DagsterInstance) -> Path:
-    """The world with d_us_txt as the archive Stooq ships (d_uk_txt and d_pl_txt unpacked), refreshed."""
-    stooq = world / "data/stooq"
-    zip_folder(stooq / "d_us_txt", stooq / "d_us_txt.zip")
-    shutil.rmtree(stooq / "d_us_txt")
-    for path in world.rglob("*"):
-        if path.is_file():
-            settle(path)
-    assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).success
-    return world
-
-
-def test_stooq_sensor_waits_for_a_half_downloaded_archive_then_sees_it(
-    zipped: Path, instance: dg.DagsterInstance
-) -> None:
-    archive = zipped / "data/stooq/d_us_txt.zip"
-    whole = archive.read_bytes()
-    # A browser that reserved the download's size: zeros where the end record will be.
-    archive.write_bytes(whole[:100] + bytes(len(whole) - 100))
-    settle(archive)
-    result = tick(instance, "stooq_files_sensor")
-    assert isinstance(result, dg.SkipReason) and "d_us_txt.zip" in str(result.skip_message)
-    archive.write_bytes(whole)
-    settle(archive)
-    first = ticked(instance, "stooq_files_sensor")
-    assert observed(first) == [] and "next tick" in str(first.skip_reason)
-    assert observed(ticked(instance, "stooq_files_sensor", first.cursor)) == ["stooq_files"]
-
-
-def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
-    zipped: Path, instance: dg.DagsterInstance
-) -> None:
-    resolved = settings_from_environment()
-
-    def at(now: float, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor)
-        result = stooq_tick(context, resolved, walk_seconds=60, now=now)
-        for event in result.asset_events if isinstance(result, dg.SensorResult) else []:
-            instance.report_runless_asset_event(event)
-        return result
-
-    now = time.time()
-    looked = at(now, None)
-    assert isinstance(looked, dg.SensorResult) and "as last observed" in str(looked.skip_reason)
-    # An unpacked file changed: not seen before the next walk is due.
-    unpacked = next((zipped / "data/stooq/d_uk_txt").rglob("*.txt"))
-    with open(unpacked, "a") as handle:
-        handle.write("IUHC.UK,D,20240105,000000,10,11,9,10.7,1200,0\n")
-    settle(unpacked)
-    skipped = at(now + 5, looked.cursor)
-    assert isinstance(skipped, dg.SkipReason) and "walked every 60 s" in str(skipped.skip_message)
-    # A new archive: the folder is looked at now, unpacked folders with it.
-    archive = zipped / "data/stooq/d_us_txt.zip"
-    archive.write_bytes(archive.read_bytes())  # the same bytes, downloaded again
-    settle(archive)
-    first = at(now + 10, looked.cursor)
-    assert isinstance(first, dg.SensorResult) and "next tick" in str(first.skip_reason)
-    assert observed(at(now + 15, first.cursor)) == ["stooq_files"]
