@@ -209,7 +209,7 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
         directory_end = end64_at
     # Bytes before the archive proper (a self-extractor's stub) shift every offset.
     shift = directory_end - cd_size - cd_offset
-    directory = os.pread(fd, cd_size, cd_offset + shift) if shift >= 0 else b""
+    directory = _pread_all(fd, cd_size, cd_offset + shift) if shift >= 0 else b""
     if len(directory) != cd_size:
         raise _incomplete(path, "its central directory is truncated")
     entries = []
@@ -289,6 +289,20 @@ def has_end_record(path: Path) -> bool:
     return at >= 0 and len(tail) - at >= 22
 
 
+def _pread_all(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes from `offset`, fewer only at the end of the file: one read returns at
+    most about 2 GiB on Linux, and a zip64 member may be larger."""
+    parts = []
+    while size > 0:
+        part = os.pread(fd, size, offset)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+        offset += len(part)
+    return b"".join(parts) if len(parts) != 1 else parts[0]
+
+
 def _corrupt(member: ArchiveMember, problem: str) -> BrokenArchive:
     return BrokenArchive(
         f"Stooq archive {member}: {problem}; the archive is corrupt or incomplete, download it "
@@ -313,7 +327,7 @@ def read_member(member: ArchiveMember) -> bytes:
             raise _corrupt(member, "no local header where the central directory puts it")
         name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
         start = member.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-        data = os.pread(handle.fileno(), member.compress_size, start)
+        data = _pread_all(handle.fileno(), member.compress_size, start)
     if len(data) < member.compress_size:
         raise _corrupt(member, "its data is truncated")
     if member.flags & _ENCRYPTED_FLAG:
