@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import zipfile
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +18,7 @@ from portfolio_assets.cli.refresh import refresh
 from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
+from portfolio_assets.domain import stooq_archives
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
@@ -105,7 +105,11 @@ def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
             def refused(*_: object, **__: object) -> None:
                 raise AssertionError("an unchanged archive was opened")
 
-            patched.setattr(zipfile, "ZipFile", refused)
+            # Neither a listing (none kept from the refresh) nor a member's read: the
+            # archive is not opened at all.
+            patched.setattr(stooq_archives, "_LISTINGS", {})
+            patched.setattr(stooq_archives, "_central_directory", refused)
+            patched.setattr(stooq_archives, "read_member", refused)
             assert known_fresh(root, settings_from_environment())  # the archives' stat alone says nothing changed
 
         with open(unpacked / AAPL.split("d_us_txt/", 1)[1], "a") as handle:
