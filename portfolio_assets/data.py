@@ -1,38 +1,66 @@
 """The pipeline's outputs as pandas DataFrames, for the backtest that reads them.
 
-    from portfolio_assets.data import read_matches, read_prices
+    from portfolio_assets.data import read_bars, read_matches, read_prices
     matches = read_matches()
     closes = read_prices(matches["matched_ticker"])
+    bars = read_bars(["AAPL.US"], start="2020-01-01", fields=["close", "volume"])
 
 Folders come from the same PORTFOLIO_ASSETS_* variables as the pipeline (relative
 paths against the working directory), or are passed in. Report cells are text
 (pandas' `string` dtype) with empty cells as `<NA>`; `price_start` and `price_end`
 are datetime64 (`NaT` when empty) and `price_rows` is an integer (`Int64`). Prices
-are one float column per ticker, indexed by date. Importing this module imports
-neither Dagster nor anything of the pipeline but its domain rules.
+are one float column per ticker, indexed by date, read from the price store (the
+price_store asset, docs/price_store.md); before there is one, `read_prices` reads the
+CSV exports instead, with a warning. Importing this module imports neither Dagster nor
+anything of the pipeline but its domain rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pa_ds
 
 from .domain.broker_lists import UNIVERSE_COLUMNS
+from .domain.export_rows import NUMBER_FIELDS, TEXT_FIELDS
 from .domain.exports import EXPORT_HEADER, export_file_name, plan_exports
 from .domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS, read_match_report
 from .settings import settings_from_environment
 
-__all__ = ["PRICE_FIELDS", "UnknownTicker", "read_matches", "read_prices", "read_universe", "read_unmatched"]
+__all__ = [
+    "BAR_FIELDS",
+    "PRICE_FIELDS",
+    "NoPriceStore",
+    "UnknownTicker",
+    "read_bars",
+    "read_matches",
+    "read_prices",
+    "read_universe",
+    "read_unmatched",
+]
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume", "openint")
 _DATE_COLUMNS = ("price_start", "price_end")
 _COUNT_COLUMNS = ("price_rows",)
 
 
+BAR_FIELDS = (TEXT_FIELDS[0], TEXT_FIELDS[1], *NUMBER_FIELDS)
+
+
 class UnknownTicker(ValueError):
     """A ticker asked of `read_prices` that has no export and no matched instrument."""
+
+
+class NoPriceStore(FileNotFoundError):
+    """A price store asked for where there is none (yet)."""
 
 
 def _folder(given: str | Path | None, setting: str) -> Path:
@@ -84,33 +112,120 @@ def _read_export(path: Path, field: str) -> pd.Series:
     return values[~values.index.duplicated(keep="last")]  # a repeated date: its last row
 
 
-def _wanted(tickers: Iterable[object] | str | None, report: Path, prices: Path) -> list[str]:
-    if tickers is None:
-        planned = plan_exports(read_match_report(report), include_empty=True)
-        return [item.ticker for item in planned if (prices / item.file_name).is_file()]
+def _asked(tickers: Iterable[object] | str) -> list[str]:
     if isinstance(tickers, str):
         tickers = [tickers]
     names = (str(ticker).strip().upper() for ticker in tickers if not pd.isna(ticker))  # type: ignore[call-overload]
     return list(dict.fromkeys(name for name in names if name))
 
 
-def read_prices(
-    tickers: Iterable[object] | str | None = None,
-    field: str = "close",
-    *,
-    prices_dir: str | Path | None = None,
-    metadata_dir: str | Path | None = None,
-) -> pd.DataFrame:
-    """One DataFrame of `field` (open, high, low, close, volume or openint), indexed by
-    date (ascending), with a float column per ticker, read from the price exports.
+def _wanted(tickers: Iterable[object] | str | None, report: Path, prices: Path) -> list[str]:
+    if tickers is None:
+        planned = plan_exports(read_match_report(report), include_empty=True)
+        return [item.ticker for item in planned if (prices / item.file_name).is_file()]
+    return _asked(tickers)
 
-    `tickers` defaults to every exported ticker of the match report, in its order. A
-    matched ticker without an export (its file had no usable rows) is a column of NaN;
-    a ticker that is neither exported nor matched raises `UnknownTicker`."""
-    if field not in PRICE_FIELDS:
-        raise ValueError(f"field {field!r} is not one of: {', '.join(PRICE_FIELDS)}")
-    prices = _folder(prices_dir, "prices_dir")
-    report = _folder(metadata_dir, "metadata_dir") / "tradeable_matches.csv"
+
+def _store_tables(folder: Path) -> tuple[Any, Any] | None:
+    """The store's prices and matched tables (one snapshot each), or None without a store."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(str(folder / "prices")), DeltaTable(str(folder / "matched"))
+    except TableNotFoundError:
+        return None
+
+
+def _prices_dataset(prices: Any) -> pa_ds.Dataset:
+    # Text columns come back dictionary-encoded: pandas categoricals, not 22 million strings.
+    options = pa_ds.ParquetReadOptions(dictionary_columns={"ticker", *TEXT_FIELDS})
+    dataset: pa_ds.Dataset = prices.to_pyarrow_dataset(parquet_read_options=options)
+    return dataset
+
+
+def _exported_in_order(matched: Any) -> tuple[list[str], set[str]]:
+    """The exported tickers in match report order, and every matched ticker."""
+    table = matched.to_pyarrow_dataset().to_table(columns=["report_row", "matched_ticker", "exported"])
+    table = table.sort_by("report_row")
+    tickers = table.column("matched_ticker").to_pylist()
+    exported = table.column("exported").to_pylist()
+    in_order = list(dict.fromkeys(t for t, e in zip(tickers, exported, strict=True) if e))
+    return in_order, set(tickers)
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A dictionary column's codes over one dictionary, and that dictionary."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    combined = column.unify_dictionaries() if isinstance(column, pa.ChunkedArray) else column
+    array = combined.combine_chunks() if isinstance(combined, pa.ChunkedArray) else combined
+    return array.indices.to_numpy(zero_copy_only=False).astype(np.int64), array.dictionary.to_pylist()
+
+
+def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
+    """One float column per ticker of `columns`, indexed by every date any of them has.
+
+    Built with numpy rather than a pivot: each row's (date, ticker) position is computed
+    and its value scattered into one preallocated array, which the frame then wraps. A
+    repeated date of a ticker keeps the value of its last row (the highest `line`)."""
+    if table.num_rows == 0:
+        frame = pd.DataFrame(np.empty((0, len(columns))), index=pd.DatetimeIndex([], name="date"), columns=columns)
+        frame.columns.name = "ticker"
+        return frame
+    codes, dictionary = _codes(table.column("ticker"))
+    position = {ticker: index for index, ticker in enumerate(columns)}
+    column_of = np.array([position.get(ticker, -1) for ticker in dictionary], dtype=np.int64)[codes]
+    days = table.column("date").combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    first = int(days.min())
+    seen = np.zeros(int(days.max()) - first + 1, dtype=bool)
+    seen[days - first] = True
+    date_of = np.cumsum(seen) - 1
+    dates = np.flatnonzero(seen) + first
+    values = table.column(field).combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+    flat = date_of[days - first] * len(columns) + column_of
+    grid = np.full((len(dates), len(columns)), np.nan)
+    grid.flat[flat] = values
+    winner = np.full(grid.size, -1, dtype=np.int64 if len(values) > 2**31 - 2 else np.int32)
+    winner[flat] = np.arange(len(values), dtype=winner.dtype)
+    lost = winner[flat] != np.arange(len(values), dtype=winner.dtype)
+    if lost.any():
+        # A ticker's repeated date: its row with the highest line wins, whatever the order read.
+        contested = np.flatnonzero(np.isin(flat, np.unique(flat[lost])))
+        lines = table.column("line").combine_chunks().to_numpy(zero_copy_only=False)[contested]
+        order = np.lexsort((lines, flat[contested]))
+        ranked = contested[order]
+        last = np.r_[flat[ranked][1:] != flat[ranked][:-1], True]
+        grid.flat[flat[ranked][last]] = values[ranked][last]
+    index = pd.DatetimeIndex(dates.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
+    frame = pd.DataFrame(grid, index=index, columns=pd.Index(columns, name="ticker"), copy=False)
+    return frame
+
+
+def _prices_from_store(
+    tables: tuple[Any, Any], tickers: Iterable[object] | str | None, field: str, store: Path
+) -> pd.DataFrame:
+    prices, matched = tables
+    exported, every_matched = _exported_in_order(matched)
+    if tickers is None:
+        wanted = exported
+    else:
+        wanted = _asked(tickers)
+        known = set(exported) | every_matched
+        unknown = [ticker for ticker in wanted if ticker not in known]
+        if unknown:
+            raise UnknownTicker(f"no exported or matched instrument in the price store {store} for: {', '.join(unknown)}")
+    dataset = _prices_dataset(prices)
+    condition = pc.field("date").is_valid()
+    if tickers is not None:
+        condition &= pc.field("ticker").isin(wanted)
+    table = dataset.to_table(columns=["ticker", "date", "line", field], filter=condition)
+    return _wide(table, wanted, field)
+
+
+def _prices_from_exports(
+    tickers: Iterable[object] | str | None, field: str, prices: Path, report: Path
+) -> pd.DataFrame:
     wanted = _wanted(tickers, report, prices)
     columns = {}
     for ticker in wanted:
@@ -130,4 +245,88 @@ def read_prices(
     frame = frame.reindex(columns=wanted).astype("float64").sort_index()
     frame.index.name = "date"
     frame.columns.name = "ticker"
+    return frame
+
+
+def read_prices(
+    tickers: Iterable[object] | str | None = None,
+    field: str = "close",
+    *,
+    prices_dir: str | Path | None = None,
+    metadata_dir: str | Path | None = None,
+    store_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """One DataFrame of `field` (open, high, low, close, volume or openint), indexed by
+    date (ascending), with a float column per ticker, read from the price store.
+
+    `tickers` defaults to every exported ticker of the match report, in its order. A
+    matched ticker without an export (its file had no usable rows) is a column of NaN;
+    a ticker that is neither exported nor matched raises `UnknownTicker`. A repeated
+    date of a ticker keeps its last row; rows whose date is not a valid date are left out.
+
+    Where it reads: from the store in `store_dir` when given (NoPriceStore if there is
+    none); from the CSV exports in `prices_dir` and the report in `metadata_dir` when
+    either of those is given (as before the store); otherwise from the store at
+    PORTFOLIO_ASSETS_PRICE_STORE_DIR, or, before there is one (outputs of an older
+    version), from the CSV exports at the settings' folders, far more slowly, with a
+    warning saying so."""
+    if field not in PRICE_FIELDS:
+        raise ValueError(f"field {field!r} is not one of: {', '.join(PRICE_FIELDS)}")
+    store = _folder(store_dir, "price_store_dir")
+    explicit_csv = store_dir is None and (prices_dir is not None or metadata_dir is not None)
+    tables = None if explicit_csv else _store_tables(store)
+    if tables is not None:
+        return _prices_from_store(tables, tickers, field, store)
+    if store_dir is not None:
+        raise NoPriceStore(f"no price store in {store}: `portfolio-assets refresh` builds it")
+    prices = _folder(prices_dir, "prices_dir")
+    if not explicit_csv:
+        warnings.warn(
+            f"no price store in {store}: reading the CSV exports in {prices} (slower); "
+            "`portfolio-assets refresh` builds the store",
+            stacklevel=2,
+        )
+    return _prices_from_exports(tickers, field, prices, _folder(metadata_dir, "metadata_dir") / "tradeable_matches.csv")
+
+
+def _day(value: str | date | pd.Timestamp) -> date:
+    return pd.Timestamp(value).date()
+
+
+def read_bars(
+    tickers: Iterable[object] | str | None = None,
+    start: str | date | pd.Timestamp | None = None,
+    end: str | date | pd.Timestamp | None = None,
+    fields: Sequence[str] | None = None,
+    *,
+    store_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """The price store's rows as one long DataFrame: `ticker` (categorical), `date`
+    (datetime64, NaT where the export's date is not valid), `line` (the row's position in
+    its export) and `fields` (default all of BAR_FIELDS: `per` and `time` categorical, the
+    prices, volume and openint float64, NaN where not a number), in no particular order.
+
+    `tickers` (default all), `start` and `end` (dates, both included; a row without a valid
+    date is then left out) are applied while reading, so only the matching parts of the
+    store are read. Raises NoPriceStore when there is no store yet."""
+    chosen = list(BAR_FIELDS if fields is None else fields)
+    unknown = [name for name in chosen if name not in BAR_FIELDS]
+    if unknown:
+        raise ValueError(f"fields {unknown} are not among: {', '.join(BAR_FIELDS)}")
+    store = _folder(store_dir, "price_store_dir")
+    tables = _store_tables(store)
+    if tables is None:
+        raise NoPriceStore(f"no price store in {store}: `portfolio-assets refresh` builds it")
+    condition: pa_ds.Expression | None = None
+    parts = []
+    if tickers is not None:
+        parts.append(pc.field("ticker").isin(_asked(tickers)))
+    if start is not None:
+        parts.append(pc.field("date") >= pa.scalar(_day(start), pa.date32()))
+    if end is not None:
+        parts.append(pc.field("date") <= pa.scalar(_day(end), pa.date32()))
+    for part in parts:
+        condition = part if condition is None else condition & part
+    table = _prices_dataset(tables[0]).to_table(columns=["ticker", "date", "line", *chosen], filter=condition)
+    frame: pd.DataFrame = table.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True)
     return frame

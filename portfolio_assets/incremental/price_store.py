@@ -1,0 +1,412 @@
+"""The price store: every export's rows and the matched universe as two Delta Lake
+tables in one folder, kept equal to the exports at a cost proportional to what changed.
+
+    <store>/prices/    every export's rows, typed (domain/export_rows.py), plus `batch`
+    <store>/matched/   the match report's matched rows, in report order (`report_row`)
+    <store>/.portfolio_assets_folder   the marker: the pipeline made this folder
+
+A record beside the reports (`price_store.json`) holds, for each ticker stored, the
+stamp, size, row count and SHA-256 of the export it was read from, and the table
+versions the pipeline committed. An export whose stamp is unchanged is not read; one
+that grew with its first bytes unchanged (the daily update) has only its new rows
+parsed and appended; any other change replaces the ticker's rows; a ticker no longer
+exported has its rows removed. A record that does not describe the tables as they are
+(lost, of another folder, or a commit it did not see) makes the run build both tables
+again from the exports, in one overwrite commit each.
+
+One refresh is one commit of the prices table, so a reader (Delta's snapshot
+isolation) sees the store before or after it, never a mix: appends alone are an append
+commit; removals and replacements are one overwrite whose predicate names the tickers
+replaced or removed and the new `batch` number, which every written row carries and
+no stored row does. Files written by a refresh killed before its commit are never part
+of a version. Small files are compacted once they pile up, and vacuum runs only in
+Delta's lite mode, which deletes the files the table's own log removed (never a file
+the log does not know), and only those removed more than a day ago, longer than any
+read takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from ..domain.errors import PortfolioInputError, printable
+from ..domain.export_rows import ROW_SCHEMA, ExportChunk, export_rows
+from ..domain.exports import EXPORT_HEADER_LINE, PlannedExport
+from ..domain.reports import MATCH_COLUMNS, MatchRow
+from ..io.folder_marker import FOLDER_MARKER, folder_token, mark_folder
+from ..io.parallel import map_files
+from .json_cache import save_json_cache
+from .memo import written_stamp
+from .store_record import RECORD_KIND, load_store_record
+
+__all__ = [
+    "MATCHED_SCHEMA",
+    "TableSummary",
+    "load_store_record",
+    "table_summary",
+    "STORE_SCHEMA",
+    "StoreSync",
+    "UnsafeStoreFolder",
+    "matched_table_path",
+    "prices_table_path",
+    "stored_row_counts",
+    "sync_price_store",
+]
+
+STORE_SCHEMA = ROW_SCHEMA.append(pa.field("batch", pa.int64(), nullable=False))
+"""The prices table: a row of an export, and the refresh (`batch`, 1, 2, ...) that wrote it."""
+_DATE_CELLS = ("price_start", "price_end")
+MATCHED_SCHEMA = pa.schema(
+    [
+        pa.field("report_row", pa.int32(), nullable=False),
+        *(
+            pa.field(name, pa.date32() if name in _DATE_CELLS else pa.int64() if name == "price_rows" else pa.string())
+            for name in MATCH_COLUMNS
+        ),
+        pa.field("exported", pa.bool_(), nullable=False),
+    ]
+)
+"""The matched table: the match report's matched rows, typed, with their position in it,
+and whether the row's ticker has its export in the store (a header-only export, with
+include_empty, has no row in the prices table but is exported)."""
+
+TARGET_FILE_BYTES = 64 << 20
+"""Data files are written and compacted to about this size: a replaced ticker rewrites the
+file that holds its rows, so smaller files make revisions cheaper, larger ones reads."""
+COMPACT_AT_SMALL_FILES = 20
+"""Compact once this many files are under a quarter of the target (about a month of
+daily updates): reads slow down with the number of files, not with a few."""
+_TABLE_CONFIGURATION = {
+    # Vacuum (lite) deletes a removed file only a day after its removal: no read lasts that long.
+    "delta.deletedFileRetentionDuration": "interval 1 day",
+}
+_WRITER = WriterProperties(compression="ZSTD", compression_level=1)
+
+
+class UnsafeStoreFolder(PortfolioInputError):
+    """The store's folder holds files the pipeline did not write: refused, nothing touched."""
+
+
+@dataclass
+class StoreSync:
+    rebuilt: bool = False
+    """Both tables were written from scratch (no usable record)."""
+    appended: list[str] = field(default_factory=list)
+    """Tickers whose new rows were appended."""
+    replaced: list[str] = field(default_factory=list)
+    """Tickers whose rows were replaced (a revised export)."""
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rows_written: int = 0
+    bytes_read: int = 0
+    matched_written: bool = False
+    compacted: bool = False
+    vacuumed: int = 0
+    prices_version: int = -1
+    matched_version: int = -1
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def prices_table_path(store_dir: Path) -> Path:
+    return store_dir / "prices"
+
+
+def matched_table_path(store_dir: Path) -> Path:
+    return store_dir / "matched"
+
+
+def _open(path: Path) -> DeltaTable | None:
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+
+
+def _require_own_folder(store_dir: Path) -> str:
+    """The token of the store folder's marker, the folder made and marked first when it is
+    new or empty. A folder with other files and no marker is the user's: refused."""
+    if folder_token(store_dir) is None and store_dir.is_dir():
+        others = sorted(entry.name for entry in os.scandir(store_dir))
+        if others:
+            raise UnsafeStoreFolder(
+                f"{printable(store_dir)} is not empty and was not made by the pipeline (no {FOLDER_MARKER}): "
+                f"it holds {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}; "
+                "set PORTFOLIO_ASSETS_PRICE_STORE_DIR to a new or empty folder"
+            )
+    store_dir.mkdir(parents=True, exist_ok=True)
+    return mark_folder(store_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What one export holds now, as far as the store needs it."""
+
+    ticker: str
+    stamp: str
+    size: int
+    rows: int
+    sha256: str
+    chunk: ExportChunk | None
+    """The rows to write (all of them, or those after the stored ones), None if none."""
+    appended: bool
+
+
+def _read_export(item: PlannedExport, path: Path, known: dict[str, Any] | None) -> _Read:
+    """Read an export whose stamp moved: its new rows when it only grew, else all of them."""
+    stamp = written_stamp(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PortfolioInputError(
+            f"{printable(path)} is missing: the price store follows the exports; materialize price_exports first"
+        ) from None
+    if not data.startswith(EXPORT_HEADER_LINE):
+        raise PortfolioInputError(f"{printable(path)} is not a price export (it does not start with the export header)")
+    digest = hashlib.sha256()
+    if known is not None and len(data) >= int(known["size"]) >= len(EXPORT_HEADER_LINE):
+        old = int(known["size"])
+        digest.update(memoryview(data)[:old])
+        if digest.hexdigest() == known["sha256"] and data[old - 1 : old] == b"\n":
+            digest.update(memoryview(data)[old:])
+            new_rows = data[old:]
+            stored = int(known["rows"])
+            count = new_rows.count(b"\n") + (0 if not new_rows or new_rows.endswith(b"\n") else 1)
+            chunk = ExportChunk(item.ticker, new_rows, stored + 1) if new_rows else None
+            return _Read(item.ticker, stamp, len(data), stored + count, digest.hexdigest(), chunk, True)
+        digest = hashlib.sha256()
+    digest.update(data)
+    rows = data[len(EXPORT_HEADER_LINE) :]
+    count = rows.count(b"\n") + (0 if not rows or rows.endswith(b"\n") else 1)
+    return _Read(item.ticker, stamp, len(data), count, digest.hexdigest(), ExportChunk(item.ticker, rows), False)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _matched_table(matches: Sequence[MatchRow], exported: set[str]) -> pa.Table:
+    columns: dict[str, Any] = {"report_row": pa.array(range(len(matches)), pa.int32())}
+    for position, name in enumerate(MATCH_COLUMNS):
+        cells = [row.cells[position] for row in matches]
+        if name in _DATE_CELLS:
+            text = pa.array([cell or None for cell in cells], pa.string())
+            columns[name] = pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+        elif name == "price_rows":
+            columns[name] = pa.array([int(cell) if cell.isdigit() else None for cell in cells], pa.int64())
+        else:
+            columns[name] = pa.array(cells, pa.string())
+    columns["exported"] = pa.array([row["matched_ticker"] in exported for row in matches], pa.bool_())
+    return pa.table(columns, schema=MATCHED_SCHEMA)
+
+
+def _matched_fingerprint(matches: Sequence[MatchRow], exported: set[str]) -> str:
+    digest = hashlib.sha256("\x1f".join(sorted(exported)).encode("utf-8") + b"\x1d")
+    for row in matches:
+        digest.update("\x1f".join(row.cells).encode("utf-8") + b"\x1e")
+    return digest.hexdigest()
+
+
+def _compact_and_vacuum(table: DeltaTable, sync: StoreSync, removed_files: bool) -> None:
+    small = [size for size in table.get_add_actions(flatten=True).column("size_bytes").to_pylist()]
+    if sum(1 for size in small if size < TARGET_FILE_BYTES // 4) >= COMPACT_AT_SMALL_FILES:
+        table.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=_WRITER)
+        sync.compacted = True
+        removed_files = True
+    if removed_files:
+        # full=False is Delta's lite vacuum: only files that remove actions in the log name.
+        sync.vacuumed = len(table.vacuum(dry_run=False, full=False))
+
+
+def sync_price_store(
+    store_dir: Path,
+    prices_dir: Path,
+    planned: Sequence[PlannedExport],
+    matches: Sequence[MatchRow],
+    record_path: Path,
+    version: str,
+    force: bool = False,
+) -> StoreSync:
+    """Bring the store at `store_dir` in line with the exports `planned` (in `prices_dir`)
+    and the matched rows `matches`; `force` builds both tables again."""
+    started = time.perf_counter()
+    sync = StoreSync()
+    token = _require_own_folder(store_dir)
+    record = load_store_record(record_path, version)
+    if record.warning:
+        sync.warnings.append(record.warning)
+    prices_path, matched_path = prices_table_path(store_dir), matched_table_path(store_dir)
+    prices, matched = _open(prices_path), _open(matched_path)
+    current = (
+        not force
+        and prices is not None
+        and matched is not None
+        and record.extra.get("folder") == token
+        and record.extra.get("prices_version") == prices.version()
+        and record.extra.get("matched_version") == matched.version()
+        and prices.schema().to_arrow() == STORE_SCHEMA
+    )
+    known: dict[str, Any] = record.entries if current else {}
+    sync.rebuilt = not current
+    batch = int(record.extra.get("batch", 0)) + 1 if current else 1
+
+    changed = [
+        (item, known.get(item.ticker))
+        for item in planned
+        if (entry := known.get(item.ticker)) is None
+        or entry["file"] != item.file_name
+        or entry["stamp"] != written_stamp(prices_dir / item.file_name)
+    ]
+    reads = map_files(
+        lambda pair: _read_export(pair[0], prices_dir / pair[0].file_name, pair[1]),
+        changed,
+        label="price_store: reading changed exports",
+    )
+    sync.seconds["read"] = round(time.perf_counter() - started, 3)
+    entries = {item.ticker: known[item.ticker] for item in planned if item.ticker in known}
+    chunks: list[ExportChunk] = []
+    replaced: list[str] = []
+    for (item, entry), read in zip(changed, reads, strict=True):
+        sync.bytes_read += read.size
+        entries[item.ticker] = {
+            "file": item.file_name,
+            "stamp": read.stamp,
+            "size": read.size,
+            "rows": read.rows,
+            "sha256": read.sha256,
+        }
+        if read.appended:
+            if read.chunk is not None:
+                sync.appended.append(item.ticker)
+        elif entry is None:
+            sync.added.append(item.ticker)
+        else:
+            replaced.append(item.ticker)
+        if read.chunk is not None:
+            chunks.append(read.chunk)
+    sync.replaced = replaced
+    wanted = {item.ticker for item in planned}
+    sync.removed = sorted(ticker for ticker in known if ticker not in wanted)
+
+    parsed = time.perf_counter()
+    rows = export_rows(chunks)
+    rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array([batch] * rows.num_rows, pa.int64()))
+    sync.rows_written = rows.num_rows
+    sync.seconds["parse"] = round(time.perf_counter() - parsed, 3)
+
+    committed = time.perf_counter()
+    deleted = sync.replaced + sync.removed
+    if sync.rebuilt:
+        # Sorted by ticker so that each file holds a range of tickers: a replaced ticker
+        # rewrites only the file holding it.
+        rows = rows.sort_by([("ticker", "ascending"), ("line", "ascending")])
+        write_deltalake(
+            str(prices_path),
+            rows,
+            mode="overwrite",
+            schema_mode="overwrite",
+            configuration=_TABLE_CONFIGURATION,
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=_WRITER,
+        )
+    elif deleted:
+        assert prices is not None
+        predicate = f"ticker IN ({', '.join(_sql_text(t) for t in sorted(deleted))}) OR batch = {batch}"
+        write_deltalake(
+            prices,
+            rows,
+            mode="overwrite",
+            predicate=predicate,
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=_WRITER,
+        )
+    elif rows.num_rows:
+        assert prices is not None
+        write_deltalake(prices, rows, mode="append", target_file_size=TARGET_FILE_BYTES, writer_properties=_WRITER)
+    prices = DeltaTable(str(prices_path))
+    sync.seconds["commit"] = round(time.perf_counter() - committed, 3)
+
+    maintained = time.perf_counter()
+    if not sync.rebuilt:
+        _compact_and_vacuum(prices, sync, bool(deleted))
+    sync.seconds["compact"] = round(time.perf_counter() - maintained, 3)
+    sync.prices_version = prices.version()
+
+    fingerprint = _matched_fingerprint(matches, wanted)
+    if sync.rebuilt or record.extra.get("matched") != fingerprint:
+        write_deltalake(
+            str(matched_path),
+            _matched_table(matches, wanted),
+            mode="overwrite",
+            schema_mode="overwrite",
+            configuration=_TABLE_CONFIGURATION,
+        )
+        sync.matched_written = True
+        matched = DeltaTable(str(matched_path))
+        if not sync.rebuilt:
+            matched.vacuum(dry_run=False, full=False)
+    assert matched is not None
+    sync.matched_version = matched.version()
+    save_json_cache(
+        record_path,
+        RECORD_KIND,
+        version,
+        entries,
+        {
+            "folder": token,
+            "batch": batch,
+            "prices_version": sync.prices_version,
+            "matched_version": sync.matched_version,
+            "matched": fingerprint,
+        },
+    )
+    sync.seconds["total"] = round(time.perf_counter() - started, 3)
+    return sync
+
+
+def stored_row_counts(store_dir: Path) -> dict[str, int]:
+    """How many rows the prices table holds per ticker (its current version)."""
+    table = DeltaTable(str(prices_table_path(store_dir)))
+    tickers = table.to_pyarrow_dataset().to_table(columns=["ticker"])
+    counts = tickers.group_by("ticker").aggregate([("ticker", "count")])
+    return dict(zip(counts.column("ticker").to_pylist(), counts.column("ticker_count").to_pylist(), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class TableSummary:
+    """The prices table's current version in numbers, from its log (no data file is read)."""
+
+    version: int
+    rows: int
+    files: int
+    table_bytes: int
+    first_date: str
+    last_date: str
+
+
+def table_summary(store_dir: Path) -> TableSummary:
+    table = _open(prices_table_path(store_dir))
+    if table is None:
+        return TableSummary(-1, 0, 0, 0, "", "")
+    actions = table.get_add_actions(flatten=True)
+    firsts = [value for value in actions.column("min.date").to_pylist() if value is not None]
+    lasts = [value for value in actions.column("max.date").to_pylist() if value is not None]
+    return TableSummary(
+        table.version(),
+        int(pc.sum(actions.column("num_records")).as_py() or 0),
+        actions.num_rows,
+        int(pc.sum(actions.column("size_bytes")).as_py() or 0),
+        min(firsts).isoformat() if firsts else "",
+        max(lasts).isoformat() if lasts else "",
+    )
