@@ -219,7 +219,7 @@ def _matched_fingerprint(matches: Sequence[MatchRow], exported: set[str]) -> str
 
 
 def _compact_and_vacuum(table: DeltaTable, sync: StoreSync, removed_files: bool) -> None:
-    small = [size for size in table.get_add_actions(flatten=True).column("size_bytes").to_pylist()]
+    small = [size for size in pa.table(table.get_add_actions(flatten=True)).column("size_bytes").to_pylist()]
     if sum(1 for size in small if size < TARGET_FILE_BYTES // 4) >= COMPACT_AT_SMALL_FILES:
         table.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=_WRITER)
         sync.compacted = True
@@ -399,7 +399,7 @@ def table_summary(store_dir: Path) -> TableSummary:
     table = _open(prices_table_path(store_dir))
     if table is None:
         return TableSummary(-1, 0, 0, 0, "", "")
-    actions = table.get_add_actions(flatten=True)
+    actions = pa.table(table.get_add_actions(flatten=True))
     firsts = [value for value in actions.column("min.date").to_pylist() if value is not None]
     lasts = [value for value in actions.column("max.date").to_pylist() if value is not None]
     return TableSummary(
