@@ -241,7 +241,7 @@ def _prices_from_exports(
             )
     exported = {ticker: values for ticker, values in columns.items() if values is not None}
     # Dates of every ticker (outer join); a ticker without an export is a column of NaN.
-    frame = pd.concat(exported, axis=1) if exported else pd.DataFrame(index=pd.DatetimeIndex([]))
+    frame = pd.concat(exported, axis=1, sort=False) if exported else pd.DataFrame(index=pd.DatetimeIndex([]))
     frame = frame.reindex(columns=wanted).astype("float64").sort_index()
     frame.index.name = "date"
     frame.columns.name = "ticker"
