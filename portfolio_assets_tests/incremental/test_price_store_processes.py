@@ -1,0 +1,143 @@
+"""Readers never see a half-written store: a reader in another process, reading in a loop
+while refreshes write, gets only committed versions and no error; and a refresh killed at
+any moment leaves the last complete store readable, and the next refresh completes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from .store_worlds import Row, StoreWorld, stored_rows
+
+pytestmark = pytest.mark.slow
+
+TICKERS = [f"T{number:03d}.US" for number in range(40)]
+
+
+def fingerprint(table: pa.Table) -> str:
+    """The rows of a store version, as one hash (the reader computes the same)."""
+    digest = hashlib.sha256()
+    for name in ("ticker", "line", "close"):
+        digest.update(repr(table.column(name).to_pylist()).encode())
+    return digest.hexdigest()
+
+
+READER = """
+import hashlib, json, sys, time
+from deltalake import DeltaTable
+store, out, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+import os
+results = []
+while not os.path.exists(stop):
+    try:
+        table = DeltaTable(store + "/prices").to_pyarrow_table()
+        table = table.sort_by([("ticker", "ascending"), ("line", "ascending")])
+        digest = hashlib.sha256()
+        for name in ("ticker", "line", "close"):
+            digest.update(repr(table.column(name).to_pylist()).encode())
+        results.append(["ok", digest.hexdigest()])
+    except Exception as error:
+        results.append(["error", f"{type(error).__name__}: {error}"])
+with open(out, "w") as handle:
+    json.dump(results, handle)
+"""
+
+
+def _days(count: int, start: int = 0) -> list[Row]:
+    return [(f"2024{1 + (day // 28) % 12:02d}{1 + day % 28:02d}", str(day)) for day in range(start, start + count)]
+
+
+def _refreshes(world: StoreWorld) -> list[dict[str, list[Row]]]:
+    """Refreshes as a daily update brings them: every ticker grows, one is revised, one goes."""
+    exports = {ticker: _days(300) for ticker in TICKERS}
+    states = [dict(exports)]
+    for step in range(1, 7):
+        exports = {ticker: rows + _days(1, 300 + step) for ticker, rows in exports.items()}
+        revised = TICKERS[step]
+        if revised in exports:
+            exports[revised] = [(day, "9") for day, _ in exports[revised]]
+        exports.pop(TICKERS[-step], None)
+        states.append(dict(exports))
+    return states
+
+
+def test_a_reader_in_a_loop_sees_only_committed_versions(tmp_path: Path) -> None:
+    world = StoreWorld(tmp_path)
+    states = _refreshes(world)
+    world.write(states[0])
+    world.sync()
+    committed = {fingerprint(stored_rows(world.store))}
+    out, stop = tmp_path / "reads.json", tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(world.store), str(out), str(stop)])
+    try:
+        time.sleep(1.0)
+        for state in states[1:]:
+            world.write(state)
+            world.sync()
+            committed.add(fingerprint(stored_rows(world.store)))
+            time.sleep(0.3)
+    finally:
+        stop.touch()
+        assert reader.wait(timeout=60) == 0
+    reads = json.loads(out.read_text())
+    errors = [detail for kind, detail in reads if kind == "error"]
+    assert not errors, errors[:3]
+    seen = {detail for _, detail in reads}
+    assert len(reads) >= 10 and len(seen) >= 3  # it did read during the refreshes
+    assert seen <= committed, f"{len(seen - committed)} state(s) never committed"
+
+
+WRITER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from portfolio_assets_tests.incremental.store_worlds import StoreWorld
+import json
+world = StoreWorld(Path(sys.argv[1]))
+world.exports = json.loads(Path(sys.argv[3]).read_text())
+print("ready", flush=True)
+world.sync()
+print("done", flush=True)
+"""
+
+
+def test_a_refresh_killed_at_any_moment_leaves_the_last_complete_store(tmp_path: Path) -> None:
+    world = StoreWorld(tmp_path)
+    before = {ticker: _days(400) for ticker in TICKERS}
+    world.write(before)
+    world.sync()
+    complete = fingerprint(stored_rows(world.store))
+    after = {ticker: [(day, "7") for day, _ in rows] + _days(2, 400) for ticker, rows in before.items()}
+    del after[TICKERS[0]]
+    world.write(after)
+    state = tmp_path / "exports.json"
+    state.write_text(json.dumps(after))
+    project = str(Path(__file__).resolve().parents[2])
+    finished = fingerprint(world.from_scratch())
+    killed = 0
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8):
+        with subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(world.root), project, str(state)], stdout=subprocess.PIPE, text=True
+        ) as writer:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+            time.sleep(delay)
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=30)
+        killed += 1
+        now = fingerprint(stored_rows(world.store))
+        assert now in (complete, finished), f"killed after {delay} s, the store is neither version"
+        if now == finished:
+            break  # this one committed before the kill
+    assert killed >= 2, "every refresh committed before its kill: kill sooner"
+    # Whatever was killed where, the next refresh completes the store.
+    world.sync()
+    assert stored_rows(world.store).equals(world.from_scratch())
