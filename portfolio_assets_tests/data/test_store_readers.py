@@ -1,0 +1,95 @@
+"""read_prices and read_bars on the price store: typed columns, filters applied while
+reading, the same frames as the CSV exports give, and what happens without a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from portfolio_assets.data import NoPriceStore, UnknownTicker, read_bars, read_prices
+
+from ..incremental.store_worlds import StoreWorld
+from ..helpers import write_file
+
+EXPORTS = {
+    # A bad date, a close that is not a number, a repeated date (its last row counts).
+    "NA.TO": [("20240102", "10"), ("2024-01-03", "11"), ("20240104", "n/a"), ("20240105", "12"), ("20240105", "13")],
+    "AAPL.US": [("20240103", "190.5"), ("20240104", "191")],
+}
+
+
+@pytest.fixture
+def store_world(tmp_path: Path) -> StoreWorld:
+    world = StoreWorld(tmp_path)
+    world.write(EXPORTS)
+    world.sync()
+    return world
+
+
+def test_read_prices_from_the_store_equals_reading_the_exports(store_world: StoreWorld) -> None:
+    from_csv = read_prices(prices_dir=store_world.prices, metadata_dir=store_world.metadata)
+    from_store = read_prices(store_dir=store_world.store)
+    assert from_store.equals(from_csv)
+    assert list(from_store.columns) == ["NA.TO", "AAPL.US"] and from_store.index.name == "date"
+    assert from_store["NA.TO"].tolist()[-1] == 13.0 and pd.isna(from_store.loc["2024-01-04", "NA.TO"])
+    volume = read_prices(["aapl.us"], field="volume", store_dir=store_world.store)
+    assert volume.equals(read_prices(["AAPL.US"], "volume", prices_dir=store_world.prices, metadata_dir=store_world.metadata))
+
+
+def test_matched_without_an_export_is_nan_and_unknown_tickers_raise(store_world: StoreWorld) -> None:
+    report = store_world.metadata / "tradeable_matches.csv"
+    # EXM matched with an empty file: in the report, not exported.
+    lines = report.read_text().splitlines()
+    lines.append(lines[1].replace("NA.TO", "EXM").replace("na.to", "exm").replace(",ok,", ",empty,"))
+    report.write_text("\n".join(lines) + "\n")
+    from portfolio_assets.domain.reports import read_match_report
+    from portfolio_assets.incremental.price_store import sync_price_store
+
+    sync_price_store(
+        store_world.store,
+        store_world.prices,
+        store_world.planned(),
+        read_match_report(report),
+        store_world.metadata / "price_store.json",
+        "1",
+    )
+    asked = read_prices(["EXM", "NA.TO"], store_dir=store_world.store)
+    assert asked["EXM"].isna().all() and asked["NA.TO"].notna().any()
+    assert asked.equals(read_prices(["EXM", "NA.TO"], prices_dir=store_world.prices, metadata_dir=store_world.metadata))
+    with pytest.raises(UnknownTicker, match=r"ZZZ\.US"):
+        read_prices(["NA.TO", "ZZZ.US"], store_dir=store_world.store)
+
+
+def test_read_bars_is_the_long_table_with_filters_applied(store_world: StoreWorld) -> None:
+    bars = read_bars(store_dir=store_world.store)
+    assert list(bars.columns) == ["ticker", "date", "line", "per", "time", "open", "high", "low", "close", "volume", "openint"]
+    assert len(bars) == 7 and isinstance(bars["ticker"].dtype, pd.CategoricalDtype)
+    assert pd.api.types.is_datetime64_any_dtype(bars["date"]) and bars["date"].isna().sum() == 1
+    assert bars["close"].dtype == "float64" and bars["close"].isna().sum() == 1
+    some = read_bars(["na.to"], start="2024-01-04", end=pd.Timestamp("2024-01-05"), fields=["close"], store_dir=store_world.store)
+    some = some.sort_values("line")
+    assert list(some.columns) == ["ticker", "date", "line", "close"]
+    assert some["line"].tolist() == [3, 4, 5] and some["close"].tolist()[1:] == [12.0, 13.0]
+    with pytest.raises(ValueError, match="adjclose"):
+        read_bars(fields=["adjclose"], store_dir=store_world.store)
+
+
+def test_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = StoreWorld(tmp_path)
+    world.write(EXPORTS)
+    with pytest.raises(NoPriceStore, match="refresh"):
+        read_bars(store_dir=world.store)
+    with pytest.raises(NoPriceStore, match="refresh"):
+        read_prices(store_dir=world.store)
+    # The settings' folders, as a user of an older version has them: the CSVs, with a warning.
+    monkeypatch.setenv("PORTFOLIO_ASSETS_PRICES_DIR", str(world.prices))
+    monkeypatch.setenv("PORTFOLIO_ASSETS_METADATA_DIR", str(world.metadata))
+    monkeypatch.setenv("PORTFOLIO_ASSETS_PRICE_STORE_DIR", str(world.store))
+    with pytest.warns(UserWarning, match="no price store.*reading the CSV exports"):
+        closes = read_prices()
+    assert list(closes.columns) == ["NA.TO", "AAPL.US"]
+    write_file(world.store / "unrelated.txt", "x")
+    with pytest.warns(UserWarning, match="no price store"):
+        read_prices()
