@@ -214,7 +214,9 @@ def _prices_from_store(
         known = set(exported) | every_matched
         unknown = [ticker for ticker in wanted if ticker not in known]
         if unknown:
-            raise UnknownTicker(f"no exported or matched instrument in the price store {store} for: {', '.join(unknown)}")
+            raise UnknownTicker(
+                f"no exported or matched instrument in the price store {store} for: {', '.join(unknown)}"
+            )
     dataset = _prices_dataset(prices)
     condition = pc.field("date").is_valid()
     if tickers is not None:

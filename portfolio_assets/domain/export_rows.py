@@ -150,7 +150,9 @@ def export_rows(chunks: Sequence[ExportChunk]) -> pa.Table:
         fields = _read_by_line(body)
     owner = np.repeat(np.arange(len(chunks), dtype=np.int32), counts)
     tickers = pa.DictionaryArray.from_arrays(pa.array(owner), pa.array([chunk.ticker for chunk in chunks]))
-    starts = np.repeat(np.array([chunk.first_line for chunk in chunks], dtype=np.int64) - np.cumsum(counts) + counts, counts)
+    starts = np.repeat(
+        np.array([chunk.first_line for chunk in chunks], dtype=np.int64) - np.cumsum(counts) + counts, counts
+    )
     lines = (np.arange(total, dtype=np.int64) + starts).astype(np.int32)
     columns: dict[str, pa.ChunkedArray | pa.Array] = {
         "ticker": tickers.cast(pa.string()),

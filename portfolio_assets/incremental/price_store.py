@@ -52,16 +52,16 @@ from .store_record import RECORD_KIND, load_store_record
 
 __all__ = [
     "MATCHED_SCHEMA",
-    "TableSummary",
-    "load_store_record",
-    "table_summary",
     "STORE_SCHEMA",
     "StoreSync",
+    "TableSummary",
     "UnsafeStoreFolder",
+    "load_store_record",
     "matched_table_path",
     "prices_table_path",
     "stored_row_counts",
     "sync_price_store",
+    "table_summary",
 ]
 
 STORE_SCHEMA = ROW_SCHEMA.append(pa.field("batch", pa.int64(), nullable=False))

@@ -25,7 +25,11 @@ def load_store_record(path: Path, version: str | None = None) -> LoadedCache:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return LoadedCache({})
-    if not isinstance(document, dict) or document.get("kind") != RECORD_KIND or not isinstance(document.get("entries"), dict):
+    if (
+        not isinstance(document, dict)
+        or document.get("kind") != RECORD_KIND
+        or not isinstance(document.get("entries"), dict)
+    ):
         return LoadedCache({})
     extra = {key: value for key, value in document.items() if key not in ("kind", "version", "entries")}
     return LoadedCache(document["entries"], None, extra)

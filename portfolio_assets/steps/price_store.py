@@ -46,9 +46,13 @@ class StoreResult(StepResult):
         sync = self.sync
         if sync is None:
             return []
-        how = "built from the exports" if sync.rebuilt else (
-            f"{len(sync.appended)} ticker(s) appended to, {len(sync.replaced)} replaced, "
-            f"{len(sync.added)} added, {len(sync.removed)} removed"
+        how = (
+            "built from the exports"
+            if sync.rebuilt
+            else (
+                f"{len(sync.appended)} ticker(s) appended to, {len(sync.replaced)} replaced, "
+                f"{len(sync.added)} added, {len(sync.removed)} removed"
+            )
         )
         return [("info", f"price store {how}: {sync.rows_written} row(s) written in {sync.seconds.get('total', 0)} s")]
 
@@ -142,7 +146,9 @@ def store_rows_match_exports(reading: CheckReading) -> CheckOutcome:
                 expected[item.ticker] = 0
     stored = stored_row_counts(settings.price_store_dir) if prices_table_path(settings.price_store_dir).is_dir() else {}
     differ = sorted(t for t in set(expected) | set(stored) if expected.get(t, 0) != stored.get(t, 0))
-    records = [{"ticker": t, "export_rows": expected.get(t, 0), "stored_rows": stored.get(t, 0)} for t in differ[:50]]
+    records: list[dict[str, str | int | float | bool | None]] = [
+        {"ticker": t, "export_rows": expected.get(t, 0), "stored_rows": stored.get(t, 0)} for t in differ[:50]
+    ]
     return CheckOutcome(
         not differ,
         {

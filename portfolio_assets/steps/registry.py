@@ -271,8 +271,10 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
             checks=(
                 CheckRule(
                     "store_rows_match_exports",
-                    lambda: "The prices table holds as many rows per ticker as each export has data rows, "
-                    "and no ticker without an export.",
+                    lambda: (
+                        "The prices table holds as many rows per ticker as each export has data rows, "
+                        "and no ticker without an export."
+                    ),
                 ),
             ),
         ),

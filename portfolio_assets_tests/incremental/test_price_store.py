@@ -24,7 +24,7 @@ DAYS = ("20240102", "20240103", "20240104", "20240105", "20240230", "2024-01-08"
 CLOSES = ("1", "2.5", "1e2", "-3", "n/a", "nan", "inf", "")
 
 rows = st.lists(st.tuples(st.sampled_from(DAYS), st.sampled_from(CLOSES)), max_size=6)
-change = st.one_of(
+change: st.SearchStrategy[tuple[str, str, list[Row]]] = st.one_of(
     st.tuples(st.just("append"), st.sampled_from(TICKERS), rows),
     st.tuples(st.just("revise"), st.sampled_from(TICKERS), rows),
     st.tuples(st.just("remove"), st.sampled_from(TICKERS), st.just([])),
