@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,15 +38,15 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from ..domain.errors import PortfolioInputError, printable
-from ..domain.export_rows import ROW_SCHEMA, ExportChunk, export_rows
+from ..domain.export_rows import NUMBER_FIELDS, ROW_SCHEMA, ExportChunk, export_pieces, export_rows, piece_fields
 from ..domain.exports import EXPORT_HEADER_LINE, PlannedExport
 from ..domain.reports import MATCH_COLUMNS, MatchRow
 from ..io.folder_marker import FOLDER_MARKER, folder_token, mark_folder
-from ..io.parallel import map_files
+from ..io.parallel import map_files, worker_count
 from .json_cache import save_json_cache
 from .memo import written_stamp
 from .store_record import RECORD_KIND, load_store_record
@@ -91,7 +92,12 @@ _TABLE_CONFIGURATION = {
     # Vacuum (lite) deletes a removed file only a day after its removal: no read lasts that long.
     "delta.deletedFileRetentionDuration": "interval 1 day",
 }
-_WRITER = WriterProperties(compression="ZSTD", compression_level=1)
+# Floats compress well enough without dictionaries, which cost most of their encoding time.
+_WRITER = WriterProperties(
+    compression="ZSTD",
+    compression_level=1,
+    column_properties={name: ColumnProperties(dictionary_enabled=False) for name in NUMBER_FIELDS},
+)
 
 
 class UnsafeStoreFolder(PortfolioInputError):
@@ -180,16 +186,14 @@ def _read_export(item: PlannedExport, path: Path, known: dict[str, Any] | None) 
         digest.update(memoryview(data)[:old])
         if digest.hexdigest() == known["sha256"] and data[old - 1 : old] == b"\n":
             digest.update(memoryview(data)[old:])
-            new_rows = data[old:]
             stored = int(known["rows"])
-            count = new_rows.count(b"\n") + (0 if not new_rows or new_rows.endswith(b"\n") else 1)
-            chunk = ExportChunk(item.ticker, new_rows, stored + 1) if new_rows else None
-            return _Read(item.ticker, stamp, len(data), stored + count, digest.hexdigest(), chunk, True)
+            chunk = ExportChunk(item.ticker, data, stored + 1, old)
+            count = chunk.row_count()
+            return _Read(item.ticker, stamp, len(data), stored + count, digest.hexdigest(), chunk if count else None, True)
         digest = hashlib.sha256()
     digest.update(data)
-    rows = data[len(EXPORT_HEADER_LINE) :]
-    count = rows.count(b"\n") + (0 if not rows or rows.endswith(b"\n") else 1)
-    return _Read(item.ticker, stamp, len(data), count, digest.hexdigest(), ExportChunk(item.ticker, rows), False)
+    chunk = ExportChunk(item.ticker, data, 1, len(EXPORT_HEADER_LINE))
+    return _Read(item.ticker, stamp, len(data), chunk.row_count(), digest.hexdigest(), chunk, False)
 
 
 def _sql_text(value: str) -> str:
@@ -300,7 +304,15 @@ def sync_price_store(
     sync.removed = sorted(ticker for ticker in known if ticker not in wanted)
 
     parsed = time.perf_counter()
-    rows = export_rows(chunks)
+    # In ticker order: each data file then holds a range of tickers, so that replacing a
+    # ticker rewrites only the files whose range holds it.
+    chunks.sort(key=lambda chunk: chunk.ticker)
+    pieces = export_pieces(chunks)
+    # pyarrow and numpy let go of the GIL while they parse: one thread per core.
+    with ThreadPoolExecutor(max(1, min(len(pieces), worker_count()))) as pool:
+        fields = list(pool.map(piece_fields, pieces))
+    rows = export_rows(chunks, fields)
+    del fields
     rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array([batch] * rows.num_rows, pa.int64()))
     sync.rows_written = rows.num_rows
     sync.seconds["parse"] = round(time.perf_counter() - parsed, 3)
@@ -308,9 +320,6 @@ def sync_price_store(
     committed = time.perf_counter()
     deleted = sync.replaced + sync.removed
     if sync.rebuilt:
-        # Sorted by ticker so that each file holds a range of tickers: a replaced ticker
-        # rewrites only the file holding it.
-        rows = rows.sort_by([("ticker", "ascending"), ("line", "ascending")])
         write_deltalake(
             str(prices_path),
             rows,
