@@ -6,10 +6,11 @@ tables in one folder, kept equal to the exports at a cost proportional to what c
     <store>/.portfolio_assets_folder   the marker: the pipeline made this folder
 
 A record beside the reports (`price_store.json`) holds, for each ticker stored, the
-stamp, size, row count and SHA-256 of the export it was read from, and the table
-versions the pipeline committed. An export whose stamp is unchanged is not read; one
-that grew with its first bytes unchanged (the daily update) has only its new rows
-parsed and appended; any other change replaces the ticker's rows; a ticker no longer
+stamp, size and row count of the export it was read from, and the table versions the
+pipeline committed. An export whose stamp is unchanged is not read; one that
+price_exports wrote by appending rows to the very file the store read (its manifest
+says so: the daily update) has only its new rows read and appended; any other change
+replaces the ticker's rows; a ticker no longer
 exported has its rows removed. A record that does not describe the tables as they are
 (lost, of another folder, or a commit it did not see) makes the run build both tables
 again from the exports, in one overwrite commit each.
@@ -31,7 +32,7 @@ import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,37 +164,50 @@ class _Read:
     stamp: str
     size: int
     rows: int
-    sha256: str
     chunk: ExportChunk | None
     """The rows to write (all of them, or those after the stored ones), None if none."""
     appended: bool
 
 
-def _read_export(item: PlannedExport, path: Path, known: dict[str, Any] | None) -> _Read:
-    """Read an export whose stamp moved: its new rows when it only grew, else all of them."""
+def _missing(path: Path) -> PortfolioInputError:
+    return PortfolioInputError(
+        f"{printable(path)} is missing: the price store follows the exports; materialize price_exports first"
+    )
+
+
+def _read_appended(item: PlannedExport, path: Path, known: dict[str, Any], stamp: str) -> _Read | None:
+    """The rows after the stored ones, read alone; None when the file is not the stored
+    bytes with rows added (it moved since, or was cut)."""
+    old = int(known["size"])
+    try:
+        with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            data = os.pread(handle.fileno(), max(0, before.st_size - old + 1), old - 1)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    if written_stamp(path) != stamp or not data.startswith(b"\n"):
+        return None
+    chunk = ExportChunk(item.ticker, data, int(known["rows"]) + 1, 1)
+    count = chunk.row_count()
+    return _Read(item.ticker, stamp, old - 1 + len(data), int(known["rows"]) + count, chunk if count else None, True)
+
+
+def _read_export(item: PlannedExport, path: Path, known: dict[str, Any] | None, grew_from: str | None) -> _Read:
+    """Read an export whose stamp moved: only its new rows when price_exports recorded
+    that it appended them to the very file the store read (`grew_from`), else all of it."""
     stamp = written_stamp(path)
+    if known is not None and grew_from is not None and grew_from == known["stamp"]:
+        done = _read_appended(item, path, known, stamp)
+        if done is not None:
+            return done
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PortfolioInputError(
-            f"{printable(path)} is missing: the price store follows the exports; materialize price_exports first"
-        ) from None
+        raise _missing(path) from None
     if not data.startswith(EXPORT_HEADER_LINE):
         raise PortfolioInputError(f"{printable(path)} is not a price export (it does not start with the export header)")
-    digest = hashlib.sha256()
-    if known is not None and len(data) >= int(known["size"]) >= len(EXPORT_HEADER_LINE):
-        old = int(known["size"])
-        digest.update(memoryview(data)[:old])
-        if digest.hexdigest() == known["sha256"] and data[old - 1 : old] == b"\n":
-            digest.update(memoryview(data)[old:])
-            stored = int(known["rows"])
-            chunk = ExportChunk(item.ticker, data, stored + 1, old)
-            count = chunk.row_count()
-            return _Read(item.ticker, stamp, len(data), stored + count, digest.hexdigest(), chunk if count else None, True)
-        digest = hashlib.sha256()
-    digest.update(data)
     chunk = ExportChunk(item.ticker, data, 1, len(EXPORT_HEADER_LINE))
-    return _Read(item.ticker, stamp, len(data), chunk.row_count(), digest.hexdigest(), chunk, False)
+    return _Read(item.ticker, stamp, len(data), chunk.row_count(), chunk, False)
 
 
 def _sql_text(value: str) -> str:
@@ -241,9 +255,12 @@ def sync_price_store(
     record_path: Path,
     version: str,
     force: bool = False,
+    grown: Mapping[str, tuple[str, str]] | None = None,
 ) -> StoreSync:
     """Bring the store at `store_dir` in line with the exports `planned` (in `prices_dir`)
-    and the matched rows `matches`; `force` builds both tables again."""
+    and the matched rows `matches`; `force` builds both tables again. `grown` says, by
+    export file name, which exports price_exports wrote by appending rows: (the stamp of
+    the file written, the stamp of the file it grew from)."""
     started = time.perf_counter()
     sync = StoreSync()
     token = _require_own_folder(store_dir)
@@ -272,8 +289,14 @@ def sync_price_store(
         or entry["file"] != item.file_name
         or entry["stamp"] != written_stamp(prices_dir / item.file_name)
     ]
+    grown = grown or {}
+
+    def grew_from(item: PlannedExport) -> str | None:
+        written, source = grown.get(item.file_name, ("", ""))
+        return source if written and written == written_stamp(prices_dir / item.file_name) else None
+
     reads = map_files(
-        lambda pair: _read_export(pair[0], prices_dir / pair[0].file_name, pair[1]),
+        lambda pair: _read_export(pair[0], prices_dir / pair[0].file_name, pair[1], grew_from(pair[0])),
         changed,
         label="price_store: reading changed exports",
     )
@@ -288,7 +311,6 @@ def sync_price_store(
             "stamp": read.stamp,
             "size": read.size,
             "rows": read.rows,
-            "sha256": read.sha256,
         }
         if read.appended:
             if read.chunk is not None:

@@ -9,7 +9,9 @@ from typing import Literal
 
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
+from ..incremental.export_sync import KIND as EXPORT_MANIFEST_KIND
 from ..incremental.fingerprints import combine
+from ..incremental.json_cache import load_json_cache
 from ..incremental.memo import StepMemo, can_reuse, file_stamp, output_stamp, written_stamp
 from ..incremental.metadata_files import MetadataFiles
 from ..incremental.price_store import (
@@ -25,7 +27,7 @@ from ..settings import Settings
 from .asset_checks import CheckOutcome, CheckReading
 from .asset_metadata import FilePath, Listing, MetadataItem, Table, TableShape
 from .common import StepResult, require_output
-from .registry import get_asset, output_paths, step_code_version
+from .registry import cache_version, get_asset, output_paths, step_code_version
 
 __all__ = ["StoreResult", "build_price_store", "metadata", "store_rows_match_exports"]
 
@@ -71,6 +73,12 @@ def build_price_store(settings: Settings, previous: StepMemo | None = None, forc
     if can_reuse(previous, fingerprint, outputs, force):
         return StoreResult(previous, True, len(planned))
     files = MetadataFiles(settings.metadata_dir)
+    manifest = load_json_cache(files.export_manifest_path, EXPORT_MANIFEST_KIND, cache_version("exports")).entries
+    grown = {
+        name: (str(entry["output"]), str(entry["grew_from"]))
+        for name, entry in manifest.items()
+        if isinstance(entry, dict) and "grew_from" in entry and "output" in entry
+    }
     sync = sync_price_store(
         settings.price_store_dir,
         settings.prices_dir,
@@ -79,6 +87,7 @@ def build_price_store(settings: Settings, previous: StepMemo | None = None, forc
         files.price_store_record_path,
         get_asset("price_store").logic_version,
         force=force,
+        grown=grown,
     )
     outputs = output_paths("price_store", settings)
     version = combine(f"prices:{sync.prices_version}", f"matched:{sync.matched_version}", fingerprint)

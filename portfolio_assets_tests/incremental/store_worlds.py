@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 from portfolio_assets.domain.export_rows import ExportChunk, export_rows
 from portfolio_assets.domain.exports import EXPORT_HEADER, PlannedExport, export_file_name
 from portfolio_assets.domain.reports import MATCH_COLUMNS, MatchRow
+from portfolio_assets.incremental.memo import written_stamp
 from portfolio_assets.incremental.price_store import StoreSync, prices_table_path, sync_price_store
 
 Row = tuple[str, str]  # (date text, close text)
@@ -46,14 +47,26 @@ class StoreWorld:
         self.prices.mkdir(parents=True, exist_ok=True)
         self.metadata.mkdir(parents=True, exist_ok=True)
         self.exports: dict[str, list[Row]] = {}
+        self.grown: dict[str, tuple[str, str]] = {}
+        """What price_exports' manifest would say: an export appended to, and the file it grew from."""
 
     def write(self, exports: Mapping[str, Sequence[Row]]) -> None:
         """Make the prices folder hold exactly `exports` (the way price_exports would)."""
         for ticker in set(self.exports) - set(exports):
             (self.prices / export_file_name(ticker)).unlink()
         for ticker, rows in exports.items():
-            if self.exports.get(ticker) != list(rows):
-                (self.prices / export_file_name(ticker)).write_text(export_text(ticker, rows), encoding="utf-8")
+            old, path = self.exports.get(ticker), self.prices / export_file_name(ticker)
+            if old == list(rows):
+                continue
+            if old is not None and list(rows[: len(old)]) == old:
+                # Rows added at the end, as the daily update brings them.
+                before = written_stamp(path)
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(export_text(ticker, rows[len(old) :]).split("\n", 1)[1])
+                self.grown[path.name] = (written_stamp(path), before)
+            else:
+                path.write_text(export_text(ticker, rows), encoding="utf-8")
+                self.grown.pop(path.name, None)
         self.exports = {ticker: list(rows) for ticker, rows in exports.items()}
         report = [",".join(MATCH_COLUMNS)] + [",".join(match_row(t).cells) for t in self.exports]
         (self.metadata / "tradeable_matches.csv").write_text("\n".join(report) + "\n", encoding="utf-8")
@@ -70,6 +83,7 @@ class StoreWorld:
             self.metadata / "price_store.json",
             "1",
             force=force,
+            grown=self.grown,
         )
 
     def stored(self) -> pa.Table:
