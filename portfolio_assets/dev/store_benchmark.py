@@ -36,19 +36,26 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-__all__ = ["main", "run_store_benchmark"]
+__all__ = ["append_a_day", "main", "run_store_benchmark"]
 
 _SYNC = """
 import json, sys, time
 from pathlib import Path
 from portfolio_assets.domain.exports import plan_exports
 from portfolio_assets.domain.reports import read_match_report
+from portfolio_assets.incremental.memo import written_stamp
 from portfolio_assets.incremental.price_store import sync_price_store
-work = Path(sys.argv[1])
+from portfolio_assets.dev.store_benchmark import append_a_day
+work, daily = Path(sys.argv[1]), sys.argv[2] == "daily"
+grown = {}
+if daily:  # as price_exports does it, and records it in its manifest
+    before = {path.name: written_stamp(path) for path in (work / "prices").glob("*.csv")}
+    append_a_day(work / "prices")
+    grown = {name: (written_stamp(work / "prices" / name), stamp) for name, stamp in before.items()}
 started = time.perf_counter()
 matches = read_match_report(work / "metadata" / "tradeable_matches.csv")
 done = sync_price_store(work / "store", work / "prices", plan_exports(matches, False), matches,
-                        work / "metadata" / "price_store.json", "bench")
+                        work / "metadata" / "price_store.json", "bench", grown=grown)
 print(json.dumps({"seconds": time.perf_counter() - started, "parts": done.seconds, "rows": done.rows_written}))
 """
 
@@ -88,7 +95,7 @@ def _copy_world(world: Path, work: Path) -> None:
     shutil.copy2(world / "data" / "metadata" / "tradeable_matches.csv", work / "metadata")
 
 
-def _append_a_day(prices: Path) -> None:
+def append_a_day(prices: Path) -> None:
     """One row more in every export: its last row again, dated the next calendar day."""
     for path in prices.glob("*.csv"):
         data = path.read_bytes()
@@ -116,9 +123,8 @@ def run_store_benchmark(world: Path, work: Path, runs: int) -> str:
     for _ in range(runs):
         shutil.rmtree(work / "store", ignore_errors=True)
         (work / "metadata" / "price_store.json").unlink(missing_ok=True)
-        timings["cold"].append(float(_child(_SYNC, str(work))["seconds"]))  # type: ignore[arg-type]
-        _append_a_day(work / "prices")
-        timings["daily"].append(float(_child(_SYNC, str(work))["seconds"]))  # type: ignore[arg-type]
+        timings["cold"].append(float(_child(_SYNC, str(work), "cold")["seconds"]))  # type: ignore[arg-type]
+        timings["daily"].append(float(_child(_SYNC, str(work), "daily")["seconds"]))  # type: ignore[arg-type]
         for what in ("store", "csv", "bars"):
             result = _child(_READ, str(work), what)
             timings[what].append(float(result["seconds"]))  # type: ignore[arg-type]
