@@ -154,13 +154,16 @@ def _exported_in_order(matched: Any) -> tuple[list[str], set[str]]:
     return in_order, set(tickers)
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """A dictionary column's codes over one dictionary, and that dictionary."""
-    if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
-    combined = column.unify_dictionaries() if isinstance(column, pa.ChunkedArray) else column
-    array = combined.combine_chunks() if isinstance(combined, pa.ChunkedArray) else combined
-    return array.indices.to_numpy(zero_copy_only=False).astype(np.int64), array.dictionary.to_pylist()
+def _column_numbers(tickers: pa.ChunkedArray, position: dict[str, int]) -> np.ndarray:
+    """Each row's column in the wide frame, chunk by chunk: a chunk's dictionary (the
+    tickers of one row group) is mapped, then its codes looked up, with no unifying."""
+    parts = []
+    for chunk in tickers.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        mapping = np.array([position.get(ticker, -1) for ticker in chunk.dictionary.to_pylist()], dtype=np.int32)
+        parts.append(mapping[chunk.indices.to_numpy(zero_copy_only=False)])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
@@ -173,30 +176,32 @@ def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
         frame = pd.DataFrame(np.empty((0, len(columns))), index=pd.DatetimeIndex([], name="date"), columns=columns)
         frame.columns.name = "ticker"
         return frame
-    codes, dictionary = _codes(table.column("ticker"))
-    position = {ticker: index for index, ticker in enumerate(columns)}
-    column_of = np.array([position.get(ticker, -1) for ticker in dictionary], dtype=np.int64)[codes]
-    days = table.column("date").combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    column_of = _column_numbers(table.column("ticker"), {ticker: index for index, ticker in enumerate(columns)})
+    days = table.column("date").combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
     first = int(days.min())
     seen = np.zeros(int(days.max()) - first + 1, dtype=bool)
     seen[days - first] = True
-    date_of = np.cumsum(seen) - 1
     dates = np.flatnonzero(seen) + first
+    cells = len(dates) * len(columns)
+    position = np.int32 if cells < 2**31 else np.int64
+    date_of = (np.cumsum(seen) - 1).astype(position)
     values = table.column(field).combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
-    flat = date_of[days - first] * len(columns) + column_of
+    flat = date_of[days - first] * position(len(columns)) + column_of.astype(position)
     grid = np.full((len(dates), len(columns)), np.nan)
-    grid.flat[flat] = values
-    winner = np.full(grid.size, -1, dtype=np.int64 if len(values) > 2**31 - 2 else np.int32)
-    winner[flat] = np.arange(len(values), dtype=winner.dtype)
-    lost = winner[flat] != np.arange(len(values), dtype=winner.dtype)
-    if lost.any():
-        # A ticker's repeated date: its row with the highest line wins, whatever the order read.
-        contested = np.flatnonzero(np.isin(flat, np.unique(flat[lost])))
+    grid.reshape(-1)[flat] = values
+    # A position written twice is a ticker's repeated date: find the tickers with fewer
+    # distinct positions than rows (cheap: one byte per cell), and settle only theirs.
+    hits = np.zeros(grid.shape, dtype=np.uint8)
+    hits.reshape(-1)[flat] = 1
+    rows_of = np.bincount(column_of, minlength=len(columns))
+    repeated = np.flatnonzero(hits.sum(axis=0, dtype=np.int64) != rows_of)
+    del hits
+    if len(repeated):
+        contested = np.flatnonzero(np.isin(column_of, repeated))
         lines = table.column("line").combine_chunks().to_numpy(zero_copy_only=False)[contested]
-        order = np.lexsort((lines, flat[contested]))
-        ranked = contested[order]
-        last = np.r_[flat[ranked][1:] != flat[ranked][:-1], True]
-        grid.flat[flat[ranked][last]] = values[ranked][last]
+        ranked = contested[np.lexsort((lines, flat[contested]))]
+        last = np.r_[flat[ranked][1:] != flat[ranked][:-1], True]  # its row with the highest line
+        grid.reshape(-1)[flat[ranked][last]] = values[ranked][last]
     index = pd.DatetimeIndex(dates.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
     frame = pd.DataFrame(grid, index=index, columns=pd.Index(columns, name="ticker"), copy=False)
     return frame
