@@ -158,9 +158,8 @@ def _column_numbers(tickers: pa.ChunkedArray, position: dict[str, int]) -> np.nd
     """Each row's column in the wide frame, chunk by chunk: a chunk's dictionary (the
     tickers of one row group) is mapped, then its codes looked up, with no unifying."""
     parts = []
-    for chunk in tickers.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
+    for read in tickers.chunks:
+        chunk = read if pa.types.is_dictionary(read.type) else pc.dictionary_encode(read)
         mapping = np.array([position.get(ticker, -1) for ticker in chunk.dictionary.to_pylist()], dtype=np.int32)
         parts.append(mapping[chunk.indices.to_numpy(zero_copy_only=False)])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)

@@ -31,8 +31,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,12 @@ _WRITER = WriterProperties(
 )
 
 
+_MARKER_EXPLANATION = (
+    "portfolio-assets: this file marks the price store folder the pipeline made (its record "
+    "price_store.json names the token above). Without it the pipeline refuses to write here.\n"
+)
+
+
 class UnsafeStoreFolder(PortfolioInputError):
     """The store's folder holds files the pipeline did not write: refused, nothing touched."""
 
@@ -153,7 +159,7 @@ def _require_own_folder(store_dir: Path) -> str:
                 "set PORTFOLIO_ASSETS_PRICE_STORE_DIR to a new or empty folder"
             )
     store_dir.mkdir(parents=True, exist_ok=True)
-    return mark_folder(store_dir)
+    return mark_folder(store_dir, _MARKER_EXPLANATION)
 
 
 @dataclass(frozen=True, slots=True)
