@@ -216,6 +216,10 @@ def _read_export(item: PlannedExport, path: Path, known: dict[str, Any] | None, 
     return _Read(item.ticker, stamp, len(data), chunk.row_count(), chunk, False)
 
 
+def _read_job(job: tuple[PlannedExport, Path, dict[str, Any] | None, str | None]) -> _Read:
+    return _read_export(*job)
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -301,11 +305,8 @@ def sync_price_store(
         written, source = grown.get(item.file_name, ("", ""))
         return source if written and written == written_stamp(prices_dir / item.file_name) else None
 
-    reads = map_files(
-        lambda pair: _read_export(pair[0], prices_dir / pair[0].file_name, pair[1], grew_from(pair[0])),
-        changed,
-        label="price_store: reading changed exports",
-    )
+    jobs = [(item, prices_dir / item.file_name, entry, grew_from(item)) for item, entry in changed]
+    reads = map_files(_read_job, jobs, label="price_store: reading changed exports")
     sync.seconds["read"] = round(time.perf_counter() - started, 3)
     entries = {item.ticker: known[item.ticker] for item in planned if item.ticker in known}
     chunks: list[ExportChunk] = []

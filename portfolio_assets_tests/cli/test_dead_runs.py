@@ -68,7 +68,7 @@ def test_status_and_refresh_clear_a_dead_run_in_one_line(
     line = f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
     if command == "status":
         assert said.err.splitlines() == [f"portfolio-assets: {line}"]  # stdout stays the statuses
-        assert [row.split()[1] for row in said.out.splitlines()] == ["fresh"] * 4
+        assert [row.split()[1] for row in said.out.splitlines()] == ["fresh"] * 5
     else:
         assert said.out.splitlines()[0] == line and "nothing changed since the last check" not in said.out
     with dg.DagsterInstance.get() as instance:
@@ -161,7 +161,7 @@ def test_a_refresh_killed_as_price_exports_ends_holds_the_pool_for_no_one(
     assert done.returncode == 0, done.stdout + done.stderr
     if then == "status":
         assert done.stderr.splitlines() == [f"portfolio-assets: {line}"]
-        assert [row.split()[1] for row in done.stdout.splitlines()] == ["fresh"] * 4
+        assert [row.split()[1] for row in done.stdout.splitlines()] == ["fresh"] * 5
     else:
         assert line in done.stderr
     assert run_status(home, run_id) == (dg.DagsterRunStatus.FAILURE, [])
