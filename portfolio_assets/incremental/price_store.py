@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pa_ds
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -414,11 +416,20 @@ def sync_price_store(
 
 
 def stored_row_counts(store_dir: Path) -> dict[str, int]:
-    """How many rows the prices table holds per ticker (its current version)."""
+    """How many rows the prices table holds per ticker (its current version). The ticker
+    column is read dictionary-encoded and its codes counted, chunk by chunk: no string
+    is made per row."""
     table = DeltaTable(str(prices_table_path(store_dir)))
-    tickers = table.to_pyarrow_dataset().to_table(columns=["ticker"])
-    counts = tickers.group_by("ticker").aggregate([("ticker", "count")])
-    return dict(zip(counts.column("ticker").to_pylist(), counts.column("ticker_count").to_pylist(), strict=True))
+    options = pa_ds.ParquetReadOptions(dictionary_columns={"ticker"})
+    tickers = table.to_pyarrow_dataset(parquet_read_options=options).to_table(columns=["ticker"]).column("ticker")
+    counts: dict[str, int] = {}
+    for chunk in tickers.chunks:
+        encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+        per_code = np.bincount(encoded.indices.to_numpy(zero_copy_only=False), minlength=len(encoded.dictionary))
+        for ticker, count in zip(encoded.dictionary.to_pylist(), per_code.tolist(), strict=True):
+            if count:
+                counts[ticker] = counts.get(ticker, 0) + count
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
