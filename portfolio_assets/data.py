@@ -201,7 +201,7 @@ def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
         ranked = contested[np.lexsort((lines, flat[contested]))]
         last = np.r_[flat[ranked][1:] != flat[ranked][:-1], True]  # its row with the highest line
         grid.reshape(-1)[flat[ranked][last]] = values[ranked][last]
-    index = pd.DatetimeIndex(dates.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
+    index = pd.DatetimeIndex(dates.astype("datetime64[D]").astype("datetime64[us]"), name="date")
     frame = pd.DataFrame(grid, index=index, columns=pd.Index(columns, name="ticker"), copy=False)
     return frame
 

@@ -20,7 +20,7 @@ from .store_worlds import Row, StoreWorld
 
 TICKERS = ("AAA.US", "BBB.US", "CCC.UK", "DDD")
 # Valid and invalid dates, repeated dates, and closes that are not numbers.
-DAYS = ("20240102", "20240103", "20240104", "20240105", "20240230", "2024-01-08", "")
+DAYS = ("20240102", "20240103", "20240104", "20240105", "20240230", "2024-01-08", "", "99991231", "15000101")
 CLOSES = ("1", "2.5", "1e2", "-3", "n/a", "nan", "inf", "")
 
 rows = st.lists(st.tuples(st.sampled_from(DAYS), st.sampled_from(CLOSES)), max_size=6)
