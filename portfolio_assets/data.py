@@ -224,7 +224,8 @@ def _prices_from_store(
     dataset = _prices_dataset(prices)
     condition = pc.field("date").is_valid()
     if tickers is not None:
-        condition &= pc.field("ticker").isin(wanted)
+        # Typed: an empty list would otherwise be a null array, which a string column refuses.
+        condition &= pc.field("ticker").isin(pa.array(wanted, pa.string()))
     table = dataset.to_table(columns=["ticker", "date", "line", field], filter=condition)
     return _wide(table, wanted, field)
 
@@ -326,7 +327,7 @@ def read_bars(
     condition: pa_ds.Expression | None = None
     parts = []
     if tickers is not None:
-        parts.append(pc.field("ticker").isin(_asked(tickers)))
+        parts.append(pc.field("ticker").isin(pa.array(_asked(tickers), pa.string())))
     if start is not None:
         parts.append(pc.field("date") >= pa.scalar(_day(start), pa.date32()))
     if end is not None:

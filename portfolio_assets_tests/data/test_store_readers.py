@@ -109,3 +109,13 @@ def test_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     write_file(world.store / "unrelated.txt", "x")
     with pytest.warns(UserWarning, match="no price store"):
         read_prices()
+
+
+def test_asking_for_no_ticker_is_an_empty_frame(store_world: StoreWorld) -> None:
+    # An empty list, or a report column that is all NA (a report without a match).
+    for asked in ([], pd.Series([pd.NA], dtype="string")):
+        from_store = read_prices(asked, store_dir=store_world.store)
+        assert from_store.shape == (0, 0) and from_store.index.name == "date"
+        assert from_store.equals(read_prices(asked, prices_dir=store_world.prices, metadata_dir=store_world.metadata))
+    bars = read_bars([], store_dir=store_world.store)
+    assert len(bars) == 0 and "close" in bars.columns
