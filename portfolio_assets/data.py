@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 
 from .domain.broker_lists import UNIVERSE_COLUMNS
-from .domain.export_rows import NUMBER_FIELDS, TEXT_FIELDS
+from .domain.export_rows import MATCHED_VERSION_KEY, NUMBER_FIELDS, TEXT_FIELDS
 from .domain.exports import EXPORT_HEADER, export_file_name, plan_exports
 from .domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS, read_match_report
 from .settings import settings_from_environment
@@ -126,13 +126,37 @@ def _wanted(tickers: Iterable[object] | str | None, report: Path, prices: Path) 
     return _asked(tickers)
 
 
+def _matched_version_of(prices: Any, table: Path) -> int | None:
+    """The matched table's version that goes with the loaded version of `prices` (at
+    `table`), named by its latest commit that names one; None (the matched table's latest)
+    for a store whose commits name none (written by an older version of the pipeline).
+
+    Read from the commit files of the loaded version and those before it: the table's
+    `history()` reads the newest commits on disk, which may be newer than the version loaded."""
+    import json
+
+    for version in range(prices.version(), max(-1, prices.version() - 10), -1):
+        try:
+            lines = (table / "_delta_log" / f"{version:020d}.json").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        for line in lines:
+            commit = json.loads(line).get("commitInfo") if line.startswith('{"commitInfo"') else None
+            named = commit.get(MATCHED_VERSION_KEY) if isinstance(commit, dict) else None
+            if isinstance(named, int):
+                return named
+    return None
+
+
 def _store_tables(folder: Path) -> tuple[Any, Any] | None:
-    """The store's prices and matched tables (one snapshot each), or None without a store."""
+    """The store's prices table and the matched table of the same refresh (the version
+    the prices version's commit names), or None without a store."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        return DeltaTable(str(folder / "prices")), DeltaTable(str(folder / "matched"))
+        prices = DeltaTable(str(folder / "prices"))
+        return prices, DeltaTable(str(folder / "matched"), version=_matched_version_of(prices, folder / "prices"))
     except TableNotFoundError:
         return None
 
@@ -171,11 +195,15 @@ def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
     Built with numpy rather than a pivot: each row's (date, ticker) position is computed
     and its value scattered into one preallocated array, which the frame then wraps. A
     repeated date of a ticker keeps the value of its last row (the highest `line`)."""
+    column_of = _column_numbers(table.column("ticker"), {ticker: index for index, ticker in enumerate(columns)})
+    unwanted = column_of < 0
+    if unwanted.any():  # rows of a ticker not among `columns`: left out, never indexed with -1
+        kept = np.flatnonzero(~unwanted)
+        table, column_of = table.take(kept), column_of[kept]
     if table.num_rows == 0:
         frame = pd.DataFrame(np.empty((0, len(columns))), index=pd.DatetimeIndex([], name="date"), columns=columns)
         frame.columns.name = "ticker"
         return frame
-    column_of = _column_numbers(table.column("ticker"), {ticker: index for index, ticker in enumerate(columns)})
     days = table.column("date").combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
     first = int(days.min())
     seen = np.zeros(int(days.max()) - first + 1, dtype=bool)

@@ -29,7 +29,16 @@ import pyarrow.csv as pa_csv
 from .diagnostics import NUMBER_PATTERN
 from .exports import EXPORT_HEADER
 
-__all__ = ["NUMBER_FIELDS", "ROW_SCHEMA", "TEXT_FIELDS", "ExportChunk", "export_pieces", "export_rows", "piece_fields"]
+__all__ = [
+    "MATCHED_VERSION_KEY",
+    "NUMBER_FIELDS",
+    "ROW_SCHEMA",
+    "TEXT_FIELDS",
+    "ExportChunk",
+    "export_pieces",
+    "export_rows",
+    "piece_fields",
+]
 
 _FIELDS = tuple(EXPORT_HEADER.split(","))
 TEXT_FIELDS = ("per", "time")
@@ -45,6 +54,9 @@ ROW_SCHEMA = pa.schema(
     ]
 )
 """The columns of a stored row, in order."""
+MATCHED_VERSION_KEY = "portfolio_assets.matched_version"
+"""The price store's commit metadata key: every commit of its prices table names the
+version of its matched table written with it (incremental/price_store.py, data.py)."""
 _FULL_NUMBER = f"^(?:{NUMBER_PATTERN})$"
 
 

@@ -16,7 +16,11 @@ exported has its rows removed. A record that does not describe the tables as the
 again from the exports, in one overwrite commit each.
 
 One refresh is one commit of the prices table, so a reader (Delta's snapshot
-isolation) sees the store before or after it, never a mix: appends alone are an append
+isolation) sees the store before or after it, never a mix. The matched table is
+committed first, and every commit of the prices table records in its commit metadata
+(MATCHED_VERSION_KEY) the matched version that goes with it: a reader opens the prices
+table, then the matched table at that version, so the two are always of one refresh,
+even while a refresh writes or after one was killed between its commits. Appends alone are an append
 commit; removals and replacements are one overwrite whose predicate names the tickers
 replaced or removed and the new `batch` number, which every written row carries and
 no stored row does. Files written by a refresh killed before its commit are never part
@@ -41,11 +45,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
-from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from ..domain.errors import PortfolioInputError, printable
-from ..domain.export_rows import NUMBER_FIELDS, ROW_SCHEMA, ExportChunk, export_pieces, export_rows, piece_fields
+from ..domain.export_rows import (
+    MATCHED_VERSION_KEY,
+    NUMBER_FIELDS,
+    ROW_SCHEMA,
+    ExportChunk,
+    export_pieces,
+    export_rows,
+    piece_fields,
+)
 from ..domain.exports import EXPORT_HEADER_LINE, PlannedExport
 from ..domain.reports import MATCH_COLUMNS, MatchRow
 from ..io.folder_marker import FOLDER_MARKER, folder_token, mark_folder
@@ -101,6 +113,10 @@ _WRITER = WriterProperties(
     compression_level=1,
     column_properties={name: ColumnProperties(dictionary_enabled=False) for name in NUMBER_FIELDS},
 )
+
+
+def _commit_naming(matched_version: int) -> CommitProperties:
+    return CommitProperties(custom_metadata={MATCHED_VERSION_KEY: matched_version})
 
 
 _MARKER_EXPLANATION = (
@@ -248,15 +264,15 @@ def _matched_fingerprint(matches: Sequence[MatchRow], exported: set[str]) -> str
     return digest.hexdigest()
 
 
-def _compact_and_vacuum(table: DeltaTable, sync: StoreSync, removed_files: bool) -> None:
+def _compact_and_vacuum(table: DeltaTable, sync: StoreSync, removed_files: bool, naming: CommitProperties) -> None:
     small = [size for size in pa.table(table.get_add_actions(flatten=True)).column("size_bytes").to_pylist()]
     if sum(1 for size in small if size < TARGET_FILE_BYTES // 4) >= COMPACT_AT_SMALL_FILES:
-        table.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=_WRITER)
+        table.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=_WRITER, commit_properties=naming)
         sync.compacted = True
         removed_files = True
     if removed_files:
         # full=False is Delta's lite vacuum: only files that remove actions in the log name.
-        sync.vacuumed = len(table.vacuum(dry_run=False, full=False))
+        sync.vacuumed = len(table.vacuum(dry_run=False, full=False, commit_properties=naming))
 
 
 def sync_price_store(
@@ -349,40 +365,8 @@ def sync_price_store(
     sync.seconds["parse"] = round(time.perf_counter() - parsed, 3)
 
     committed = time.perf_counter()
-    deleted = sync.replaced + sync.removed
-    if sync.rebuilt:
-        write_deltalake(
-            str(prices_path),
-            rows,
-            mode="overwrite",
-            schema_mode="overwrite",
-            configuration=_TABLE_CONFIGURATION,
-            target_file_size=TARGET_FILE_BYTES,
-            writer_properties=_WRITER,
-        )
-    elif deleted:
-        assert prices is not None
-        predicate = f"ticker IN ({', '.join(_sql_text(t) for t in sorted(deleted))}) OR batch = {batch}"
-        write_deltalake(
-            prices,
-            rows,
-            mode="overwrite",
-            predicate=predicate,
-            target_file_size=TARGET_FILE_BYTES,
-            writer_properties=_WRITER,
-        )
-    elif rows.num_rows:
-        assert prices is not None
-        write_deltalake(prices, rows, mode="append", target_file_size=TARGET_FILE_BYTES, writer_properties=_WRITER)
-    prices = DeltaTable(str(prices_path))
-    sync.seconds["commit"] = round(time.perf_counter() - committed, 3)
-
-    maintained = time.perf_counter()
-    if not sync.rebuilt:
-        _compact_and_vacuum(prices, sync, bool(deleted))
-    sync.seconds["compact"] = round(time.perf_counter() - maintained, 3)
-    sync.prices_version = prices.version()
-
+    # The matched table first: the prices commit that follows names its version, so a
+    # reader sees the new matched rows only together with the new prices.
     fingerprint = _matched_fingerprint(matches, wanted)
     if sync.rebuilt or record.extra.get("matched") != fingerprint:
         write_deltalake(
@@ -398,6 +382,51 @@ def sync_price_store(
             matched.vacuum(dry_run=False, full=False)
     assert matched is not None
     sync.matched_version = matched.version()
+    naming = _commit_naming(sync.matched_version)
+    deleted = sync.replaced + sync.removed
+    if sync.rebuilt:
+        write_deltalake(
+            str(prices_path),
+            rows,
+            mode="overwrite",
+            schema_mode="overwrite",
+            configuration=_TABLE_CONFIGURATION,
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=_WRITER,
+            commit_properties=naming,
+        )
+    elif deleted:
+        assert prices is not None
+        predicate = f"ticker IN ({', '.join(_sql_text(t) for t in sorted(deleted))}) OR batch = {batch}"
+        write_deltalake(
+            prices,
+            rows,
+            mode="overwrite",
+            predicate=predicate,
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=_WRITER,
+            commit_properties=naming,
+        )
+    elif rows.num_rows or sync.matched_written:
+        # Without new rows, an empty append still commits: it names the new matched version.
+        assert prices is not None
+        write_deltalake(
+            prices,
+            rows,
+            mode="append",
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=_WRITER,
+            commit_properties=naming,
+        )
+    prices = DeltaTable(str(prices_path))
+    sync.seconds["commit"] = round(time.perf_counter() - committed, 3)
+
+    maintained = time.perf_counter()
+    if not sync.rebuilt:
+        _compact_and_vacuum(prices, sync, bool(deleted), naming)
+    sync.seconds["compact"] = round(time.perf_counter() - maintained, 3)
+    sync.prices_version = prices.version()
+
     save_json_cache(
         record_path,
         RECORD_KIND,

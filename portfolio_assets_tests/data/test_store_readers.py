@@ -3,7 +3,9 @@ reading, the same frames as the CSV exports give, and what happens without a sto
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -113,9 +115,40 @@ def test_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_asking_for_no_ticker_is_an_empty_frame(store_world: StoreWorld) -> None:
     # An empty list, or a report column that is all NA (a report without a match).
-    for asked in ([], pd.Series([pd.NA], dtype="string")):
+    nothing: list[Iterable[object]] = [[], pd.Series([pd.NA], dtype="string")]
+    for asked in nothing:
         from_store = read_prices(asked, store_dir=store_world.store)
         assert from_store.shape == (0, 0) and from_store.index.name == "date"
         assert from_store.equals(read_prices(asked, prices_dir=store_world.prices, metadata_dir=store_world.metadata))
     bars = read_bars([], store_dir=store_world.store)
     assert len(bars) == 0 and "close" in bars.columns
+
+
+def test_a_refresh_dying_between_its_two_commits_leaves_the_readers_the_last_refresh(
+    store_world: StoreWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deltalake
+
+    from portfolio_assets.incremental import price_store
+
+    before = read_prices(store_dir=store_world.store)
+    store_world.write({**EXPORTS, "NEW.US": [("20240102", "5")]})
+    commits: list[object] = []
+    real_write: Any = deltalake.write_deltalake
+
+    def dies_at_the_second_commit(*args: object, **kwargs: object) -> None:
+        commits.append(args[0])
+        if len(commits) == 2:
+            raise SystemExit("killed")  # stands for SIGKILL between the two tables' commits
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(price_store, "write_deltalake", dies_at_the_second_commit)
+    with pytest.raises(SystemExit):
+        store_world.sync()
+    monkeypatch.setattr(price_store, "write_deltalake", real_write)
+    assert read_prices(store_dir=store_world.store).equals(before)
+    with pytest.raises(UnknownTicker, match=r"NEW\.US"):
+        read_prices(["NEW.US"], store_dir=store_world.store)
+    store_world.sync()
+    after = read_prices(store_dir=store_world.store)
+    assert list(after.columns) == ["NA.TO", "AAPL.US", "NEW.US"] and after["NEW.US"].dropna().tolist() == [5.0]

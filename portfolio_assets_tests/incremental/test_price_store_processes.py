@@ -13,8 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
+
+from portfolio_assets.data import read_bars, read_prices
 
 from .store_worlds import Row, StoreWorld, stored_rows
 
@@ -31,20 +34,29 @@ def fingerprint(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
+def reads_fingerprint(store: Path) -> list[str]:
+    """What a backtest reads of the store, a hash for each call (a refresh may commit
+    between them): read_prices' frame (its tickers, dates and closes), read_bars' rows."""
+    closes = read_prices(store_dir=store)
+    bars = read_bars(fields=["close"], store_dir=store).sort_values(["ticker", "line"])
+    frame = hashlib.sha256(repr(list(closes.columns)).encode())
+    frame.update(pd.util.hash_pandas_object(closes, index=True).to_numpy().tobytes())
+    rows = hashlib.sha256()
+    for name in ("ticker", "line", "close"):
+        rows.update(repr(bars[name].tolist()).encode())
+    return [frame.hexdigest(), rows.hexdigest()]
+
+
 READER = """
-import hashlib, json, sys, time
-from deltalake import DeltaTable
-store, out, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-import os
+import json, os, sys
+sys.path.insert(0, sys.argv[4])
+from pathlib import Path
+from portfolio_assets_tests.incremental.test_price_store_processes import reads_fingerprint
+store, out, stop = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 results = []
 while not os.path.exists(stop):
     try:
-        table = DeltaTable(store + "/prices").to_pyarrow_table()
-        table = table.sort_by([("ticker", "ascending"), ("line", "ascending")])
-        digest = hashlib.sha256()
-        for name in ("ticker", "line", "close"):
-            digest.update(repr(table.column(name).to_pylist()).encode())
-        results.append(["ok", digest.hexdigest()])
+        results.append(["ok", reads_fingerprint(store)])
     except Exception as error:
         results.append(["error", f"{type(error).__name__}: {error}"])
 with open(out, "w") as handle:
@@ -57,7 +69,8 @@ def _days(count: int, start: int = 0) -> list[Row]:
 
 
 def _refreshes(world: StoreWorld) -> list[dict[str, list[Row]]]:
-    """Refreshes as a daily update brings them: every ticker grows, one is revised, one goes."""
+    """Refreshes as a daily update brings them: every ticker grows, one is revised, one
+    goes, one comes."""
     exports = {ticker: _days(300) for ticker in TICKERS}
     states = [dict(exports)]
     for step in range(1, 7):
@@ -66,6 +79,7 @@ def _refreshes(world: StoreWorld) -> list[dict[str, list[Row]]]:
         if revised in exports:
             exports[revised] = [(day, "9") for day, _ in exports[revised]]
         exports.pop(TICKERS[-step], None)
+        exports[f"NEW{step}.US"] = _days(300)
         states.append(dict(exports))
     return states
 
@@ -75,15 +89,16 @@ def test_a_reader_in_a_loop_sees_only_committed_versions(tmp_path: Path) -> None
     states = _refreshes(world)
     world.write(states[0])
     world.sync()
-    committed = {fingerprint(stored_rows(world.store))}
+    committed = set(reads_fingerprint(world.store))
     out, stop = tmp_path / "reads.json", tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(world.store), str(out), str(stop)])
+    project = str(Path(__file__).resolve().parents[2])
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(world.store), str(out), str(stop), project])
     try:
         time.sleep(1.0)
         for state in states[1:]:
             world.write(state)
             world.sync()
-            committed.add(fingerprint(stored_rows(world.store)))
+            committed.update(reads_fingerprint(world.store))
             time.sleep(0.3)
     finally:
         stop.touch()
@@ -91,7 +106,7 @@ def test_a_reader_in_a_loop_sees_only_committed_versions(tmp_path: Path) -> None
     reads = json.loads(out.read_text())
     errors = [detail for kind, detail in reads if kind == "error"]
     assert not errors, errors[:3]
-    seen = {detail for _, detail in reads}
+    seen = {part for kind, detail in reads if kind == "ok" for part in detail}
     assert len(reads) >= 10 and len(seen) >= 3  # it did read during the refreshes
     assert seen <= committed, f"{len(seen - committed)} state(s) never committed"
 
