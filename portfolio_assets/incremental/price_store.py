@@ -4,6 +4,7 @@ tables in one folder, kept equal to the exports at a cost proportional to what c
     <store>/prices/    every export's rows, typed (domain/export_rows.py), plus `batch`
     <store>/matched/   the match report's matched rows, in report order (`report_row`)
     <store>/.portfolio_assets_folder   the marker: the pipeline made this folder
+    <store>/price_store.lock   held by the refresh writing the store (one at a time)
 
 A record beside the reports (`price_store.json`) holds, for each ticker stored, the
 stamp, size and row count of the export it was read from, and the table versions the
@@ -47,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from filelock import FileLock
 
 from ..domain.errors import PortfolioInputError, printable
 from ..domain.export_rows import (
@@ -68,7 +70,9 @@ from .store_record import RECORD_KIND, load_store_record
 
 __all__ = [
     "MATCHED_SCHEMA",
+    "STORE_LOCK_FILE",
     "STORE_SCHEMA",
+    "ConcurrentStoreWrite",
     "StoreSync",
     "TableSummary",
     "UnsafeStoreFolder",
@@ -117,6 +121,15 @@ _WRITER = WriterProperties(
 
 def _commit_naming(matched_version: int) -> CommitProperties:
     return CommitProperties(custom_metadata={MATCHED_VERSION_KEY: matched_version})
+
+
+STORE_LOCK_FILE = "price_store.lock"
+"""Held for a whole sync: two refreshes over one store (two DAGSTER_HOMEs, or a run judged
+dead that still runs) take turns, so neither appends what the other already did."""
+
+
+class ConcurrentStoreWrite(PortfolioInputError):
+    """A commit not made by this refresh landed while it wrote: its record is dropped."""
 
 
 _MARKER_EXPLANATION = (
@@ -289,9 +302,25 @@ def sync_price_store(
     and the matched rows `matches`; `force` builds both tables again. `grown` says, by
     export file name, which exports price_exports wrote by appending rows: (the stamp of
     the file written, the stamp of the file it grew from)."""
+    token = _require_own_folder(store_dir)
+    # thread_local=False: the lock belongs to the process, whichever thread releases it.
+    with FileLock(store_dir / STORE_LOCK_FILE, mode=0o644, thread_local=False):
+        return _sync_locked(store_dir, prices_dir, planned, matches, record_path, version, force, grown, token)
+
+
+def _sync_locked(
+    store_dir: Path,
+    prices_dir: Path,
+    planned: Sequence[PlannedExport],
+    matches: Sequence[MatchRow],
+    record_path: Path,
+    version: str,
+    force: bool,
+    grown: Mapping[str, tuple[str, str]] | None,
+    token: str,
+) -> StoreSync:
     started = time.perf_counter()
     sync = StoreSync()
-    token = _require_own_folder(store_dir)
     record = load_store_record(record_path, version)
     if record.warning:
         sync.warnings.append(record.warning)
@@ -384,6 +413,8 @@ def sync_price_store(
     sync.matched_version = matched.version()
     naming = _commit_naming(sync.matched_version)
     deleted = sync.replaced + sync.removed
+    read_version = -1 if prices is None else prices.version()
+    writes_prices = bool(sync.rebuilt or deleted or rows.num_rows or sync.matched_written)
     if sync.rebuilt:
         write_deltalake(
             str(prices_path),
@@ -419,6 +450,15 @@ def sync_price_store(
             commit_properties=naming,
         )
     prices = DeltaTable(str(prices_path))
+    if writes_prices and prices.version() != read_version + 1:
+        # Another writer committed in between (one that does not take the lock: an older
+        # version of the pipeline, another host over a share): the rows may hold both
+        # refreshes' appends. Without a record, the next refresh builds the store again.
+        record_path.unlink(missing_ok=True)
+        raise ConcurrentStoreWrite(
+            f"the price store {printable(store_dir)} was written by another refresh at the same time "
+            f"(version {prices.version()} after {read_version}); the next `portfolio-assets refresh` rebuilds it"
+        )
     sync.seconds["commit"] = round(time.perf_counter() - committed, 3)
 
     maintained = time.perf_counter()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import deltalake
 import pytest
 from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from portfolio_assets.data import read_prices
 from portfolio_assets.incremental import price_store
-from portfolio_assets.incremental.price_store import UnsafeStoreFolder, prices_table_path
+from portfolio_assets.incremental.price_store import ConcurrentStoreWrite, UnsafeStoreFolder, prices_table_path
 
 from .store_worlds import Row, StoreWorld
 
@@ -132,4 +134,28 @@ def test_vacuum_removes_only_what_the_table_removed(tmp_path: Path, monkeypatch:
     assert done.vacuumed >= 1
     assert mine.read_bytes() == b"not the table's"
     assert not any((table / name).exists() for name in old_files)
+    assert world.stored().equals(world.from_scratch())
+
+
+def test_a_commit_by_another_writer_meanwhile_drops_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = StoreWorld(tmp_path)
+    exports = {"AAA.US": [("20240102", "1")], "BBB.US": [("20240102", "2")]}
+    world.write(exports)
+    world.sync()
+    exports = {ticker: [*rows, ("20240103", "3")] for ticker, rows in exports.items()}
+    world.write(exports)
+    real_write: Any = deltalake.write_deltalake
+
+    def another_writer_first(table: Any, rows: Any, **options: Any) -> None:
+        # A writer that takes no lock (another host, an older version) appends these rows too.
+        if isinstance(table, DeltaTable) and options.get("mode") == "append":
+            real_write(table.table_uri, rows, mode="append")
+        real_write(table, rows, **options)
+
+    monkeypatch.setattr(price_store, "write_deltalake", another_writer_first)
+    with pytest.raises(ConcurrentStoreWrite, match=r"another refresh.*refresh` rebuilds it"):
+        world.sync()
+    monkeypatch.setattr(price_store, "write_deltalake", real_write)
+    assert not (world.metadata / "price_store.json").exists()
+    assert world.sync().rebuilt
     assert world.stored().equals(world.from_scratch())

@@ -156,3 +156,39 @@ def test_a_refresh_killed_at_any_moment_leaves_the_last_complete_store(tmp_path:
     # Whatever was killed where, the next refresh completes the store.
     world.sync()
     assert stored_rows(world.store).equals(world.from_scratch())
+
+
+RACER = """
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from portfolio_assets_tests.incremental.store_worlds import StoreWorld
+world = StoreWorld(Path(sys.argv[1]))
+world.exports = json.loads(sys.argv[3])
+world.grown = {name: tuple(stamps) for name, stamps in json.loads(sys.argv[4]).items()}
+start = float(sys.argv[5])
+while time.time() < start:
+    pass
+print(sorted(world.sync().appended), flush=True)
+"""
+
+
+def test_two_refreshes_at_once_take_turns(tmp_path: Path) -> None:
+    """Two refreshes over one store (two shells with their own DAGSTER_HOME): the second
+    waits for the first, finds its rows stored, and appends nothing twice."""
+    world = StoreWorld(tmp_path)
+    exports = {ticker: _days(5) for ticker in TICKERS[:5]}
+    world.write(exports)
+    world.sync()
+    world.write({ticker: rows + _days(1, 5) for ticker, rows in exports.items()})
+    project = str(Path(__file__).resolve().parents[2])
+    start = str(time.time() + 2.0)  # both past their imports, then at once
+    arguments = [str(world.root), project, json.dumps(world.exports), json.dumps(world.grown), start]
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, *arguments], stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outputs = sorted(racer.communicate(timeout=60)[0].strip() for racer in racers)
+    assert all(racer.returncode == 0 for racer in racers)
+    assert outputs == [str(sorted(exports)), "[]"]  # one appended, the other found it done
+    assert world.stored().equals(world.from_scratch())
+    assert not world.sync().rebuilt
