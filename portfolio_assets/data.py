@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 
 from .domain.broker_lists import UNIVERSE_COLUMNS
-from .domain.export_rows import MATCHED_VERSION_KEY, NUMBER_FIELDS, TEXT_FIELDS
-from .domain.exports import EXPORT_HEADER, export_file_name, plan_exports
+from .domain.export_rows import MATCHED_VERSION_KEY, NUMBER_FIELDS, TEXT_FIELDS, ExportChunk, export_rows
+from .domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, plan_exports
 from .domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS, read_match_report
 from .settings import settings_from_environment
 
@@ -100,30 +100,11 @@ def read_unmatched(metadata_dir: str | Path | None = None) -> pd.DataFrame:
     return _read_report(_folder(metadata_dir, "metadata_dir") / "tradeable_unmatched.csv", UNMATCHED_COLUMNS)
 
 
-def _read_export(path: Path, field: str) -> pd.Series:
-    """One export's `field` by date; rows whose date or value does not parse are NA or left out."""
-    with open(path, encoding="utf-8") as handle:
-        if handle.readline().rstrip("\r\n") != EXPORT_HEADER:
-            raise ValueError(f"{path} is not a price export (its first line is not {EXPORT_HEADER})")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["date", field], encoding="utf-8")
-    dates = pd.to_datetime(frame["date"], format="%Y%m%d", errors="coerce")
-    values = pd.Series(pd.to_numeric(frame[field], errors="coerce").to_numpy(dtype="float64"), index=dates)
-    values = values[values.index.notna()]
-    return values[~values.index.duplicated(keep="last")]  # a repeated date: its last row
-
-
 def _asked(tickers: Iterable[object] | str) -> list[str]:
     if isinstance(tickers, str):
         tickers = [tickers]
     names = (str(ticker).strip().upper() for ticker in tickers if not pd.isna(ticker))  # type: ignore[call-overload]
     return list(dict.fromkeys(name for name in names if name))
-
-
-def _wanted(tickers: Iterable[object] | str | None, report: Path, prices: Path) -> list[str]:
-    if tickers is None:
-        planned = plan_exports(read_match_report(report), include_empty=True)
-        return [item.ticker for item in planned if (prices / item.file_name).is_file()]
-    return _asked(tickers)
 
 
 def _matched_version_of(prices: Any, table: Path) -> int | None:
@@ -261,26 +242,31 @@ def _prices_from_store(
 def _prices_from_exports(
     tickers: Iterable[object] | str | None, field: str, prices: Path, report: Path
 ) -> pd.DataFrame:
-    wanted = _wanted(tickers, report, prices)
-    columns = {}
-    for ticker in wanted:
-        path = prices / export_file_name(ticker)
-        columns[ticker] = _read_export(path, field) if path.is_file() else None
-    unexported = [ticker for ticker, values in columns.items() if values is None]
-    if unexported:
-        matched = {row["matched_ticker"] for row in read_match_report(report)}
-        unknown = [ticker for ticker in unexported if ticker not in matched]
+    """The frame the store would give, read from the CSV exports: their rows parsed as the
+    store parses them (domain/export_rows.py), the same wide frame built from them."""
+    matches = read_match_report(report)
+    planned = plan_exports(matches, include_empty=True)
+    exported = {item.ticker: prices / item.file_name for item in planned if (prices / item.file_name).is_file()}
+    if tickers is None:
+        wanted = list(exported)
+    else:
+        wanted = _asked(tickers)
+        known = set(exported) | {row["matched_ticker"] for row in matches}
+        unknown = [ticker for ticker in wanted if ticker not in known]
         if unknown:
             raise UnknownTicker(
-                f"no price export in {prices} and no matched instrument in {report} for: {', '.join(unknown)}"
+                f"no exported or matched instrument in {report} (exports in {prices}) for: {', '.join(unknown)}"
             )
-    exported = {ticker: values for ticker, values in columns.items() if values is not None}
-    # Dates of every ticker (outer join); a ticker without an export is a column of NaN.
-    frame = pd.concat(exported, axis=1, sort=False) if exported else pd.DataFrame(index=pd.DatetimeIndex([]))
-    frame = frame.reindex(columns=wanted).astype("float64").sort_index()
-    frame.index.name = "date"
-    frame.columns.name = "ticker"
-    return frame
+    chunks = []
+    for ticker in wanted:
+        if ticker not in exported:
+            continue  # matched without an export: a column of NaN
+        data = exported[ticker].read_bytes()
+        if not data.startswith(EXPORT_HEADER_LINE):
+            raise ValueError(f"{exported[ticker]} is not a price export (its first line is not {EXPORT_HEADER})")
+        chunks.append(ExportChunk(ticker, data, 1, len(EXPORT_HEADER_LINE)))
+    rows = export_rows(chunks)
+    return _wide(rows.filter(pc.is_valid(rows.column("date"))), wanted, field)
 
 
 def read_prices(

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from portfolio_assets.data import NoPriceStore, UnknownTicker, read_bars, read_prices
+from portfolio_assets.domain.exports import EXPORT_HEADER, export_file_name
 
 from ..helpers import write_file
 from ..incremental.store_worlds import StoreWorld
@@ -152,3 +153,38 @@ def test_a_refresh_dying_between_its_two_commits_leaves_the_readers_the_last_ref
     store_world.sync()
     after = read_prices(store_dir=store_world.store)
     assert list(after.columns) == ["NA.TO", "AAPL.US", "NEW.US"] and after["NEW.US"].dropna().tolist() == [5.0]
+
+
+ODD_ROWS = {
+    "A.US": ["A.US,D,20240102,000000,1,2,0.5,inf,100,0", "A.US,D,20240103,000000,1,2,0.5,x,100,0"],
+    "B.US": ["B.US,D,20240102,000000,1,2,0.5,inf,100,0", "B.US,D,20240103,000000,1,2,0.5,3,100,0"],
+    "C.US": ["C.US,D, 20240102,000000,1,2,0.5,7,100,0"],  # a space before the date: stripped
+    "D.US": ["D.US,D,2024012,000000,1,2,0.5,8,100,0"],  # seven digits: not a date
+    "E.US": ['E.US,D,20240102,000000,1,2,0.5,"9",100,0'],  # quotes are not CSV quoting
+    "F.US": ["F.US,D,20240102,000000,1,2,0.5,10,100,0,extra"],  # an 11th field: ignored
+}
+
+
+def test_odd_rows_read_the_same_from_the_store_and_the_exports(tmp_path: Path) -> None:
+    world = StoreWorld(tmp_path)
+    world.write({ticker: [("20240102", "1")] for ticker in ODD_ROWS})
+    for ticker, lines in ODD_ROWS.items():  # the rows as they are, not as StoreWorld writes them
+        write_file(world.prices / export_file_name(ticker), EXPORT_HEADER + "\n" + "".join(f"{x}\n" for x in lines))
+    world.sync()
+    from_store = read_prices(store_dir=world.store)
+    assert from_store.equals(read_prices(prices_dir=world.prices, metadata_dir=world.metadata))
+    assert from_store["C.US"].dropna().tolist() == [7.0] and from_store["D.US"].isna().all()
+    assert from_store["E.US"].isna().all() and from_store["F.US"].dropna().tolist() == [10.0]
+    assert from_store["B.US"].dropna().tolist() == [float("inf"), 3.0]
+
+
+def test_an_export_the_report_does_not_name_is_unknown_on_both_paths(store_world: StoreWorld) -> None:
+    write_file(store_world.prices / export_file_name("OLD.US"), EXPORTS_TEXT_OLD)
+    with pytest.raises(UnknownTicker, match=r"OLD\.US"):
+        read_prices(["OLD.US"], store_dir=store_world.store)
+    with pytest.raises(UnknownTicker, match=r"OLD\.US"):
+        read_prices(["OLD.US"], prices_dir=store_world.prices, metadata_dir=store_world.metadata)
+    assert "OLD.US" not in read_prices(prices_dir=store_world.prices, metadata_dir=store_world.metadata).columns
+
+
+EXPORTS_TEXT_OLD = EXPORT_HEADER + "\nOLD.US,D,20240102,000000,1,2,0.5,4,100,0\n"
