@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 
 from .domain.broker_lists import UNIVERSE_COLUMNS
+from .domain.errors import one_line
 from .domain.export_rows import MATCHED_VERSION_KEY, NUMBER_FIELDS, TEXT_FIELDS, ExportChunk, export_rows
 from .domain.exports import EXPORT_HEADER, EXPORT_HEADER_LINE, plan_exports
 from .domain.reports import MATCH_COLUMNS, UNMATCHED_COLUMNS, read_match_report
@@ -40,6 +41,7 @@ __all__ = [
     "PRICE_FIELDS",
     "NoPriceStore",
     "UnknownTicker",
+    "UnreadablePriceStore",
     "read_bars",
     "read_matches",
     "read_prices",
@@ -61,6 +63,17 @@ class UnknownTicker(ValueError):
 
 class NoPriceStore(FileNotFoundError):
     """A price store asked for where there is none (yet)."""
+
+
+class UnreadablePriceStore(RuntimeError):
+    """A price store whose tables cannot be read (a data file lost, a folder replaced)."""
+
+
+def _unreadable(store: Path, error: Exception) -> UnreadablePriceStore:
+    return UnreadablePriceStore(
+        f"the price store {store} cannot be read ({one_line(error)}); "
+        "`portfolio-assets refresh --force` builds it again"
+    )
 
 
 def _folder(given: str | Path | None, setting: str) -> Path:
@@ -133,13 +146,15 @@ def _store_tables(folder: Path) -> tuple[Any, Any] | None:
     """The store's prices table and the matched table of the same refresh (the version
     the prices version's commit names), or None without a store."""
     from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from deltalake.exceptions import DeltaError, TableNotFoundError
 
     try:
         prices = DeltaTable(str(folder / "prices"))
         return prices, DeltaTable(str(folder / "matched"), version=_matched_version_of(prices, folder / "prices"))
     except TableNotFoundError:
         return None
+    except DeltaError as error:
+        raise _unreadable(folder, error) from error
 
 
 def _prices_dataset(prices: Any) -> pa_ds.Dataset:
@@ -297,7 +312,10 @@ def read_prices(
     explicit_csv = store_dir is None and (prices_dir is not None or metadata_dir is not None)
     tables = None if explicit_csv else _store_tables(store)
     if tables is not None:
-        return _prices_from_store(tables, tickers, field, store)
+        try:
+            return _prices_from_store(tables, tickers, field, store)
+        except (OSError, pa.ArrowException) as error:  # a data file lost or damaged
+            raise _unreadable(store, error) from error
     if store_dir is not None:
         raise NoPriceStore(f"no price store in {store}: `portfolio-assets refresh` builds it")
     prices = _folder(prices_dir, "prices_dir")
@@ -348,6 +366,9 @@ def read_bars(
         parts.append(pc.field("date") <= pa.scalar(_day(end), pa.date32()))
     for part in parts:
         condition = part if condition is None else condition & part
-    table = _prices_dataset(tables[0]).to_table(columns=["ticker", "date", "line", *chosen], filter=condition)
+    try:
+        table = _prices_dataset(tables[0]).to_table(columns=["ticker", "date", "line", *chosen], filter=condition)
+    except (OSError, pa.ArrowException) as error:  # a data file lost or damaged
+        raise _unreadable(store, error) from error
     frame: pd.DataFrame = table.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True)
     return frame

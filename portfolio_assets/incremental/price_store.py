@@ -47,10 +47,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from filelock import FileLock
 
-from ..domain.errors import PortfolioInputError, printable
+from ..domain.errors import PortfolioInputError, one_line, printable
 from ..domain.export_rows import (
     MATCHED_VERSION_KEY,
     NUMBER_FIELDS,
@@ -305,7 +305,13 @@ def sync_price_store(
     token = _require_own_folder(store_dir)
     # thread_local=False: the lock belongs to the process, whichever thread releases it.
     with FileLock(store_dir / STORE_LOCK_FILE, mode=0o644, thread_local=False):
-        return _sync_locked(store_dir, prices_dir, planned, matches, record_path, version, force, grown, token)
+        try:
+            return _sync_locked(store_dir, prices_dir, planned, matches, record_path, version, force, grown, token)
+        except DeltaError as error:
+            raise PortfolioInputError(
+                f"the price store {printable(store_dir)} cannot be read or written ({one_line(error)}); "
+                f"`portfolio-assets refresh --force` builds it again (delete {printable(store_dir)} first if that fails too)"
+            ) from error
 
 
 def _sync_locked(
@@ -334,6 +340,9 @@ def _sync_locked(
         and record.extra.get("prices_version") == prices.version()
         and record.extra.get("matched_version") == matched.version()
         and prices.schema().to_arrow() == STORE_SCHEMA
+        # A data file lost (deleted by hand, a restore that missed it): build again rather
+        # than append onto a table that cannot be read. A stat per file: cheap.
+        and all(os.path.isfile(uri) for uri in prices.file_uris())
     )
     known: dict[str, Any] = record.entries if current else {}
     sync.rebuilt = not current

@@ -188,3 +188,27 @@ def test_an_export_the_report_does_not_name_is_unknown_on_both_paths(store_world
 
 
 EXPORTS_TEXT_OLD = EXPORT_HEADER + "\nOLD.US,D,20240102,000000,1,2,0.5,4,100,0\n"
+
+
+def test_a_damaged_store_is_a_one_line_error_and_the_next_refresh_rebuilds_it(store_world: StoreWorld) -> None:
+    import shutil
+
+    from portfolio_assets.data import UnreadablePriceStore
+    from portfolio_assets.domain.errors import PortfolioInputError
+
+    before = read_prices(store_dir=store_world.store)
+    for data_file in (store_world.store / "prices").glob("*.parquet"):
+        data_file.unlink()  # lost
+    for read in (read_prices, read_bars):
+        with pytest.raises(UnreadablePriceStore, match=r"price store .*refresh --force` builds it again") as raised:
+            read(store_dir=store_world.store)
+        assert "\n" not in str(raised.value) and "\x1b" not in str(raised.value)
+    # The refresh sees the table's files missing: it builds the store again.
+    assert store_world.sync().rebuilt
+    assert read_prices(store_dir=store_world.store).equals(before)
+    shutil.rmtree(store_world.store / "prices")
+    write_file(store_world.store / "prices", "x")  # the table's folder replaced by a file
+    for attempt in (store_world.sync, lambda: read_prices(store_dir=store_world.store)):
+        with pytest.raises((PortfolioInputError, UnreadablePriceStore), match="refresh --force") as failed:
+            attempt()
+        assert "\n" not in str(failed.value) and "\x1b" not in str(failed.value)
