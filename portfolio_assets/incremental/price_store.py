@@ -416,8 +416,7 @@ def _sync_locked(
         )
         sync.matched_written = True
         matched = DeltaTable(str(matched_path))
-        if not sync.rebuilt:
-            matched.vacuum(dry_run=False, full=False)
+        matched.vacuum(dry_run=False, full=False)
     assert matched is not None
     sync.matched_version = matched.version()
     naming = _commit_naming(sync.matched_version)
@@ -471,8 +470,9 @@ def _sync_locked(
     sync.seconds["commit"] = round(time.perf_counter() - committed, 3)
 
     maintained = time.perf_counter()
-    if not sync.rebuilt:
-        _compact_and_vacuum(prices, sync, bool(deleted), naming)
+    # A rebuild removes every file of the version before it: vacuumed like any removal
+    # (else the files of rebuilds, a day later past their retention, stay for good).
+    _compact_and_vacuum(prices, sync, bool(deleted) or sync.rebuilt, naming)
     sync.seconds["compact"] = round(time.perf_counter() - maintained, 3)
     sync.prices_version = prices.version()
 

@@ -159,3 +159,24 @@ def test_a_commit_by_another_writer_meanwhile_drops_the_record(tmp_path: Path, m
     assert not (world.metadata / "price_store.json").exists()
     assert world.sync().rebuilt
     assert world.stored().equals(world.from_scratch())
+
+
+def test_rebuilds_vacuum_the_files_they_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_vacuum = DeltaTable.vacuum
+    monkeypatch.setattr(  # no retention: what a vacuum a day later would delete, deleted now
+        DeltaTable,
+        "vacuum",
+        lambda self, **kw: real_vacuum(self, **{**kw, "retention_hours": 0, "enforce_retention_duration": False}),
+    )
+    world = StoreWorld(tmp_path)
+    exports = {f"T{number}.US": [("20240102", "1")] for number in range(3)}
+    world.write(exports)
+    world.sync()
+    for _ in range(3):
+        assert world.sync(force=True).rebuilt
+    world.write({ticker: [*rows, ("20240103", "2")] for ticker, rows in exports.items()})
+    assert not world.sync().rebuilt  # daily appends: nothing removed
+    for table in (prices_table_path(world.store), world.store / "matched"):
+        on_disk = {path.name for path in table.glob("*.parquet")}
+        assert on_disk == {Path(uri).name for uri in DeltaTable(str(table)).file_uris()}, table.name
+    assert world.stored().equals(world.from_scratch())
