@@ -87,10 +87,30 @@ def _folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+_COPY_MARKER = ".store_benchmark_copy"
+"""Marks the exports' copy the benchmark made in its work folder: the one it may replace."""
+# io/folder_marker.py's FOLDER_MARKER, which the sync puts in the store it makes (not
+# imported: this module imports nothing of the package, see above).
+_STORE_MARKER = ".portfolio_assets_folder"
+
+
+def _remove_own(folder: Path, marker: str) -> None:
+    """Remove `folder` when it carries `marker`, which only the benchmark (or the store's
+    sync) puts there; any other folder by its name is not the benchmark's: refused."""
+    if not folder.exists():
+        return
+    if not (folder / marker).is_file():
+        raise SystemExit(
+            f"{folder} was not made by the store benchmark (no {marker} in it): "
+            "move it away or choose another --workdir"
+        )
+    shutil.rmtree(folder)
+
+
 def _copy_world(world: Path, work: Path) -> None:
-    if (work / "prices").is_dir():
-        shutil.rmtree(work / "prices")
+    _remove_own(work / "prices", _COPY_MARKER)
     shutil.copytree(world / "data" / "processed" / "tradeable_prices", work / "prices")
+    (work / "prices" / _COPY_MARKER).write_text("made by portfolio_assets.dev.store_benchmark\n", encoding="utf-8")
     (work / "metadata").mkdir(parents=True, exist_ok=True)
     shutil.copy2(world / "data" / "metadata" / "tradeable_matches.csv", work / "metadata")
 
@@ -121,7 +141,7 @@ def run_store_benchmark(world: Path, work: Path, runs: int) -> str:
     timings: dict[str, list[float]] = {"cold": [], "daily": [], "store": [], "csv": [], "bars": []}
     shapes: dict[str, object] = {}
     for _ in range(runs):
-        shutil.rmtree(work / "store", ignore_errors=True)
+        _remove_own(work / "store", _STORE_MARKER)
         (work / "metadata" / "price_store.json").unlink(missing_ok=True)
         timings["cold"].append(float(_child(_SYNC, str(work), "cold")["seconds"]))  # type: ignore[arg-type]
         timings["daily"].append(float(_child(_SYNC, str(work), "daily")["seconds"]))  # type: ignore[arg-type]
