@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..domain.export_rows import ExportChunk
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
 from ..incremental.export_sync import KIND as EXPORT_MANIFEST_KIND
@@ -150,7 +151,10 @@ def store_rows_match_exports(reading: CheckReading) -> CheckOutcome:
             expected[item.ticker] = int(entry["rows"])  # counted when the store read these bytes
         else:
             try:
-                expected[item.ticker] = max(0, path.read_bytes().count(b"\n") - 1)
+                data = path.read_bytes()
+                # Counted as the store counts an export's rows (a last row without a line feed too).
+                header_end = data.find(b"\n") + 1 or len(data)
+                expected[item.ticker] = ExportChunk(item.ticker, data, 1, header_end).row_count()
             except OSError:
                 expected[item.ticker] = 0
     stored = stored_row_counts(settings.price_store_dir) if prices_table_path(settings.price_store_dir).is_dir() else {}

@@ -180,3 +180,26 @@ def test_rebuilds_vacuum_the_files_they_replaced(tmp_path: Path, monkeypatch: py
         on_disk = {path.name for path in table.glob("*.parquet")}
         assert on_disk == {Path(uri).name for uri in DeltaTable(str(table)).file_uris()}, table.name
     assert world.stored().equals(world.from_scratch())
+
+
+def test_the_row_count_check_counts_rows_as_the_store_does(tmp_path: Path) -> None:
+    from portfolio_assets.settings import settings_from_environment
+    from portfolio_assets.steps.asset_checks import CheckReading
+    from portfolio_assets.steps.price_store import store_rows_match_exports
+
+    world = StoreWorld(tmp_path)
+    world.write({"AAA.US": [("20240102", "1"), ("20240103", "2")]})
+    export = world.prices / "aaa.us.csv"
+    assert export.is_file()
+    export.write_bytes(export.read_bytes().rstrip(b"\n"))  # a last row without its line feed
+    world.sync()
+    (world.metadata / "price_store.json").unlink()  # the check counts the export itself
+    settings = settings_from_environment(
+        {
+            "PORTFOLIO_ASSETS_PRICES_DIR": str(world.prices),
+            "PORTFOLIO_ASSETS_METADATA_DIR": str(world.metadata),
+            "PORTFOLIO_ASSETS_PRICE_STORE_DIR": str(world.store),
+        }
+    )
+    outcome = store_rows_match_exports(CheckReading(settings))
+    assert outcome.passed, outcome

@@ -117,7 +117,7 @@ PINNED: dict[str, tuple[str, dict[str, str]]] = {
             "incremental/metadata_files.py": "5eca6a5b2066",
             "incremental/price_store.py": "af1c49d250ca",
             "incremental/store_record.py": "cf305be6e619",
-            "steps/price_store.py": "84bb202357dd",
+            "steps/price_store.py": "158f902de1da",
         },
     ),
     "stooq_index": (
