@@ -51,7 +51,7 @@ test: env system-packages
 # The fast layer, run after each change: the rules and the machinery (domain,
 # incremental, io, steps, data) without Dagster, which the plugin without_dagster.py
 # makes unimportable, and without the tests that start the CLI, a webserver or a daemon
-# or take long (marked slow). About 27 s on two cores. In one process by default: two
+# or take long (marked slow). About 31 s on two cores. In one process by default: two
 # xdist workers each import and collect everything again, about 5 s more CPU time, and
 # on a busy machine that is all they change (`make test-fast FAST_WORKERS=2` on an idle
 # one). A test that hangs fails after 30 s with its stacks. `make test` runs these too;

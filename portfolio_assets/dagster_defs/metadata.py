@@ -40,9 +40,12 @@ def _counts_table(title: str, counts: Mapping[str, int]) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=schema)
 
 
-def _report_shape(columns: Sequence[str], row_count: int) -> dict[str, dg.MetadataValue]:
-    """Dagster's standard metadata for a CSV report: its row count and its columns."""
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, _COLUMN_TYPES.get(name, "string")) for name in columns])
+def _report_shape(
+    columns: Sequence[str], row_count: int, types: Mapping[str, str] | None = None
+) -> dict[str, dg.MetadataValue]:
+    """Dagster's standard metadata for a table: its row count and its columns."""
+    types = {**_COLUMN_TYPES, **(types or {})}
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, types.get(name, "string")) for name in columns])
     return {
         ROW_COUNT_METADATA_KEY: dg.MetadataValue.int(row_count),
         COLUMN_SCHEMA_METADATA_KEY: dg.MetadataValue.table_schema(schema),
@@ -110,7 +113,7 @@ def dagster_metadata(items: Mapping[str, MetadataItem]) -> dict[str, dg.Metadata
     metadata: dict[str, dg.MetadataValue] = {}
     for name, item in items.items():
         if isinstance(item, TableShape):
-            metadata.update(_report_shape(item.columns, item.row_count))
+            metadata.update(_report_shape(item.columns, item.row_count, item.types))
         else:
             metadata[name] = _value(item)
     return metadata

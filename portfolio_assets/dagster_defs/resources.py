@@ -27,6 +27,7 @@ from ..settings import (
     LSE_CURRENCY_POLICY,
     METADATA_DIR,
     PIPELINE_SETTINGS,
+    PRICE_STORE_DIR,
     PRICES_DIR,
     STOOQ_DIR,
     TRADEABLE_DIR,
@@ -54,6 +55,7 @@ class PipelineSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
     tradeable_dir: str = _field(TRADEABLE_DIR)
     metadata_dir: str = _field(METADATA_DIR)
     prices_dir: str = _field(PRICES_DIR)
+    price_store_dir: str = _field(PRICE_STORE_DIR)
     lse_currency_policy: str = _field(LSE_CURRENCY_POLICY)
     include_empty: str = _field(INCLUDE_EMPTY)
 

@@ -15,6 +15,10 @@ scenarios per run, in this order on one world:
 - one instrument appended: a broker list gains a row naming an unmatched US ticker;
 - daily update: one row appended to every matched file.
 
+`--store` then measures the price store on the world's exports (dev/store_benchmark.py:
+its cold build and daily update alone, read_prices from the store and from the CSVs,
+the whole store long, its size).
+
 Beside them, in the same run and on the same world (the file system cache warm for
 both, as it is after the scenario), it measures the FLOOR of each scenario: the least
 work that scenario cannot avoid. A floor is a sum of components; each component is
@@ -111,6 +115,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .sample import write_sample
+from .store_benchmark import run_store_benchmark
 
 __all__ = [
     "CORES",
@@ -700,6 +705,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time the world zipped as Stooq ships it instead (dev/archive_benchmark.py), unzip -o beside it",
     )
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="then measure the price store on the world's exports (dev/store_benchmark.py)",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.absolute()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -715,6 +725,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.code is not None:
         print(f"\nrefresh code: {args.code.absolute()}")
     print("\n" + report(results, summary, args.runs, rows, load))
+    if args.store:
+        print("\n" + run_store_benchmark(world, workdir / "store_benchmark", args.runs))
     return 0
 
 

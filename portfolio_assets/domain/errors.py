@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import signal
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "WorkerProcessDied",
     "describe_exit",
     "describe_os_error",
+    "one_line",
     "printable",
 ]
 
@@ -164,6 +166,16 @@ def describe_os_error(error: OSError) -> str:
     where = f"{error.filename}: " if error.filename else ""
     hint = _OS_ERROR_HINTS.get(error.errno) if error.errno is not None else None
     return f"{where}{what}{f'; {hint}' if hint else ''}".replace("\n", " ")
+
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message as one line without terminal colour codes (the Delta library's
+    messages span lines and colour their parts)."""
+    lines = [line.strip() for line in _TERMINAL_CODES.sub("", str(error)).splitlines()]
+    return " ".join(line for line in lines if line) or type(error).__name__
 
 
 def printable(name: str | os.PathLike[str]) -> str:

@@ -6,7 +6,8 @@ folder alone, so a folder moved or mounted again keeps them and a new folder, a
 re-pointed link or a folder made again (none has the marker) starts with none. The
 marker is made before the first export is written into a folder:
 - the export manifest: for each export, the source it was written from (path,
-  stamp, size and SHA-256) and the stamp of the file written. An export whose
+  stamp, size and SHA-256), the stamp of the file written and, when rows were only
+  appended to it, the stamp of the file it grew from. An export whose
   own file is unchanged since it was written stays untouched while its source
   has the same stamp or, by match_report's file summaries, the same bytes. When
   the summaries say the source only had rows appended to the bytes the export
@@ -499,6 +500,7 @@ def sync_exports(
     entries: dict[str, dict[str, object]] = {}
     to_write: list[tuple[PlannedExport, ExportJob]] = []
     sources = StooqSources(stooq_dir)
+    grew_from: dict[str, str] = {}  # an export appended to: the stamp of the file it grew from
     for item in planned:
         source, target = sources.locate(item.stooq_path), prices_dir / item.file_name
         stamp = source_stamp(source)
@@ -523,6 +525,7 @@ def sync_exports(
                 offset = int(known["size"])
                 kept = appended_since(item.stooq_path, stamp, offset) if isinstance(source, ArchiveMember) else None
                 job = ExportJob(source, target, False, "append", offset, summary.sha256, stamp, kept)
+                grew_from[item.file_name] = str(known["output"])
         if job.how == "render" and summary is not None and summary.export_offset is not None:
             job = ExportJob(source, target, False, "copy", summary.export_offset, summary.sha256, stamp)
         to_write.append((item, job))
@@ -554,6 +557,9 @@ def sync_exports(
             "sha256": done.source_sha256,
             # Stamped once in place: the swap gave the path its staged inode.
             "output": written_stamp(job.target),
+            # The export is the file of that stamp with rows added at its end: the price
+            # store, holding that file's rows, reads the new ones alone.
+            **({"grew_from": grew_from[item.file_name]} if done.appended and done.staged is not None else {}),
         }
     sync.files_read = len(to_write)
     for name in removable:

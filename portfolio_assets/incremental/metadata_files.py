@@ -54,6 +54,12 @@ class MetadataFiles:
         return self.metadata_dir / "exports_written.json"
 
     @property
+    def price_store_record_path(self) -> Path:
+        """What the price store holds: each ticker's export bytes and the tables' versions
+        (incremental/store_record.py)."""
+        return self.metadata_dir / "price_store.json"
+
+    @property
     def change_history_dir(self) -> Path:
         """What changed at each materialization of match_report: one JSON line each, in
         one file per month (append-only)."""

@@ -56,9 +56,9 @@ def folder_token(folder: Path) -> str | None:
     return first_line.decode("ascii") if _TOKEN.fullmatch(first_line) else None
 
 
-def mark_folder(folder: Path) -> str:
+def mark_folder(folder: Path, explanation: str = _EXPLANATION) -> str:
     """The token of `folder`'s marker, the marker made first (atomically, and on disk
-    before this returns) when the folder has none.
+    before this returns) when the folder has none; `explanation` follows the token in it.
 
     A regular file by the marker's name that holds no token (edited, or cut short) is
     replaced; anything else by that name (a folder, a link) raises FileExistsError: it is
@@ -80,6 +80,6 @@ def mark_folder(folder: Path) -> str:
                     str(marker),
                 )
         token = uuid.uuid4().hex
-        if create_file_durably(marker, f"{token}\n{_EXPLANATION}".encode("ascii"), replace=damaged):
+        if create_file_durably(marker, f"{token}\n{explanation}".encode("ascii"), replace=damaged):
             return token
     raise FileExistsError(errno.EEXIST, "changed again and again while the pipeline marked its folder", str(marker))

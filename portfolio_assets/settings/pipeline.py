@@ -36,7 +36,7 @@ SETTING_DEFAULTS = {row.name: row.default for row in PIPELINE_SETTINGS}
 """Each field of `Settings` by name, with its default as text."""
 FOLDERS: tuple[Setting[Any], ...] = tuple(row for row in PIPELINE_SETTINGS if isinstance(row.kind, Folder))
 # The steps write into these folders and remove files they wrote there.
-_OUTPUT_FOLDERS = ("metadata_dir", "prices_dir")
+_OUTPUT_FOLDERS = ("metadata_dir", "prices_dir", "price_store_dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,7 @@ class Settings:
     tradeable_dir: Path
     metadata_dir: Path
     prices_dir: Path
+    price_store_dir: Path
     lse_currency_policy: str
     include_empty: bool
 
@@ -104,7 +105,7 @@ def check_folders(settings: Settings) -> None:
             raise FolderConflict(
                 f"{_named(first, getattr(settings, first.name))} {relation} "
                 f"{_named(second, getattr(settings, second.name))}; "
-                "the four folders must be separate (none may equal, contain or lie inside another), "
+                "the folders must be separate (none may equal, contain or lie inside another), "
                 "so that no run can overwrite or remove files it did not write"
             )
     for row in FOLDERS:

@@ -39,6 +39,7 @@ __all__ = [
     "OUTPUT_SENSOR_SECONDS",
     "POSTGRES_URL",
     "PRICES_DIR",
+    "PRICE_STORE_DIR",
     "PROGRESS",
     "READERS",
     "SENSOR_INTERVALS",
@@ -304,6 +305,15 @@ PRICES_DIR: Setting[Path] = Setting(
     "pipeline",
     flag="--prices-dir",
 )
+PRICE_STORE_DIR: Setting[Path] = Setting(
+    "price_store_dir",
+    "PORTFOLIO_ASSETS_PRICE_STORE_DIR",
+    _FOLDER,
+    "data/processed/price_store",
+    "The price store: every export's rows and the matched universe as Delta tables (docs/price_store.md).",
+    "pipeline",
+    flag="--price-store-dir",
+)
 LSE_CURRENCY_POLICY: Setting[str] = Setting(
     "lse_currency_policy",
     "PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY",
@@ -439,6 +449,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     TRADEABLE_DIR,
     METADATA_DIR,
     PRICES_DIR,
+    PRICE_STORE_DIR,
     LSE_CURRENCY_POLICY,
     INCLUDE_EMPTY,
     TRADEABLE_SENSOR_SECONDS,

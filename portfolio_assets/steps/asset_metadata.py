@@ -77,6 +77,8 @@ class TableShape:
 
     columns: Sequence[str]
     row_count: int
+    types: Mapping[str, str] = field(default_factory=dict)
+    """A column's type (string, int, float, date) where it is not the report's own."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from ..domain.csv_files import file_identity
 from ..domain.exports import plan_exports
 from ..domain.reports import read_match_report
 from ..incremental.fingerprints import text_fingerprint
+from ..incremental.metadata_files import MetadataFiles
+from ..incremental.store_record import store_outputs
 from ..settings import MAX_PRICE_LAG_DAYS, MAX_UNMATCHED_SHARE, Settings, results_of, value_text
 from .asset_checks import CheckOutcome, CheckReading, CheckRule
 from .asset_metadata import MetadataItem
@@ -162,6 +164,11 @@ def _export_paths(settings: Settings) -> list[Path]:
     return list(_EXPORT_PATHS[key])
 
 
+def _store_paths(settings: Settings) -> list[Path]:
+    """The commit files of the store's two tables, at the versions its record names."""
+    return store_outputs(settings.price_store_dir, MetadataFiles(settings.metadata_dir).price_store_record_path)
+
+
 def _declared_assets() -> tuple[PipelineAsset, ...]:
     return (
         PipelineAsset(
@@ -248,6 +255,25 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
                     lambda: (
                         "An export for every exportable matched ticker and none for anything else; "
                         "CSV files the pipeline did not write are reported as a warning and left alone."
+                    ),
+                ),
+            ),
+        ),
+        PipelineAsset(
+            "price_store",
+            "build_price_store",
+            "Every export's rows, typed, and the matched universe as Delta Lake tables "
+            "(prices/ and matched/ in the price store folder), for a backtest's one-call load.",
+            deps=("price_exports", "match_report"),
+            outputs=_store_paths,
+            logic_version="1",
+            kinds=("python", "deltalake"),
+            checks=(
+                CheckRule(
+                    "store_rows_match_exports",
+                    lambda: (
+                        "The prices table holds as many rows per ticker as each export has data rows, "
+                        "and no ticker without an export."
                     ),
                 ),
             ),

@@ -70,6 +70,7 @@ def test_status_and_refresh_from_the_shell(sample: Path, tmp_path: Path) -> None
         ("tradeable_universe", "missing"),
         ("match_report", "missing"),
         ("price_exports", "missing"),
+        ("price_store", "missing"),
     ]
     run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, env=env)
     again = run([str(BIN / "portfolio-assets"), "refresh"], tmp_path, home, env=env)

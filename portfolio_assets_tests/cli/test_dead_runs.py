@@ -1,5 +1,5 @@
 """Issue 20, item 3: a run whose process died holding the pool's only slot (a refresh killed
-with SIGKILL as price_exports finishes, or one whose database stopped before it could record
+with SIGKILL as price_store finishes, or one whose database stopped before it could record
 its end) blocks nothing. `status` and `refresh` mark it failed and free its slot, one line
 each; the fast "nothing changed" answer is not given while it is recorded as in flight; and
 a plain `dagster asset materialize` (no daemon) does the same before its first step instead
@@ -68,7 +68,7 @@ def test_status_and_refresh_clear_a_dead_run_in_one_line(
     line = f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
     if command == "status":
         assert said.err.splitlines() == [f"portfolio-assets: {line}"]  # stdout stays the statuses
-        assert [row.split()[1] for row in said.out.splitlines()] == ["fresh"] * 4
+        assert [row.split()[1] for row in said.out.splitlines()] == ["fresh"] * 5
     else:
         assert said.out.splitlines()[0] == line and "nothing changed since the last check" not in said.out
     with dg.DagsterInstance.get() as instance:
@@ -96,10 +96,10 @@ def test_the_fast_path_does_not_answer_while_a_run_is_recorded_in_flight(world: 
         assert known_fresh(home, settings)
 
 
-# `portfolio-assets refresh` that kills itself with SIGKILL the moment price_exports' step
+# `portfolio-assets refresh` that kills itself with SIGKILL the moment price_store's step (the last)
 # succeeds (its one-line log handler sees every record at DEBUG): the run never records its
 # end and keeps the pool's slot, as with a kill from outside at that moment.
-KILLED_AS_PRICE_EXPORTS_ENDS = """
+KILLED_AS_PRICE_STORE_ENDS = """
 import os, signal, sys
 import dagster as dg
 from portfolio_assets.cli.main import main
@@ -111,7 +111,7 @@ def emit_or_die(self, record):
     meta = getattr(record, "dagster_meta", None) or {}
     event = meta.get("dagster_event")
     if event is not None and event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-        if meta.get("step_key") == "price_exports":
+        if meta.get("step_key") == "price_store":
             os.kill(os.getpid(), signal.SIGKILL)
     emit(self, record)
 
@@ -120,17 +120,17 @@ sys.exit(main(["refresh"]))
 """
 
 
-def killed_as_price_exports_ends(root: Path, home: Path) -> str:
-    """A real refresh in `root`, killed as price_exports finishes; returns its run's id."""
+def killed_as_price_store_ends(root: Path, home: Path) -> str:
+    """A real refresh in `root`, killed as price_store finishes; returns its run's id."""
     env = {**environment(home), "PORTFOLIO_ASSETS_LOG_LEVEL": "DEBUG"}
     done = subprocess.run(
-        [sys.executable, "-c", KILLED_AS_PRICE_EXPORTS_ENDS], cwd=root, env=env, capture_output=True, timeout=300
+        [sys.executable, "-c", KILLED_AS_PRICE_STORE_ENDS], cwd=root, env=env, capture_output=True, timeout=300
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (run,) = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.STARTED
-        assert instance.fetch_materializations(dg.AssetKey("price_exports"), limit=1).records
+        assert instance.fetch_materializations(dg.AssetKey("price_store"), limit=1).records
         assert [slot.run_id for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots] == [
             run.run_id
         ]
@@ -146,11 +146,9 @@ def run_status(home: Path, run_id: str) -> tuple[dg.DagsterRunStatus, list[str]]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("then", ["status", "dagster asset materialize"])
-def test_a_refresh_killed_as_price_exports_ends_holds_the_pool_for_no_one(
-    world: Path, tmp_path: Path, then: str
-) -> None:
+def test_a_refresh_killed_as_price_store_ends_holds_the_pool_for_no_one(world: Path, tmp_path: Path, then: str) -> None:
     home = write_instance_config(tmp_path / "home")
-    run_id = killed_as_price_exports_ends(world, home)
+    run_id = killed_as_price_store_ends(world, home)
     line = f"run {run_id} was left running by a process that is gone: marked failed, pool slot freed"
     if then == "dagster asset materialize":
         command = [str(BIN / "dagster"), "asset", "materialize", "--select", "*", "-m", "portfolio_assets"]
@@ -161,7 +159,7 @@ def test_a_refresh_killed_as_price_exports_ends_holds_the_pool_for_no_one(
     assert done.returncode == 0, done.stdout + done.stderr
     if then == "status":
         assert done.stderr.splitlines() == [f"portfolio-assets: {line}"]
-        assert [row.split()[1] for row in done.stdout.splitlines()] == ["fresh"] * 4
+        assert [row.split()[1] for row in done.stdout.splitlines()] == ["fresh"] * 5
     else:
         assert line in done.stderr
     assert run_status(home, run_id) == (dg.DagsterRunStatus.FAILURE, [])

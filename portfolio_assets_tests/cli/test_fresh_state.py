@@ -182,5 +182,6 @@ def test_a_file_that_could_not_be_read_is_never_known_fresh(
     assert refresh(build_definitions(), instance, settings_from_environment(), report=lambda _: None).materialized == [
         "match_report",
         "price_exports",
+        "price_store",
     ]
     assert fast(root)

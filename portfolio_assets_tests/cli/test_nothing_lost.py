@@ -246,7 +246,7 @@ def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
     gone) is of the moment: the next refresh reads exactly that file again."""
     daily_update(settled)
     blocked = BlockedRead(monkeypatch, settled / AAPL)
-    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports", "price_store"]
     report = settled / "data/metadata/tradeable_matches.csv"
     assert "error:PermissionError" in report.read_text()
     assert not (settled / PRICES / "aapl.us.csv").exists()  # as SPEC 2 says
@@ -255,7 +255,7 @@ def test_a_file_unreadable_for_one_refresh_is_read_again_by_the_next(
         s.key: s.causes for s in asset_statuses(build_definitions(), instance, settings_from_environment(), ASSET_KEYS)
     }
     assert causes["match_report"] == ["1 matched file could not be read last time (PermissionError): read again"]
-    assert run_refresh(instance) == ["match_report", "price_exports"]
+    assert run_refresh(instance) == ["match_report", "price_exports", "price_store"]
     assert match_report_stats(instance)["stooq_files_read"] == 1
     assert "error:" not in report.read_text()
     assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
@@ -276,7 +276,7 @@ def test_with_include_empty_the_header_alone_of_an_unreadable_file_is_replaced_o
     run_refresh(instance)
     assert (settled / PRICES / "aapl.us.csv").read_text().count("\n") == 1  # the header alone
     blocked.blocked = False
-    assert run_refresh(instance) == ["match_report", "price_exports"]
+    assert run_refresh(instance) == ["match_report", "price_exports", "price_store"]
     assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
@@ -303,10 +303,10 @@ def test_a_file_that_cannot_be_decoded_is_not_read_again_while_its_stamp_stands(
     """error:UnicodeDecodeError comes from the bytes: kept like any diagnostics, so nothing is
     stale when nothing changed (SPEC 6)."""
     (settled / AAPL).write_bytes(b"\xff\xfe binary \x00\x81\n")
-    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports", "price_store"]
     assert "error:UnicodeDecodeError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
     statuses = asset_statuses(build_definitions(), instance, settings_from_environment(), ASSET_KEYS)
-    assert [s.status for s in statuses] == ["fresh"] * 4
+    assert [s.status for s in statuses] == ["fresh"] * 5
     assert run_refresh(instance) == []
 
 
@@ -320,12 +320,12 @@ def test_a_file_made_unreadable_by_chmod_for_one_refresh(
     with permissions_enforced():
         path.chmod(0)
         try:
-            assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+            assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports", "price_store"]
         finally:
             path.chmod(0o644)
     assert "error:PermissionError" in (settled / "data/metadata/tradeable_matches.csv").read_text()
     assert not (settled / PRICES / "aapl.us.csv").exists()
-    assert run_refresh(instance)[-2:] == ["match_report", "price_exports"]
+    assert run_refresh(instance)[-3:] == ["match_report", "price_exports", "price_store"]
     assert "20240105" in (settled / PRICES / "aapl.us.csv").read_text()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
@@ -369,6 +369,7 @@ def test_a_failed_index_check_blocks_what_follows_and_is_named(
         "tradeable_universe": 1,
         "match_report": 0,
         "price_exports": 0,
+        "price_store": 0,
     }
     assert every_file(settled) == before
 

@@ -101,7 +101,7 @@ def test_broker_list_added_changed_removed(
     run_refresh(instance)
     with open(lists / "broker_a.csv", "a") as handle:
         handle.write("NSQ,US5949181045,MSFT,Microsoft\n")
-    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports"]
+    assert run_refresh(instance) == ["tradeable_universe", "match_report", "price_exports", "price_store"]
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
 
@@ -130,7 +130,7 @@ def test_stooq_file_added_rematches(
         settled / "data/stooq/d_us_txt/data/daily/us/nasdaq stocks/3/nope.us.txt",
         stooq_rows("NOPE.US", ["20240102", "20240103"]),
     )
-    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports", "price_store"]
     assert (settled / "data/processed/tradeable_prices/nope.us.csv").is_file()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 
@@ -155,7 +155,7 @@ def test_daily_update_of_a_matched_file(
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     materialized = run_refresh(instance)
     # The index is re-checked (its source changed) but keeps its version and file.
-    assert materialized == ["stooq_index", "match_report", "price_exports"]
+    assert materialized == ["stooq_index", "match_report", "price_exports", "price_store"]
     assert (settled / "data/metadata/stooq_index.csv").stat().st_mtime_ns == index_before
     assert "20240105" in (settled / "data/processed/tradeable_prices/aapl.us.csv").read_text()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
@@ -165,7 +165,7 @@ def test_a_same_size_rewrite_with_its_mtime_put_back_is_seen(
     settled: Path, instance: dg.DagsterInstance, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     rewrite_keeping_size_and_mtime(settled / AAPL)
-    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports"]
+    assert run_refresh(instance) == ["stooq_index", "match_report", "price_exports", "price_store"]
     report = (settled / "data/metadata/tradeable_matches.csv").read_text()
     assert "non_positive_close=1" in report
     assert (settled / "data/processed/tradeable_prices/aapl.us.csv").read_text().endswith(",-1.5,1000,0\n")
@@ -215,7 +215,7 @@ def test_include_empty_change_rebuilds_the_exports_only(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
-    assert run_refresh(instance) == ["price_exports"]
+    assert run_refresh(instance) == ["price_exports", "price_store"]
     assert (settled / "data/processed/tradeable_prices/exm.csv").is_file()
     assert output_files(settled) == from_scratch(settled, tmp_path_factory)
 

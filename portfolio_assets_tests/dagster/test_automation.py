@@ -134,7 +134,7 @@ def test_a_daily_update_of_a_matched_file(
 ) -> None:
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
-    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports", "price_store"}
     assert daemon.tick() == set()
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 
@@ -143,7 +143,7 @@ def test_a_same_size_rewrite_with_its_mtime_put_back(
     daemon: Daemon, world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     rewrite_keeping_size_and_mtime(world / AAPL)
-    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports", "price_store"}
     assert daemon.tick() == set()
     assert "non_positive_close=1" in (world / "data/metadata/tradeable_matches.csv").read_text()
     assert (world / "data/processed/tradeable_prices/aapl.us.csv").read_text().endswith(",-1.5,1000,0\n")
@@ -156,12 +156,12 @@ def test_a_file_that_could_not_be_read_is_read_again_once_it_can_be(
     with open(world / AAPL, "a") as handle:
         handle.write("AAPL.US,D,20240105,000000,10,11,9,10.7,1200,0\n")
     blocked = BlockedRead(monkeypatch, world / AAPL)
-    assert daemon.tick() == {"stooq_index", "match_report", "price_exports"}
+    assert daemon.tick() == {"stooq_index", "match_report", "price_exports", "price_store"}
     assert "error:PermissionError" in (world / "data/metadata/tradeable_matches.csv").read_text()
     assert not (world / "data/processed/tradeable_prices/aapl.us.csv").exists()
     assert daemon.tick() == set()  # still unreadable: no run on every tick
     blocked.blocked = False  # its stamp never moved: only the output files sensor can tell
-    assert daemon.tick() == {"match_report", "price_exports"}
+    assert daemon.tick() == {"match_report", "price_exports", "price_store"}
     assert "20240105" in (world / "data/processed/tradeable_prices/aapl.us.csv").read_text()
     assert daemon.tick() == set()
     assert output_files(world) == from_scratch(world, tmp_path_factory)
@@ -183,7 +183,7 @@ def test_a_setting_change_runs_only_what_it_affects(
     assert daemon.tick() == {"match_report"}
     assert daemon.tick() == set()
     monkeypatch.setenv("PORTFOLIO_ASSETS_INCLUDE_EMPTY", "true")
-    assert daemon.tick() == {"price_exports"}
+    assert daemon.tick() == {"price_exports", "price_store"}
     assert daemon.tick() == set()
     assert output_files(world) == from_scratch(world, tmp_path_factory)
 

@@ -35,6 +35,7 @@ def test_all_checks_pass_on_a_consistent_run(world: Path, instance: dg.DagsterIn
         "unmatched_share_below_threshold",
         "price_lag_below_threshold",
         "exports_match_the_report",
+        "store_rows_match_exports",
         "outputs_intact",
     }
     assert all(check.passed for check in checks.values())

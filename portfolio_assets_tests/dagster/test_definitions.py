@@ -13,7 +13,7 @@ from portfolio_assets.domain.errors import InvalidSetting
 from portfolio_assets.steps.registry import ASSET_KEYS
 
 
-def test_defs_load_with_the_four_assets_and_two_sources() -> None:
+def test_defs_load_with_the_five_assets_and_two_sources() -> None:
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -24,6 +24,7 @@ def test_defs_load_with_the_four_assets_and_two_sources() -> None:
         "tradeable_universe": {"tradeable_instruments"},
         "match_report": {"stooq_index", "tradeable_universe", "stooq_files"},
         "price_exports": {"match_report"},
+        "price_store": {"price_exports", "match_report"},
     }
     assert graph.get(dg.AssetKey("stooq_files")).is_observable
 
@@ -37,9 +38,9 @@ def test_every_step_that_reads_or_writes_outputs_is_in_the_pool() -> None:
         node.name: node.definition.pool for node in job.graph.nodes if isinstance(node.definition, dg.OpDefinition)
     }
     assert {name for name, pool in pools.items() if pool != POOL} == {"stooq_files", "tradeable_instruments"}
-    assert len(pools) == 2 + 4  # sources, assets; each asset's checks run in its own step
+    assert len(pools) == 2 + 5  # sources, assets; each asset's checks run in its own step
     checks = build_definitions().resolve_asset_graph().asset_check_keys
-    assert len(checks) == 9  # five rules, four outputs_intact
+    assert len(checks) == 11  # six rules, five outputs_intact
 
 
 def test_the_registry_lists_every_asset_after_the_assets_it_reads() -> None:
@@ -116,6 +117,7 @@ def test_price_exports_is_overdue_after_the_freshness_window(monkeypatch: pytest
         "tradeable_universe": None,
         "match_report": None,
         "price_exports": dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36)),
+        "price_store": None,
     }
     monkeypatch.setenv("PORTFOLIO_ASSETS_FRESHNESS_HOURS", "12")
     assert policies()["price_exports"] == dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=12))

@@ -117,7 +117,9 @@ def test_unknown_tickers_fields_and_files_are_errors(folders: tuple[Path, Path])
         read_prices(["NA.TO", "ZZZ.US"], metadata_dir=metadata, prices_dir=prices)
     with pytest.raises(ValueError, match="'adjclose' is not one of: open, high, low, close, volume, openint"):
         read_prices(field="adjclose", metadata_dir=metadata, prices_dir=prices)
-    with pytest.raises(ValueError, match=r"my_backtest_results\.csv is not a price export"):
+    # A file in the prices folder that the report does not name is not an export: not read
+    # (as the store, which holds only the report's exports, does not have it).
+    with pytest.raises(UnknownTicker, match="MY_BACKTEST_RESULTS"):
         read_prices(["MY_BACKTEST_RESULTS"], metadata_dir=metadata, prices_dir=prices)
 
 

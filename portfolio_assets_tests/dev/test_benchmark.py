@@ -6,6 +6,7 @@ sampler sees a child's memory and the processes a run leaves behind."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -99,3 +100,21 @@ def test_the_archive_floor_decompresses_every_matched_member_with_its_new_row(ti
     assert members == len(matched) == 20
     grown = sum(1 for path in matched if (stooq / path).stat().st_size > 0)
     assert size > sum((stooq / path).stat().st_size for path in matched) + grown * 30  # a row each
+
+
+def test_the_store_benchmark_removes_only_folders_it_made(tmp_path: Path) -> None:
+    from portfolio_assets.dev.store_benchmark import run_store_benchmark
+
+    world, work = tmp_path / "world", tmp_path / "work"
+    (world / "data/processed/tradeable_prices").mkdir(parents=True)
+    (world / "data/metadata").mkdir(parents=True)
+    (world / "data/metadata/tradeable_matches.csv").write_text("x\n")
+    for folder in ("prices", "store"):  # a work folder holding the user's own folder by that name
+        mine = work / folder / "mine.txt"
+        mine.parent.mkdir(parents=True)
+        mine.write_text("mine")
+        with pytest.raises(SystemExit, match=f"{folder} was not made by the store benchmark"):
+            run_store_benchmark(world, work, runs=1)
+        assert mine.read_text() == "mine"
+        if folder == "prices":  # moved away: the benchmark makes its copy, then meets the store
+            shutil.rmtree(work / "prices")

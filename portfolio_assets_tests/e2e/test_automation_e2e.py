@@ -82,7 +82,9 @@ def test_every_change_is_followed_by_exactly_the_stale_assets(
             with open(stooq_file, "a", encoding="utf-8") as handle:
                 handle.write(f"{matched['matched_ticker']},D,20991231,000000,1,1,1,1,100,0\n")
 
-        times["Stooq file updated"] = follow(home, daily_update, {"stooq_index", "match_report", "price_exports"})
+        times["Stooq file updated"] = follow(
+            home, daily_update, {"stooq_index", "match_report", "price_exports", "price_store"}
+        )
     # A setting is an environment variable: changing one means starting the code location again.
     with running_dagster_dev(root, home, "dagster_dev_automation_2.log", PORTFOLIO_ASSETS_LSE_CURRENCY_POLICY="stooq"):
         times["setting changed, location restarted"] = follow(home, lambda: None, {"match_report"})

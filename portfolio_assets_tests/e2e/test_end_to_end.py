@@ -39,12 +39,14 @@ def test_ui_lists_the_assets_checks_and_sensors(dagster_dev: tuple[int, Path, Pa
         "tradeable_universe",
         "match_report",
         "price_exports",
+        "price_store",
     }
     assert keys["stooq_files"]["isObservable"] and keys["match_report"]["groupName"] == "portfolio"
     checks = {c["name"] for node in nodes for c in (node["assetChecksOrError"] or {}).get("checks", [])}
     assert {
         "every_instrument_reported_once",
         "exports_match_the_report",
+        "store_rows_match_exports",
         "stooq_index_not_empty",
         "unmatched_share_below_threshold",
         "outputs_intact",

@@ -44,6 +44,7 @@ SPEC_DEFAULTS = {
     "tradeable_dir": "tradeable_instruments",
     "metadata_dir": "data/metadata",
     "prices_dir": "data/processed/tradeable_prices",
+    "price_store_dir": "data/processed/price_store",  # not SPEC's: the store is issue 23's
     "lse_currency_policy": "broker",
     "include_empty": "false",
 }
@@ -75,6 +76,7 @@ def test_typed_values_by_default() -> None:
         Path("tradeable_instruments").absolute(),
         Path("data/metadata").absolute(),
         Path("data/processed/tradeable_prices").absolute(),
+        Path("data/processed/price_store").absolute(),
         "broker",
         False,
     )

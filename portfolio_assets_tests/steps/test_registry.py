@@ -50,6 +50,7 @@ def test_code_versions_are_the_recorded_ones(
         "tradeable_universe": "v1",
         "match_report": match_report,
         "price_exports": price_exports,
+        "price_store": "v1",  # include_empty changes its inputs (the exports), not its result
     }
 
 
@@ -72,14 +73,17 @@ def test_output_paths_are_the_files_each_step_wrote(world: Path) -> None:
     results = build_all(settings)
     assert all(isinstance(result, StepResult) and not result.reused for result in results.values())
     written = {path for folder in (settings.metadata_dir, settings.prices_dir) for path in folder.rglob("*.csv")}
-    assert {path for key in ASSET_KEYS for path in output_paths(key, settings)} == written
+    assert {path for key in ASSET_KEYS if key != "price_store" for path in output_paths(key, settings)} == written
+    # The store's outputs are the commit files of the table versions it wrote.
+    store = output_paths("price_store", settings)
+    assert [path.parent.parent.name for path in store] == ["prices", "matched"] and all(p.is_file() for p in store)
     assert output_paths("match_report", settings) == [settings.match_report_path, settings.unmatched_report_path]
     assert registry.get_asset("price_exports").result_settings == ("include_empty",)
 
 
 def test_the_run_order_follows_the_dependencies_whatever_the_declared_order() -> None:
     ordered = [asset.key for asset in registry.in_dependency_order(tuple(reversed(ASSETS)))]
-    assert ordered == ["tradeable_universe", "stooq_index", "match_report", "price_exports"]
+    assert ordered == ["tradeable_universe", "stooq_index", "match_report", "price_exports", "price_store"]
     orphan = replace(ASSETS[-1], key="orphan", deps=("no_such_input",))
     with pytest.raises(ValueError, match="orphan depends on \\['no_such_input'\\]"):
         registry.in_dependency_order((*ASSETS, orphan))
