@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
+import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 from deltalake import ColumnProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
@@ -491,9 +492,13 @@ def stored_row_counts(store_dir: Path) -> dict[str, int]:
     """How many rows the prices table holds per ticker (its current version). The ticker
     column is read dictionary-encoded and its codes counted, chunk by chunk: no string
     is made per row."""
-    table = DeltaTable(str(prices_table_path(store_dir)))
+    path = prices_table_path(store_dir)
+    table = DeltaTable(str(path))
     options = pa_ds.ParquetReadOptions(dictionary_columns={"ticker"})
-    tickers = table.to_pyarrow_dataset(parquet_read_options=options).to_table(columns=["ticker"]).column("ticker")
+    # pyarrow's own file system: deltalake's default passes every read through Python.
+    local = pa_fs.SubTreeFileSystem(str(path.resolve()), pa_fs.LocalFileSystem())
+    dataset = table.to_pyarrow_dataset(parquet_read_options=options, filesystem=local)
+    tickers = dataset.to_table(columns=["ticker"]).column("ticker")
     counts: dict[str, int] = {}
     for chunk in tickers.chunks:
         encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)

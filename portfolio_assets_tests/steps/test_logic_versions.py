@@ -115,7 +115,7 @@ PINNED: dict[str, tuple[str, dict[str, str]]] = {
             "incremental/json_cache.py": "3463bab2bc81",
             "incremental/memo.py": "56a21728a461",
             "incremental/metadata_files.py": "5eca6a5b2066",
-            "incremental/price_store.py": "c5fe0c4120d3",
+            "incremental/price_store.py": "fcacf9246b46",
             "incremental/store_record.py": "cf305be6e619",
             "steps/price_store.py": "84bb202357dd",
         },
