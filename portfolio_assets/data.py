@@ -204,7 +204,7 @@ def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
     # The grid is held ticker by ticker (one row of `by_ticker` per column of the frame,
     # pandas' own layout for a float block): a ticker's rows, stored together and in date
     # order, then fill one stretch of memory instead of one cell per page.
-    flat = column_of.astype(position) * position(len(dates)) + date_of[days - first]
+    flat = np.multiply(column_of, len(dates), dtype=position) + date_of[days - first]
     by_ticker = np.full((len(columns), len(dates)), np.nan)
     by_ticker.reshape(-1)[flat] = values
     # A position written twice is a ticker's repeated date: find the tickers with fewer
