@@ -34,8 +34,10 @@ read takes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,14 +48,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
-from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
+import pyarrow.fs as pa_fs
+import pyarrow.parquet as pq
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 from filelock import FileLock
 
 from ..domain.errors import PortfolioInputError, one_line, printable
 from ..domain.export_rows import (
     MATCHED_VERSION_KEY,
-    NUMBER_FIELDS,
     ROW_SCHEMA,
     ExportChunk,
     export_pieces,
@@ -111,11 +115,18 @@ _TABLE_CONFIGURATION = {
     # Vacuum (lite) deletes a removed file only a day after its removal: no read lasts that long.
     "delta.deletedFileRetentionDuration": "interval 1 day",
 }
-# Floats compress well enough without dictionaries, which cost most of their encoding time.
+_DICTIONARY_COLUMNS = ("ticker", "per", "time", "batch")
+"""Columns written with dictionaries: few distinct values. Numbers, dates and line numbers
+are smaller and quicker to write and read without (a file's dates or lines outgrow a
+dictionary page, and the writer then falls back to plain values anyway)."""
 _WRITER = WriterProperties(
     compression="ZSTD",
     compression_level=1,
-    column_properties={name: ColumnProperties(dictionary_enabled=False) for name in NUMBER_FIELDS},
+    column_properties={
+        name: ColumnProperties(dictionary_enabled=False)
+        for name in STORE_SCHEMA.names
+        if name not in _DICTIONARY_COLUMNS
+    },
 )
 
 
@@ -288,6 +299,73 @@ def _compact_and_vacuum(table: DeltaTable, sync: StoreSync, removed_files: bool,
         sync.vacuumed = len(table.vacuum(dry_run=False, full=False, commit_properties=naming))
 
 
+_STATS_COLUMNS = ("ticker", "line", "date", "batch")
+"""Columns whose range a data file's log entry records: the ones reads filter on."""
+
+
+def _file_stats(rows: pa.Table) -> str:
+    """A data file's statistics as Delta's log holds them (JSON): its row count, the range
+    of _STATS_COLUMNS and every column's null count."""
+    lowest: dict[str, Any] = {}
+    highest: dict[str, Any] = {}
+    for name in _STATS_COLUMNS:
+        bounds = pc.min_max(rows.column(name))
+        if bounds["min"].is_valid:
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            lowest[name] = low.isoformat() if name == "date" else low
+            highest[name] = high.isoformat() if name == "date" else high
+    nulls = {name: rows.column(name).null_count for name in rows.column_names}
+    return json.dumps({"numRecords": rows.num_rows, "minValues": lowest, "maxValues": highest, "nullCount": nulls})
+
+
+def _write_data_file(folder: Path, name: str, rows: pa.Table) -> AddAction:
+    """`rows` as one Parquet file `name` in the table's `folder`, encoded as the Delta
+    writer does it here (_WRITER): zstd level 1, dictionaries for _DICTIONARY_COLUMNS."""
+    path = folder / name
+    pq.write_table(
+        rows,
+        str(path),
+        row_group_size=max(1, rows.num_rows),
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=list(_DICTIONARY_COLUMNS),
+    )
+    written = path.stat()
+    return AddAction(name, written.st_size, {}, written.st_mtime_ns // 1_000_000, True, _file_stats(rows))
+
+
+def _build_prices_table(prices_path: Path, chunks: list[ExportChunk], batch: int, naming: CommitProperties) -> int:
+    """The prices table written anew from `chunks` (in ticker order) in one commit: each
+    piece of rows is parsed and written as its own data file, on every core, so that only
+    a few pieces are in memory at a time; the commit (create or replace) then adds them all
+    and removes every file of the table's previous version. Returns the rows written."""
+    prices_path.mkdir(parents=True, exist_ok=True)
+    pieces = export_pieces(chunks)
+    chunks.clear()
+    run = uuid.uuid4()
+
+    def write_piece(index: int) -> tuple[AddAction | None, int]:
+        piece, pieces[index] = pieces[index], []  # its bytes are let go once written
+        rows = export_rows(piece, [piece_fields(piece)])
+        if rows.num_rows == 0:
+            return None, 0
+        rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array(np.full(rows.num_rows, batch), pa.int64()))
+        return _write_data_file(prices_path, f"part-{index:05d}-{run}-c000.zstd.parquet", rows), rows.num_rows
+
+    # pyarrow lets go of the GIL while it parses, encodes and writes: one thread per core.
+    with ThreadPoolExecutor(max(1, min(len(pieces), worker_count()))) as pool:
+        written = list(pool.map(write_piece, range(len(pieces))))
+    create_table_with_add_actions(
+        str(prices_path),
+        Schema.from_arrow(STORE_SCHEMA),
+        [action for action, _ in written if action is not None],
+        mode="overwrite",
+        configuration=_TABLE_CONFIGURATION,
+        commit_properties=naming,
+    )
+    return sum(count for _, count in written)
+
+
 def sync_price_store(
     store_dir: Path,
     prices_dir: Path,
@@ -388,19 +466,22 @@ def _sync_locked(
     wanted = {item.ticker for item in planned}
     sync.removed = sorted(ticker for ticker in known if ticker not in wanted)
 
+    del reads
     parsed = time.perf_counter()
     # In ticker order: each data file then holds a range of tickers, so that replacing a
     # ticker rewrites only the files whose range holds it.
     chunks.sort(key=lambda chunk: chunk.ticker)
-    pieces = export_pieces(chunks)
-    # pyarrow and numpy let go of the GIL while they parse: one thread per core.
-    with ThreadPoolExecutor(max(1, min(len(pieces), worker_count()))) as pool:
-        fields = list(pool.map(piece_fields, pieces))
-    rows = export_rows(chunks, fields)
-    del fields
-    rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array([batch] * rows.num_rows, pa.int64()))
-    sync.rows_written = rows.num_rows
-    sync.seconds["parse"] = round(time.perf_counter() - parsed, 3)
+    rows: pa.Table | None = None
+    if not sync.rebuilt:
+        pieces = export_pieces(chunks)
+        # pyarrow and numpy let go of the GIL while they parse: one thread per core.
+        with ThreadPoolExecutor(max(1, min(len(pieces), worker_count()))) as pool:
+            fields = list(pool.map(piece_fields, pieces))
+        rows = export_rows(chunks, fields)
+        del fields
+        rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array([batch] * rows.num_rows, pa.int64()))
+        sync.rows_written = rows.num_rows
+    sync.seconds["parse"] = round(time.perf_counter() - parsed, 3)  # a rebuild's: counted under commit
 
     committed = time.perf_counter()
     # The matched table first: the prices commit that follows names its version, so a
@@ -422,20 +503,12 @@ def _sync_locked(
     naming = _commit_naming(sync.matched_version)
     deleted = sync.replaced + sync.removed
     read_version = -1 if prices is None else prices.version()
-    writes_prices = bool(sync.rebuilt or deleted or rows.num_rows or sync.matched_written)
+    appended_rows = 0 if rows is None else rows.num_rows
+    writes_prices = bool(sync.rebuilt or deleted or appended_rows or sync.matched_written)
     if sync.rebuilt:
-        write_deltalake(
-            str(prices_path),
-            rows,
-            mode="overwrite",
-            schema_mode="overwrite",
-            configuration=_TABLE_CONFIGURATION,
-            target_file_size=TARGET_FILE_BYTES,
-            writer_properties=_WRITER,
-            commit_properties=naming,
-        )
+        sync.rows_written = _build_prices_table(prices_path, chunks, batch, naming)
     elif deleted:
-        assert prices is not None
+        assert prices is not None and rows is not None
         predicate = f"ticker IN ({', '.join(_sql_text(t) for t in sorted(deleted))}) OR batch = {batch}"
         write_deltalake(
             prices,
@@ -446,9 +519,9 @@ def _sync_locked(
             writer_properties=_WRITER,
             commit_properties=naming,
         )
-    elif rows.num_rows or sync.matched_written:
+    elif appended_rows or sync.matched_written:
         # Without new rows, an empty append still commits: it names the new matched version.
-        assert prices is not None
+        assert prices is not None and rows is not None
         write_deltalake(
             prices,
             rows,
@@ -497,9 +570,13 @@ def stored_row_counts(store_dir: Path) -> dict[str, int]:
     """How many rows the prices table holds per ticker (its current version). The ticker
     column is read dictionary-encoded and its codes counted, chunk by chunk: no string
     is made per row."""
-    table = DeltaTable(str(prices_table_path(store_dir)))
+    path = prices_table_path(store_dir)
+    table = DeltaTable(str(path))
     options = pa_ds.ParquetReadOptions(dictionary_columns={"ticker"})
-    tickers = table.to_pyarrow_dataset(parquet_read_options=options).to_table(columns=["ticker"]).column("ticker")
+    # pyarrow's own file system: deltalake's default passes every read through Python.
+    local = pa_fs.SubTreeFileSystem(str(path.resolve()), pa_fs.LocalFileSystem())
+    dataset = table.to_pyarrow_dataset(parquet_read_options=options, filesystem=local)
+    tickers = dataset.to_table(columns=["ticker"]).column("ticker")
     counts: dict[str, int] = {}
     for chunk in tickers.chunks:
         encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)

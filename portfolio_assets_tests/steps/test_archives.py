@@ -71,7 +71,7 @@ class Worlds:
         for kind in ("unpacked", "zipped"):
             base = root / kind
             self.settings[kind] = Settings(
-                base / "stooq", lists, base / "metadata", base / "prices", "broker", include_empty=False
+                base / "stooq", lists, base / "metadata", base / "prices", base / "store", "broker", include_empty=False
             )
             self.previous[kind] = {}
         self.sync()
@@ -105,8 +105,11 @@ class Worlds:
         outputs = {kind: _output_files(self.settings[kind].metadata_dir.parent) for kind in self.settings}
         assert outputs["zipped"] == outputs["unpacked"]
         assert any(name.startswith("prices/") for name in outputs["zipped"])
+        # price_store's version names its tables' versions and the exports' stamps, which
+        # differ between two worlds; its rows are the exports', compared above.
         for key in ASSET_KEYS:
-            assert zipped[key].data_version == unpacked[key].data_version, key
+            if key != "price_store":
+                assert zipped[key].data_version == unpacked[key].data_version, key
         return zipped
 
 
