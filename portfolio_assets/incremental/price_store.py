@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -334,36 +334,59 @@ def _write_data_file(folder: Path, name: str, rows: pa.Table) -> AddAction:
     return AddAction(name, written.st_size, {}, written.st_mtime_ns // 1_000_000, True, _file_stats(rows))
 
 
-def _build_prices_table(prices_path: Path, chunks: list[ExportChunk], batch: int, naming: CommitProperties) -> int:
-    """The prices table written anew from `chunks` (in ticker order) in one commit: each
-    piece of rows is parsed and written as its own data file, on every core, so that only
-    a few pieces are in memory at a time; the commit (create or replace) then adds them all
-    and removes every file of the table's previous version. Returns the rows written."""
+_REBUILD_GROUP_BYTES = 64 << 20
+"""A rebuild reads, parses and writes the exports in groups of about this many bytes, one
+data file each: with one group per core in memory at a time, a rebuild of 1.3 GB of
+exports stays within a few hundred MB."""
+
+
+def _build_prices_table(
+    prices_path: Path, exports: list[tuple[PlannedExport, Path]], batch: int, naming: CommitProperties
+) -> tuple[list[_Read], int]:
+    """The prices table written anew from `exports` (in ticker order) in one commit: each
+    group of exports is read, parsed and written as its own data file, on every core, so
+    that only a few groups are in memory at a time; the commit (create or replace) then
+    adds them all and removes every file of the table's previous version. Returns each
+    export's read (its rows let go) and the rows written."""
     prices_path.mkdir(parents=True, exist_ok=True)
-    pieces = export_pieces(chunks)
-    chunks.clear()
+    groups: list[list[int]] = [[]]
+    size = 0
+    for index, (_, path) in enumerate(exports):
+        if size >= _REBUILD_GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += _size(path)
     run = uuid.uuid4()
 
-    def write_piece(index: int) -> tuple[AddAction | None, int]:
-        piece, pieces[index] = pieces[index], []  # its bytes are let go once written
-        rows = export_rows(piece, [piece_fields(piece)])
+    def write_group(number: int) -> tuple[AddAction | None, int, list[_Read]]:
+        reads = [_read_export(exports[index][0], exports[index][1], None, None) for index in groups[number]]
+        rows = export_rows([read.chunk for read in reads if read.chunk is not None])
+        reads = [replace(read, chunk=None) for read in reads]
         if rows.num_rows == 0:
-            return None, 0
+            return None, 0, reads
         rows = rows.append_column(STORE_SCHEMA.field("batch"), pa.array(np.full(rows.num_rows, batch), pa.int64()))
-        return _write_data_file(prices_path, f"part-{index:05d}-{run}-c000.zstd.parquet", rows), rows.num_rows
+        return _write_data_file(prices_path, f"part-{number:05d}-{run}-c000.zstd.parquet", rows), rows.num_rows, reads
 
-    # pyarrow lets go of the GIL while it parses, encodes and writes: one thread per core.
-    with ThreadPoolExecutor(max(1, min(len(pieces), worker_count()))) as pool:
-        written = list(pool.map(write_piece, range(len(pieces))))
+    # pyarrow lets go of the GIL while it reads, parses, encodes and writes: one thread per core.
+    with ThreadPoolExecutor(max(1, min(len(groups), worker_count()))) as pool:
+        written = list(pool.map(write_group, range(len(groups))))
     create_table_with_add_actions(
         str(prices_path),
         Schema.from_arrow(STORE_SCHEMA),
-        [action for action, _ in written if action is not None],
+        [action for action, _, _ in written if action is not None],
         mode="overwrite",
         configuration=_TABLE_CONFIGURATION,
         commit_properties=naming,
     )
-    return sum(count for _, count in written)
+    return [read for _, _, reads in written for read in reads], sum(count for _, count, _ in written)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read (and reported) with its group
 
 
 def sync_price_store(
@@ -439,34 +462,33 @@ def _sync_locked(
         written, source = grown.get(item.file_name, ("", ""))
         return source if written and written == written_stamp(prices_dir / item.file_name) else None
 
-    jobs = [(item, prices_dir / item.file_name, entry, grew_from(item)) for item, entry in changed]
-    reads = map_files(_read_job, jobs, label="price_store: reading changed exports")
-    sync.seconds["read"] = round(time.perf_counter() - started, 3)
     entries = {item.ticker: known[item.ticker] for item in planned if item.ticker in known}
     chunks: list[ExportChunk] = []
     replaced: list[str] = []
-    for (item, entry), read in zip(changed, reads, strict=True):
-        sync.bytes_read += read.size
-        entries[item.ticker] = {
-            "file": item.file_name,
-            "stamp": read.stamp,
-            "size": read.size,
-            "rows": read.rows,
-        }
-        if read.appended:
+
+    def account(changed: list[tuple[PlannedExport, Any]], reads: list[_Read]) -> None:
+        """What each changed export's read did: the record's entry, the lists, its rows."""
+        for (item, entry), read in zip(changed, reads, strict=True):
+            sync.bytes_read += read.size
+            entries[item.ticker] = {"file": item.file_name, "stamp": read.stamp, "size": read.size, "rows": read.rows}
+            if read.appended:
+                if read.chunk is not None:
+                    sync.appended.append(item.ticker)
+            elif entry is None:
+                sync.added.append(item.ticker)
+            else:
+                replaced.append(item.ticker)
             if read.chunk is not None:
-                sync.appended.append(item.ticker)
-        elif entry is None:
-            sync.added.append(item.ticker)
-        else:
-            replaced.append(item.ticker)
-        if read.chunk is not None:
-            chunks.append(read.chunk)
+                chunks.append(read.chunk)
+
+    if not sync.rebuilt:  # a rebuild reads the exports while it writes the table, group by group
+        jobs = [(item, prices_dir / item.file_name, entry, grew_from(item)) for item, entry in changed]
+        account(changed, map_files(_read_job, jobs, label="price_store: reading changed exports"))
+    sync.seconds["read"] = round(time.perf_counter() - started, 3)
     sync.replaced = replaced
     wanted = {item.ticker for item in planned}
     sync.removed = sorted(ticker for ticker in known if ticker not in wanted)
 
-    del reads
     parsed = time.perf_counter()
     # In ticker order: each data file then holds a range of tickers, so that replacing a
     # ticker rewrites only the files whose range holds it.
@@ -506,7 +528,9 @@ def _sync_locked(
     appended_rows = 0 if rows is None else rows.num_rows
     writes_prices = bool(sync.rebuilt or deleted or appended_rows or sync.matched_written)
     if sync.rebuilt:
-        sync.rows_written = _build_prices_table(prices_path, chunks, batch, naming)
+        exports = sorted(((item, prices_dir / item.file_name) for item, _ in changed), key=lambda job: job[0].ticker)
+        reads, sync.rows_written = _build_prices_table(prices_path, exports, batch, naming)
+        account([(item, None) for item, _ in exports], reads)
     elif deleted:
         assert prices is not None and rows is not None
         predicate = f"ticker IN ({', '.join(_sql_text(t) for t in sorted(deleted))}) OR batch = {batch}"

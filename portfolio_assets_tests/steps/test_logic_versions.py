@@ -120,7 +120,7 @@ PINNED: dict[str, tuple[str, dict[str, str]]] = {
             "incremental/json_cache.py": "3463bab2bc81",
             "incremental/memo.py": "56a21728a461",
             "incremental/metadata_files.py": "5eca6a5b2066",
-            "incremental/price_store.py": "5b30763c11ca",
+            "incremental/price_store.py": "ad18936f35c0",
             "incremental/stooq_sources.py": "646d9dfa552f",
             "incremental/store_record.py": "cf305be6e619",
             "steps/price_store.py": "158f902de1da",
