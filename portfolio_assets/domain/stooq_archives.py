@@ -214,12 +214,16 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
         raise _incomplete(path, "its central directory is truncated")
     entries = []
     position = 0
-    for _ in range(count):
+    # Records are read until the directory's size is used up, not `count` of them: writers
+    # without zip64 put the count modulo 65,536 in the end record, and unzip reads them all.
+    while position < cd_size:
         if directory[position : position + 4] != _CENTRAL_SIGNATURE or position + _CENTRAL.size > cd_size:
             raise _incomplete(path, "its central directory is damaged")
         fields = _CENTRAL.unpack_from(directory, position)
         name_length, extra_length, comment_length = fields[12], fields[13], fields[14]
         name_at = position + _CENTRAL.size
+        if name_at + name_length + extra_length + comment_length > cd_size:
+            raise _incomplete(path, "its central directory is damaged")
         extra = directory[name_at + name_length : name_at + name_length + extra_length]
         compress_size, file_size, offset = fields[10], fields[11], fields[18]
         if _ZIP64_MARK in (compress_size, file_size, offset):
@@ -237,6 +241,8 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
             )
         )
         position = name_at + name_length + extra_length + comment_length
+    if len(entries) % 0x10000 != count % 0x10000:
+        raise _incomplete(path, f"its central directory holds {len(entries)} members, its end record says {count}")
     return entries
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import stat
+import struct
 import zipfile
 from pathlib import Path
 
@@ -59,3 +61,29 @@ def test_an_empty_or_foreign_file_is_no_archive(tmp_path: Path) -> None:
         assert not has_end_record(path)
         with pytest.raises(BrokenArchive, match=name):
             list_archive(path)
+
+
+def _end_record_without_zip64(data: bytes, count: int) -> bytes:
+    """The archive as a writer without zip64 leaves it: its zip64 end records replaced by an
+    end record holding `count` modulo 65,536."""
+    end64 = data.rfind(b"PK\x06\x06")
+    cd_size, cd_offset = struct.unpack_from("<2Q", data, end64 + 40)
+    return data[:end64] + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, count & 0xFFFF, count & 0xFFFF, cd_size, cd_offset, 0
+    )
+
+
+def test_a_member_count_written_modulo_65536_loses_no_member(tmp_path: Path) -> None:
+    count = 65_537
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as handle:
+        for number in range(count):
+            handle.writestr(f"d/t{number}.txt", b"")
+    path = tmp_path / "d_us_txt.zip"
+    path.write_bytes(_end_record_without_zip64(buffer.getvalue(), count))
+    members = list_archive(path).members
+    assert len(members) == count
+    assert "d_us_txt/d/t65536.txt" in members
+    path.write_bytes(_end_record_without_zip64(buffer.getvalue(), count + 1))
+    with pytest.raises(BrokenArchive, match=r"d_us_txt\.zip: its central directory holds 65537 members"):
+        list_archive(path)
