@@ -3,14 +3,14 @@ where each member's bytes are, and reading them back, verified.
 
 An archive `X.zip` at the top of the Stooq folder (suffix in any case) stands for the
 folder `X/`: its member `data/daily/us/.../aapl.us.txt` is the file
-`X/data/daily/us/.../aapl.us.txt`. A member counts as a file of the tree would:
-its name ends in `.txt` (any case), no part of it starts with `.` (so `..` never
-counts either), it is not a directory entry and not a symlink (Unix mode `S_IFLNK`
-in its external attributes). Leading and repeated `/` are dropped, as `unzip` drops
-them. When two members have the same name the last one counts: it is what `unzip -o`
-leaves on disk. A counted name must be UTF-8, judged on the raw bytes `unzip` would
-write, whatever the archive's UTF-8 flag says (Python's `zipfile` would decode a name
-without it as cp437).
+`X/data/daily/us/.../aapl.us.txt`. A member's name is first made the path `unzip -o`
+writes it to: empty, `.` and `..` parts dropped. Of the entries with one such path the
+last one (directory and symlink entries included) is what `unzip -o` leaves on disk, and
+it counts as a file of the tree would: its path ends in `.txt` (any case), no part of it
+starts with `.`, it is not a directory entry and not a symlink (Unix mode `S_IFLNK` in
+its external attributes). A counted name must be UTF-8, judged on the raw bytes `unzip`
+would write, whatever the archive's UTF-8 flag says (Python's `zipfile` would decode a
+name without it as cp437).
 
 The listing comes from the central directory alone (name, size, CRC-32 and where the
 member starts), read with `struct` from the end records (zip64 ones included), and is kept in this process by the archive's stat identity, so an
@@ -99,6 +99,7 @@ class ArchiveMember:
     archive_stamp: str
     """The archive's size, mtime, ctime and inode when listed: its offsets hold only then."""
     name: str
+    """The member's name in the archive, as one line of text."""
     relative_path: str
     size: int
     crc32: int
@@ -112,7 +113,7 @@ class ArchiveMember:
         return member_stamp(self.size, self.crc32)
 
     def __str__(self) -> str:
-        return f"{printable(self.archive)}, member {printable(self.name)}"
+        return f"{printable(self.archive)}, member {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +149,22 @@ def list_archive(path: Path) -> ArchiveListing:
         entries = _central_directory(path, handle.fileno(), int(stamp.split(":")[0]))
         if _identity(os.fstat(handle.fileno())) != stamp:
             raise _incomplete(path, "it changed while its listing was read")
+    # The last entry of a name (directories and symlinks too) is what `unzip -o` leaves.
+    last_entries: dict[bytes, _Entry] = {}
+    for entry in entries:
+        name = _unpacked_name(entry.raw_name)
+        last_entries.pop(name, None)
+        last_entries[name] = entry
     folder = archive_folder(path.name)
     members: dict[str, ArchiveMember] = {}
-    for entry in entries:
-        relative = _counted_name(path, entry.raw_name, entry.external_attr)
+    for name, entry in last_entries.items():
+        relative = _counted_name(path, name, entry)
         if relative is None:
             continue
         member = ArchiveMember(
             path,
             stamp,
-            entry.raw_name.decode("utf-8", "backslashreplace"),
+            _shown(entry.raw_name),
             f"{folder}/{relative}",
             entry.size,
             entry.crc32,
@@ -166,7 +173,6 @@ def list_archive(path: Path) -> ArchiveListing:
             entry.flags,
             entry.header_offset,
         )
-        members.pop(member.relative_path, None)  # the last of a name is the one unzip -o leaves
         members[member.relative_path] = member
     listing = ArchiveListing(stamp, members)
     _LISTINGS[str(path)] = listing
@@ -264,20 +270,37 @@ def _zip64_sizes(path: Path, extra: bytes, size: int, compress_size: int, offset
     raise _incomplete(path, "a member's zip64 sizes are missing")
 
 
-def _counted_name(archive: Path, raw: bytes, external_attr: int) -> str | None:
-    """A member's path inside its folder, or None when it does not count (SPEC 1.1)."""
-    if raw.endswith(b"/") or stat_module.S_ISLNK(external_attr >> 16) or raw[-4:].lower() != b".txt":
+def _unpacked_name(raw: bytes) -> bytes:
+    """The path `unzip -o` writes a member to, inside its folder: empty, `.` and `..` parts
+    dropped (so nothing is written outside the folder)."""
+    return b"/".join(part for part in raw.split(b"/") if part not in (b"", b".", b".."))
+
+
+def _shown(raw: bytes) -> str:
+    """A raw member name as one line of text: bytes that are not UTF-8 and characters that
+    do not print (a line break) shown as escapes."""
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def _counted_name(archive: Path, name: bytes, entry: _Entry) -> str | None:
+    """The path inside its folder of the member `unzip -o` leaves at `name`, or None when
+    it does not count (SPEC 1.1)."""
+    if (
+        not name
+        or entry.raw_name.endswith(b"/")
+        or stat_module.S_ISLNK(entry.external_attr >> 16)
+        or name[-4:].lower() != b".txt"
+    ):
         return None
-    if b"/." in b"/" + raw:  # a part starting with `.` (`..` included)
+    if b"/." in b"/" + name:  # a part starting with `.`
         return None
-    parts = [part for part in raw.split(b"/") if part]
     try:
-        return b"/".join(parts).decode("utf-8")
+        return name.decode("utf-8")
     except UnicodeDecodeError:
-        shown = raw.decode("utf-8", "backslashreplace")
         raise BrokenArchive(
-            f"Stooq archive {printable(archive)}, member {shown}: its name is not valid UTF-8, so it cannot "
-            "be listed in the index; rename it in the archive (or remove it) and run again"
+            f"Stooq archive {printable(archive)}, member {_shown(entry.raw_name)}: its name is not valid "
+            "UTF-8, so it cannot be listed in the index; rename it in the archive (or remove it) and run again"
         ) from None
 
 

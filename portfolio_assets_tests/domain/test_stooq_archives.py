@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import stat
 import struct
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from portfolio_assets.domain.stooq_archives import BrokenArchive, has_end_record
 
 def _archive(path: Path, members: list[tuple[str, bytes, int]]) -> Path:
     """An archive of (name, bytes, Unix mode) members, written by zipfile."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as handle:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate names some tests need
         for name, data, mode in members:
             info = zipfile.ZipInfo(name)
             info.external_attr = mode << 16
@@ -48,8 +50,9 @@ def test_members_count_as_files_of_the_unpacked_tree_would(tmp_path: Path) -> No
         "d_us_txt/data/daily/us/f.us.txt",
         "d_us_txt/data/daily/us/nyse stocks/a.us.txt",
         "d_us_txt/data/daily/us/stored.txt",
+        "d_us_txt/e.us.txt",
     ]
-    assert [read_member(member) for _, member in sorted(members.items())] == [b"B", b"F", b"A", b"S"]
+    assert [read_member(member) for _, member in sorted(members.items())] == [b"B", b"F", b"A", b"S", b"E"]
     assert has_end_record(archive)
     assert not has_end_record(tmp_path / "missing.zip")
 
@@ -87,3 +90,40 @@ def test_a_member_count_written_modulo_65536_loses_no_member(tmp_path: Path) -> 
     path.write_bytes(_end_record_without_zip64(buffer.getvalue(), count + 1))
     with pytest.raises(BrokenArchive, match=r"d_us_txt\.zip: its central directory holds 65537 members"):
         list_archive(path)
+
+
+def test_dot_parts_are_dropped_and_the_last_entry_of_a_path_is_the_one_left(tmp_path: Path) -> None:
+    regular, link = stat.S_IFREG | 0o644, stat.S_IFLNK | 0o777
+    archive = _archive(
+        tmp_path / "d_us_txt.zip",
+        [
+            ("./data/./a.us.txt", b"A", regular),
+            ("data/x/../b.us.txt", b"B", regular),
+            ("../../c.us.txt", b"C", regular),
+            ("data/link.us.txt", b"L", regular),
+            ("data/link.us.txt", b"a.us.txt", link),
+            ("data/dir.us.txt", b"D", regular),
+            ("data/dir.us.txt/", b"", stat.S_IFDIR | 0o755),
+            ("data/twice.us.txt", b"first", regular),
+            ("./data//twice.us.txt", b"second", regular),
+            ("data/../.hidden.us.txt", b"H", regular),
+        ],
+    )
+    members = list_archive(archive).members
+    assert {path: read_member(member) for path, member in members.items()} == {
+        "d_us_txt/data/a.us.txt": b"A",
+        "d_us_txt/data/x/b.us.txt": b"B",
+        "d_us_txt/c.us.txt": b"C",
+        "d_us_txt/data/twice.us.txt": b"second",
+    }
+
+
+def test_a_name_that_is_not_utf8_is_refused_on_one_line(tmp_path: Path) -> None:
+    path = _archive(tmp_path / "d_us_txt.zip", [("data/aXXb.us.txt", b"A", stat.S_IFREG | 0o644)])
+    path.write_bytes(path.read_bytes().replace(b"aXXb", b"a\n\xe9b"))
+    with pytest.raises(BrokenArchive) as raised:
+        list_archive(path)
+    assert str(raised.value).startswith(
+        f"Stooq archive {path}, member data/a\\n\\xe9b.us.txt: its name is not valid UTF-8"
+    )
+    assert len(str(raised.value).splitlines()) == 1
