@@ -10,7 +10,9 @@ it counts as a file of the tree would: its path ends in `.txt` (any case), no pa
 starts with `.`, it is not a directory entry and not a symlink (Unix mode `S_IFLNK` in
 its external attributes). A counted name must be UTF-8, judged on the raw bytes `unzip`
 would write, whatever the archive's UTF-8 flag says (Python's `zipfile` would decode a
-name without it as cp437).
+name without it as cp437). In an archive made on MS-DOS or Windows `\\` is a separator,
+and a non-ASCII name without the UTF-8 flag is refused: `unzip` would convert it from
+the DOS code page into bytes that are not UTF-8.
 
 The listing comes from the central directory alone (name, size, CRC-32 and where the
 member starts), read with `struct` from the end records (zip64 ones included), and is kept in this process by the archive's stat identity, so an
@@ -64,6 +66,9 @@ _ZIP64_MARK = 0xFFFFFFFF
 # The end record is 22 bytes plus a comment of at most 65,535.
 _END_SEARCH = 22 + 65535
 _ENCRYPTED_FLAG = 1
+_UTF8_FLAG = 0x800
+# "Version made by" hosts MS-DOS (FAT), Windows NTFS and VFAT.
+_DOS_HOSTS = frozenset((0, 11, 14))
 _STORED, _DEFLATED = 0, 8
 
 
@@ -152,7 +157,7 @@ def list_archive(path: Path) -> ArchiveListing:
     # The last entry of a name (directories and symlinks too) is what `unzip -o` leaves.
     last_entries: dict[bytes, _Entry] = {}
     for entry in entries:
-        name = _unpacked_name(entry.raw_name)
+        name = _unpacked_name(entry.written_name)
         last_entries.pop(name, None)
         last_entries[name] = entry
     folder = archive_folder(path.name)
@@ -191,6 +196,18 @@ class _Entry:
     size: int
     external_attr: int
     header_offset: int
+    host: int
+    """The system the archive was made on ("version made by"): 0, 11 and 14 are MS-DOS and
+    Windows, whose names `unzip` reads with `\\` as a separator and in the DOS code page."""
+
+    @property
+    def made_on_dos(self) -> bool:
+        return self.host in _DOS_HOSTS
+
+    @property
+    def written_name(self) -> bytes:
+        """The name with the separators `unzip` writes."""
+        return self.raw_name.replace(b"\\", b"/") if self.made_on_dos else self.raw_name
 
 
 def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
@@ -244,6 +261,7 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
                 file_size,
                 fields[17],
                 offset + shift,
+                fields[2],
             )
         )
         position = name_at + name_length + extra_length + comment_length
@@ -288,13 +306,21 @@ def _counted_name(archive: Path, name: bytes, entry: _Entry) -> str | None:
     it does not count (SPEC 1.1)."""
     if (
         not name
-        or entry.raw_name.endswith(b"/")
+        or entry.written_name.endswith(b"/")
         or stat_module.S_ISLNK(entry.external_attr >> 16)
         or name[-4:].lower() != b".txt"
     ):
         return None
     if b"/." in b"/" + name:  # a part starting with `.`
         return None
+    if entry.made_on_dos and not entry.flags & _UTF8_FLAG and not name.isascii():
+        # unzip converts such a name from the DOS code page; the unpacked tree would refuse
+        # what it writes, so the archive is refused as well.
+        raise BrokenArchive(
+            f"Stooq archive {printable(archive)}, member {_shown(entry.raw_name)}: its name is not ASCII and "
+            "the archive, made on MS-DOS or Windows, does not mark it as UTF-8, so it cannot be listed in the "
+            "index; rename it in the archive (or remove it) and run again"
+        )
     try:
         return name.decode("utf-8")
     except UnicodeDecodeError:

@@ -127,3 +127,25 @@ def test_a_name_that_is_not_utf8_is_refused_on_one_line(tmp_path: Path) -> None:
         f"Stooq archive {path}, member data/a\\n\\xe9b.us.txt: its name is not valid UTF-8"
     )
     assert len(str(raised.value).splitlines()) == 1
+
+
+def _dos_archive(path: Path, names: list[str]) -> Path:
+    """An archive made on MS-DOS ("version made by" host 0) of members holding their names."""
+    with zipfile.ZipFile(path, "w") as handle:
+        for name in names:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 0
+            handle.writestr(info, name.encode())
+    return path
+
+
+def test_names_from_a_dos_host_are_read_as_unzip_reads_them(tmp_path: Path) -> None:
+    archive = _dos_archive(tmp_path / "d_uk_txt.zip", ["data\\daily\\uk\\lse etfs\\a.uk.txt", "data\\é.uk.txt"])
+    members = list_archive(archive).members
+    assert sorted(members) == ["d_uk_txt/data/daily/uk/lse etfs/a.uk.txt", "d_uk_txt/data/é.uk.txt"]
+    assert read_member(members["d_uk_txt/data/daily/uk/lse etfs/a.uk.txt"]) == b"data\\daily\\uk\\lse etfs\\a.uk.txt"
+    # Without the UTF-8 flag unzip converts a name from the DOS code page.
+    unflagged = _dos_archive(tmp_path / "d_hk_txt.zip", ["data\\a.hk.txt", "data\\cafXX.hk.txt"])
+    unflagged.write_bytes(unflagged.read_bytes().replace(b"cafXX", "café".encode()))
+    with pytest.raises(BrokenArchive, match=r"d_hk_txt\.zip, member data\\café\.hk\.txt: its name is not ASCII"):
+        list_archive(unflagged)
