@@ -225,14 +225,15 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
     locator_at = at - _END64_LOCATOR.size
     if locator_at >= 0 and tail[locator_at : locator_at + 4] == _END64_LOCATOR_SIGNATURE:
         end64_at = _END64_LOCATOR.unpack_from(tail, locator_at)[2]
-        record = os.pread(fd, _END64.size, end64_at)
+        record = os.pread(fd, _END64.size, end64_at) if end64_at <= size - _END64.size else b""
         if len(record) < _END64.size or record[:4] != _END64_SIGNATURE:
             raise _incomplete(path, "its zip64 end record is missing or damaged")
         _, _, _, _, _, _, _, count, cd_size, cd_offset = _END64.unpack(record)
         directory_end = end64_at
     # Bytes before the archive proper (a self-extractor's stub) shift every offset.
     shift = directory_end - cd_size - cd_offset
-    directory = _pread_all(fd, cd_size, cd_offset + shift) if shift >= 0 else b""
+    directory_start = cd_offset + shift
+    directory = _pread_all(fd, cd_size, directory_start) if shift >= 0 else b""
     if len(directory) != cd_size:
         raise _incomplete(path, "its central directory is truncated")
     entries = []
@@ -251,6 +252,9 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
         compress_size, file_size, offset = fields[10], fields[11], fields[18]
         if _ZIP64_MARK in (compress_size, file_size, offset):
             file_size, compress_size, offset = _zip64_sizes(path, extra, file_size, compress_size, offset)
+        if offset + shift + _LOCAL_HEADER.size + compress_size > directory_start:
+            # Checked here so that a damaged size never makes a read of gigabytes.
+            raise _incomplete(path, f"member {_shown(directory[name_at : name_at + name_length])} lies outside it")
         entries.append(
             _Entry(
                 directory[name_at : name_at + name_length],
@@ -276,7 +280,10 @@ def _zip64_sizes(path: Path, extra: bytes, size: int, compress_size: int, offset
     while position + 4 <= len(extra):
         kind, length = struct.unpack_from("<HH", extra, position)
         if kind == _ZIP64_EXTRA:
-            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, position + 4))
+            field = extra[position + 4 : position + 4 + length]
+            if len(field) < length:
+                break
+            values = iter(struct.unpack_from(f"<{len(field) // 8}Q", field))
             try:
                 size = next(values) if size == _ZIP64_MARK else size
                 compress_size = next(values) if compress_size == _ZIP64_MARK else compress_size
@@ -392,9 +399,12 @@ def read_member(member: ArchiveMember) -> bytes:
     elif member.method == _DEFLATED:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
-            content = inflater.decompress(data) + inflater.flush()
+            # One byte more than the member's size is enough to tell a damaged stream.
+            content = inflater.decompress(data, member.size + 1)
         except zlib.error as error:
             raise _corrupt(member, f"its compressed data is damaged ({error})") from None
+        if len(content) > member.size:
+            raise _corrupt(member, "its bytes do not match the CRC-32 and size of the central directory")
         if not inflater.eof:
             raise _corrupt(member, "its compressed data is truncated")
     else:

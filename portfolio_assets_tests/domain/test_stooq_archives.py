@@ -149,3 +149,49 @@ def test_names_from_a_dos_host_are_read_as_unzip_reads_them(tmp_path: Path) -> N
     unflagged.write_bytes(unflagged.read_bytes().replace(b"cafXX", "café".encode()))
     with pytest.raises(BrokenArchive, match=r"d_hk_txt\.zip, member data\\café\.hk\.txt: its name is not ASCII"):
         list_archive(unflagged)
+
+
+def _with_compressed_size(data: bytes, extra: bytes = b"", compressed_size: int = 0xFFFFFFFF) -> bytes:
+    """A one-member archive whose central directory record says `compressed_size`, with
+    `extra` as its extra field (the record's lengths and the end record kept right)."""
+    record_at = data.rfind(b"PK\x01\x02")
+    end_at = data.rfind(b"PK\x05\x06")
+    record = bytearray(data[record_at:end_at])
+    name_length, extra_length = struct.unpack_from("<2H", record, 28)
+    struct.pack_into("<L", record, 20, compressed_size)
+    struct.pack_into("<H", record, 30, len(extra))
+    record = record[: 46 + name_length] + extra + record[46 + name_length + extra_length :]
+    end = bytearray(data[end_at:])
+    struct.pack_into("<L", end, 12, len(record))
+    return data[:record_at] + bytes(record) + bytes(end)
+
+
+def test_a_damaged_directory_is_a_one_line_broken_archive(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as handle:
+        handle.writestr("data/a.us.txt", b"A.US,D,20240102,000000,1,2,3,4,5,0\n")
+    plain = buffer.getvalue()
+    end_at = plain.rfind(b"PK\x05\x06")
+    damaged = {
+        "short zip64 extra": _with_compressed_size(plain, struct.pack("<HHQ", 1, 24, 36)),
+        "size past the end": _with_compressed_size(plain, compressed_size=0xFFFFFFF0),
+        "zip64 locator past the end": plain[:end_at]
+        + struct.pack("<4sLQL", b"PK\x06\x07", 0, 2**64 - 1, 1)
+        + plain[end_at:],
+    }
+    for label, data in damaged.items():
+        path = tmp_path / f"{label}.zip"
+        path.write_bytes(data)
+        with pytest.raises(BrokenArchive, match=f"Stooq archive {path}: ") as raised:
+            list_archive(path)
+        assert len(str(raised.value).splitlines()) == 1, label
+
+
+def test_a_member_inflating_past_its_size_is_refused(tmp_path: Path) -> None:
+    path = _archive(tmp_path / "d_us_txt.zip", [("data/a.us.txt", b"A" * 100_000, stat.S_IFREG | 0o644)])
+    data = path.read_bytes()
+    record_at = data.rfind(b"PK\x01\x02")
+    path.write_bytes(data[: record_at + 24] + struct.pack("<L", 10) + data[record_at + 28 :])
+    member = list_archive(path).members["d_us_txt/data/a.us.txt"]
+    with pytest.raises(BrokenArchive, match="do not match the CRC-32 and size"):
+        read_member(member)
