@@ -19,6 +19,7 @@ from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain import stooq_archives
+from portfolio_assets.incremental import watching
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
@@ -59,7 +60,7 @@ def test_stooq_sensor_waits_for_a_half_downloaded_archive_then_sees_it(
 
 
 def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
-    zipped: Path, instance: dg.DagsterInstance
+    zipped: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     resolved = settings_from_environment()
 
@@ -86,7 +87,25 @@ def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
     settle(archive)
     first = at(now + 10, looked.cursor)
     assert isinstance(first, dg.SensorResult) and "next tick" in str(first.skip_reason)
-    assert observed(at(now + 15, first.cursor)) == ["stooq_files"]
+    seen = at(now + 15, first.cursor)
+    assert observed(seen) == ["stooq_files"]
+    assert isinstance(seen, dg.SensorResult)
+    # The clock set back an hour: the walk is due, not an hour away.
+    with open(unpacked, "a") as handle:
+        handle.write("IUHC.UK,D,20240108,000000,10,11,9,10.7,1200,0\n")
+    settle(unpacked)
+    walked = at(now - 3600, seen.cursor)
+    assert isinstance(walked, dg.SensorResult) and "next tick" in str(walked.skip_reason)
+    # A download in progress beside unpacked folders: waited for without a walk.
+    walks: list[Path] = []
+    scan = watching.scan_stooq_tree
+    monkeypatch.setattr(watching, "scan_stooq_tree", lambda root: walks.append(root) or scan(root))
+    download = zipped / "data/stooq/d_hk_txt.zip"
+    for part in range(1, 4):
+        download.write_bytes(archive.read_bytes()[: 100 * part])
+        waiting = at(time.time(), walked.cursor)
+        assert isinstance(waiting, dg.SkipReason) and "d_hk_txt.zip" in str(waiting.skip_message)
+    assert walks == []
 
 
 def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
