@@ -19,7 +19,7 @@ from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain import stooq_archives
-from portfolio_assets.incremental import watching
+from portfolio_assets.incremental import export_sync, file_summaries, watching
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
@@ -128,7 +128,9 @@ def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
             # archive is not opened at all.
             patched.setattr(stooq_archives, "_LISTINGS", {})
             patched.setattr(stooq_archives, "_central_directory", refused)
-            patched.setattr(stooq_archives, "read_member", refused)
+            # Patched where it is used: these modules imported the name.
+            patched.setattr(file_summaries, "read_member", refused)
+            patched.setattr(export_sync, "read_member", refused)
             assert known_fresh(root, settings_from_environment())  # the archives' stat alone says nothing changed
 
         with open(unpacked / AAPL.split("d_us_txt/", 1)[1], "a") as handle:
