@@ -224,8 +224,14 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
     directory_end = end_at
     locator_at = at - _END64_LOCATOR.size
     if locator_at >= 0 and tail[locator_at : locator_at + 4] == _END64_LOCATOR_SIGNATURE:
-        end64_at = _END64_LOCATOR.unpack_from(tail, locator_at)[2]
-        record = os.pread(fd, _END64.size, end64_at) if end64_at <= size - _END64.size else b""
+        # The zip64 end record lies just before its locator (as zipfile reads it): the
+        # locator's offset would miss it by the length of a stub before the archive. Only
+        # a record with extensible data after it is found at that offset instead.
+        end64_at = start + locator_at - _END64.size
+        record = os.pread(fd, _END64.size, end64_at) if end64_at >= 0 else b""
+        if record[:4] != _END64_SIGNATURE:
+            end64_at = _END64_LOCATOR.unpack_from(tail, locator_at)[2]
+            record = os.pread(fd, _END64.size, end64_at) if end64_at <= size - _END64.size else b""
         if len(record) < _END64.size or record[:4] != _END64_SIGNATURE:
             raise _incomplete(path, "its zip64 end record is missing or damaged")
         _, _, _, _, _, _, _, count, cd_size, cd_offset = _END64.unpack(record)

@@ -195,3 +195,17 @@ def test_a_member_inflating_past_its_size_is_refused(tmp_path: Path) -> None:
     member = list_archive(path).members["d_us_txt/data/a.us.txt"]
     with pytest.raises(BrokenArchive, match="do not match the CRC-32 and size"):
         read_member(member)
+
+
+def test_a_stub_before_a_zip64_archive_shifts_its_end_record_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 64)  # zip64 records for a small archive
+    path = _archive(
+        tmp_path / "d_us_txt.zip", [(f"data/t{number}.us.txt", b"T" * 100, 0o100644) for number in range(3)]
+    )
+    monkeypatch.undo()
+    assert b"PK\x06\x06" in path.read_bytes()
+    path.write_bytes(b"#!/bin/sh\nexit 1\n" + path.read_bytes())
+    members = list_archive(path).members
+    assert [read_member(members[f"d_us_txt/data/t{number}.us.txt"]) for number in range(3)] == [b"T" * 100] * 3
