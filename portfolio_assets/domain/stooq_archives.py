@@ -42,6 +42,7 @@ __all__ = [
     "archive_folder",
     "has_end_record",
     "is_archive_name",
+    "keep_listings_of",
     "list_archive",
     "member_stamp",
     "read_member",
@@ -135,6 +136,14 @@ def _identity(stat: os.stat_result) -> str:
 # Listings this process made, by archive path; an entry holds while the archive's stat
 # identity is the one it was listed under.
 _LISTINGS: dict[str, ArchiveListing] = {}
+
+
+def keep_listings_of(folder: Path, names: list[str]) -> None:
+    """Forget the listings of archives in `folder` but those named (the ones a scan found
+    there): a long-running process does not keep the listings of removed downloads."""
+    kept = {str(folder / name) for name in names}
+    for key in [key for key in _LISTINGS if key not in kept and os.path.dirname(key) == str(folder)]:
+        del _LISTINGS[key]
 
 
 def _incomplete(path: Path, problem: str) -> BrokenArchive:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from portfolio_assets.domain import stooq_archives
 from portfolio_assets.domain.stooq_archives import BrokenArchive, has_end_record, list_archive, read_member
+from portfolio_assets.domain.stooq_tree import scan_stooq_tree
 
 
 def _archive(path: Path, members: list[tuple[str, bytes, int]]) -> Path:
@@ -209,3 +211,18 @@ def test_a_stub_before_a_zip64_archive_shifts_its_end_record_too(
     path.write_bytes(b"#!/bin/sh\nexit 1\n" + path.read_bytes())
     members = list_archive(path).members
     assert [read_member(members[f"d_us_txt/data/t{number}.us.txt"]) for number in range(3)] == [b"T" * 100] * 3
+
+
+def test_a_scan_forgets_the_listings_of_archives_no_longer_there(tmp_path: Path) -> None:
+    stooq, elsewhere = tmp_path / "stooq", tmp_path / "elsewhere"
+    stooq.mkdir()
+    elsewhere.mkdir()
+    archives = [
+        _archive(folder / name, [("data/a.us.txt", b"A", 0o100644)])
+        for folder, name in ((stooq, "d_us_txt.zip"), (stooq, "d_uk_txt.zip"), (elsewhere, "d_us_txt.zip"))
+    ]
+    for archive in archives:
+        list_archive(archive)
+    archives[0].unlink()
+    assert [item.relative_path for item in scan_stooq_tree(stooq)] == ["d_uk_txt.zip"]
+    assert [str(archive) in stooq_archives._LISTINGS for archive in archives] == [False, True, True]
