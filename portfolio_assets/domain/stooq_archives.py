@@ -383,7 +383,8 @@ def _pread_all(fd: int, size: int, offset: int) -> bytes:
 def _corrupt(member: ArchiveMember, problem: str) -> BrokenArchive:
     return BrokenArchive(
         f"Stooq archive {member}: {problem}; the archive is corrupt or incomplete, download it "
-        "again. No output was changed"
+        "again. The reports and price exports were left as they were (the Stooq index follows the archive's "
+        "list of members, which is whole)"
     )
 
 

@@ -356,3 +356,27 @@ def test_odd_member_names_give_what_unzip_o_of_the_same_archives_gives(tmp_path:
     assert outputs["zipped"] == outputs["unpacked"]
     assert sorted(name for name in outputs["zipped"] if name.startswith("prices/")) != []
     assert b"D.US" not in b"".join(outputs["zipped"].values())  # the symlink left last is not followed
+
+
+def test_a_corrupt_member_of_a_new_download_leaves_reports_and_exports_and_says_so(worlds: Worlds) -> None:
+    worlds.refresh_both()
+    write_file(worlds.tree / _us("t12.us"), stooq_rows("T12.US", DAYS))  # the new download adds a member
+    with open(worlds.tree / _us("t4.us"), "a", encoding="utf-8") as handle:
+        handle.write("T4.US,D,20240108,000000,1,2,0.5,11,1000,0\n")
+    worlds.sync()
+    archive = worlds.settings["zipped"].stooq_dir / "d_us_txt.zip"
+    member = list_archive(archive).members["d_us_txt/" + _us("t4.us").partition("/")[2]]
+    data = bytearray(archive.read_bytes())
+    data[member.header_offset + 30 + len(member.name) + 2] ^= 0x5A  # damaged compressed data
+    archive.write_bytes(bytes(data))
+    settings = worlds.settings["zipped"]
+    before = _output_files(settings.metadata_dir.parent)
+    with pytest.raises(BrokenArchive) as raised:
+        worlds.refresh("zipped")
+    assert "t4.us.txt" in str(raised.value) and "reports and price exports were left as they were" in str(raised.value)
+    after = _output_files(settings.metadata_dir.parent)
+    index = "metadata/stooq_index.csv"
+    assert {name: content for name, content in after.items() if name != index} == {
+        name: content for name, content in before.items() if name != index
+    }
+    assert b"t12.us.txt" in after[index]
