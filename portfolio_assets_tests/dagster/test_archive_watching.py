@@ -19,6 +19,7 @@ from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain import stooq_archives
+from portfolio_assets.domain.stooq_tree import StooqFile, scan_stooq_tree
 from portfolio_assets.incremental import export_sync, file_summaries, watching
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
@@ -98,8 +99,12 @@ def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
     assert isinstance(walked, dg.SensorResult) and "next tick" in str(walked.skip_reason)
     # A download in progress beside unpacked folders: waited for without a walk.
     walks: list[Path] = []
-    scan = watching.scan_stooq_tree
-    monkeypatch.setattr(watching, "scan_stooq_tree", lambda root: walks.append(root) or scan(root))
+
+    def counted_scan(root: Path) -> list[StooqFile]:
+        walks.append(root)
+        return scan_stooq_tree(root)
+
+    monkeypatch.setattr(watching, "scan_stooq_tree", counted_scan)
     download = zipped / "data/stooq/d_hk_txt.zip"
     for part in range(1, 4):
         download.write_bytes(archive.read_bytes()[: 100 * part])
