@@ -205,18 +205,11 @@ class _Entry:
     size: int
     external_attr: int
     header_offset: int
-    host: int
-    """The system the archive was made on ("version made by"): 0, 11 and 14 are MS-DOS and
-    Windows, whose names `unzip` reads with `\\` as a separator and in the DOS code page."""
-
-    @property
-    def made_on_dos(self) -> bool:
-        return self.host in _DOS_HOSTS
-
-    @property
-    def written_name(self) -> bytes:
-        """The name with the separators `unzip` writes."""
-        return self.raw_name.replace(b"\\", b"/") if self.made_on_dos else self.raw_name
+    made_on_dos: bool
+    """Made on MS-DOS or Windows ("version made by" host 0, 11 or 14): `unzip` reads its
+    names with `\\` as a separator and in the DOS code page."""
+    written_name: bytes
+    """The name with the separators `unzip` writes."""
 
 
 def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
@@ -270,9 +263,11 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
         if offset + shift + _LOCAL_HEADER.size + compress_size > directory_start:
             # Checked here so that a damaged size never makes a read of gigabytes.
             raise _incomplete(path, f"member {_shown(directory[name_at : name_at + name_length])} lies outside it")
+        raw_name = directory[name_at : name_at + name_length]
+        made_on_dos = fields[2] in _DOS_HOSTS
         entries.append(
             _Entry(
-                directory[name_at : name_at + name_length],
+                raw_name,
                 fields[5],
                 fields[6],
                 fields[9],
@@ -280,7 +275,8 @@ def _central_directory(path: Path, fd: int, size: int) -> list[_Entry]:
                 file_size,
                 fields[17],
                 offset + shift,
-                fields[2],
+                made_on_dos,
+                raw_name.replace(b"\\", b"/") if made_on_dos else raw_name,
             )
         )
         position = name_at + name_length + extra_length + comment_length
@@ -313,6 +309,9 @@ def _zip64_sizes(path: Path, extra: bytes, size: int, compress_size: int, offset
 def _unpacked_name(raw: bytes) -> bytes:
     """The path `unzip -o` writes a member to, inside its folder: empty, `.` and `..` parts
     dropped (so nothing is written outside the folder)."""
+    framed = b"/" + raw
+    if b"//" not in framed and b"/." not in framed and not raw.endswith(b"/"):
+        return raw  # nothing to drop: most names, read without splitting
     return b"/".join(part for part in raw.split(b"/") if part not in (b"", b".", b".."))
 
 
@@ -320,6 +319,8 @@ def _shown(raw: bytes) -> str:
     """A raw member name as one line of text: bytes that are not UTF-8 and characters that
     do not print (a line break) shown as escapes."""
     text = raw.decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
 
 

@@ -122,6 +122,7 @@ def test_dot_parts_are_dropped_and_the_last_entry_of_a_path_is_the_one_left(tmp_
         tmp_path / "d_us_txt.zip",
         [
             ("./data/./a.us.txt", b"A", regular),
+            ("/data/lead.us.txt", b"S", regular),
             ("data/x/../b.us.txt", b"B", regular),
             ("../../c.us.txt", b"C", regular),
             ("data/link.us.txt", b"L", regular),
@@ -136,6 +137,7 @@ def test_dot_parts_are_dropped_and_the_last_entry_of_a_path_is_the_one_left(tmp_
     members = list_archive(archive).members
     assert {path: read_member(member) for path, member in members.items()} == {
         "d_us_txt/data/a.us.txt": b"A",
+        "d_us_txt/data/lead.us.txt": b"S",
         "d_us_txt/data/x/b.us.txt": b"B",
         "d_us_txt/c.us.txt": b"C",
         "d_us_txt/data/twice.us.txt": b"second",
