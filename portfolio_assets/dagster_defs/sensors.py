@@ -17,7 +17,13 @@ import dagster as dg
 
 from ..domain.errors import PortfolioInputError
 from ..domain.stooq_tree import unpacked_folders
-from ..incremental.watching import FolderState, archive_stamps, broker_folder_state, stooq_tree_state
+from ..incremental.watching import (
+    FolderState,
+    archive_stamps,
+    archives_being_written,
+    broker_folder_state,
+    stooq_tree_state,
+)
 from ..instance.dagster_internals.library import DATA_VERSION_TAG
 from ..instance.location_settings import record_location_settings
 from ..settings import STOOQ_WALK_SECONDS, Settings, sensor_intervals
@@ -86,16 +92,25 @@ def stooq_tick(
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick of the Stooq sensor. Archives are stat-ed every tick; a folder with
     unpacked folders (100,000 files to stat) is walked only every `walk_seconds`, or at
-    once when an archive changed or a change waits to be confirmed."""
+    once when an archive changed or a change waits to be confirmed. While a changed
+    archive is still being written nothing is walked: the walk would only wait for it."""
     now = time.time() if now is None else now
     cursor = json.loads(context.cursor) if context.cursor else {}
     archives = archive_stamps(settings.stooq_dir)
+    seen_archives = cursor.get("archives")
+    seen_archives = seen_archives if isinstance(seen_archives, dict) else {}
+    changed = sorted(name for name, stamp in archives.items() if seen_archives.get(name) != stamp)
+    writing = archives_being_written(settings.stooq_dir, changed, now)
+    if writing:
+        shown = ", ".join(writing[:3]) + (" ..." if len(writing) > 3 else "")
+        return dg.SkipReason(f"waiting for files still being written: {shown}")
     walked = cursor.get("walked")
     if (
         isinstance(walked, int | float)
         and "pending" not in cursor
         and cursor.get("archives") == archives
-        and now - walked < walk_seconds
+        # A walk in the future (the clock was set back) makes a walk due.
+        and 0 <= now - walked < walk_seconds
         and unpacked_folders(settings.stooq_dir)
     ):
         return dg.SkipReason(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .csv_files import file_identity, render_csv
 from .errors import InputVanished, PortfolioInputError, printable
-from .stooq_archives import ArchiveFolderConflict, archive_folder, is_archive_name, list_archive
+from .stooq_archives import ArchiveFolderConflict, archive_folder, is_archive_name, keep_listings_of, list_archive
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -98,6 +98,7 @@ def scan_stooq_tree(root: Path) -> list[StooqFile]:
     ]
     found.sort(key=lambda item: item.relative_path)
     archives = [item.relative_path for item in found if is_archive_entry(item)]
+    keep_listings_of(root, archives)
     if archives:
         _refuse_conflicts(root, archives)
     return found

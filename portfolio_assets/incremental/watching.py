@@ -30,6 +30,7 @@ __all__ = [
     "SETTLE_SECONDS",
     "FolderState",
     "archive_stamps",
+    "archives_being_written",
     "being_written",
     "broker_folder_state",
     "stooq_tree_state",
@@ -95,3 +96,15 @@ def archive_stamps(root: Path) -> dict[str, str]:
     except OSError:
         return {}
     return stamps
+
+
+def archives_being_written(
+    root: Path, names: list[str], now: float, settle_seconds: float = SETTLE_SECONDS
+) -> list[str]:
+    """Which of these archives of the Stooq folder count as still being written (see the
+    module docstring), found without walking the unpacked folders."""
+    return [
+        name
+        for name in names
+        if being_written(_mtime_ns(root / name, now), now, settle_seconds) or not has_end_record(root / name)
+    ]

@@ -177,7 +177,7 @@ def _declared_assets() -> tuple[PipelineAsset, ...]:
             "Every counted Stooq file with ticker, region and category (stooq_index.csv).",
             deps=("stooq_files",),
             outputs=_index_paths,
-            logic_version="1",
+            logic_version="2",
             reads_source="stooq_files",
             run_inputs=("scan",),
             checks=(

@@ -19,6 +19,8 @@ from portfolio_assets.dagster_defs.sensors import stooq_tick
 from portfolio_assets.dagster_defs.sources import record_observations
 from portfolio_assets.definitions import build_definitions
 from portfolio_assets.domain import stooq_archives
+from portfolio_assets.domain.stooq_tree import StooqFile, scan_stooq_tree
+from portfolio_assets.incremental import export_sync, file_summaries, watching
 from portfolio_assets.instance.stale_status import asset_statuses
 from portfolio_assets.settings import settings_from_environment
 from portfolio_assets.steps.registry import ASSET_KEYS
@@ -59,7 +61,7 @@ def test_stooq_sensor_waits_for_a_half_downloaded_archive_then_sees_it(
 
 
 def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
-    zipped: Path, instance: dg.DagsterInstance
+    zipped: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     resolved = settings_from_environment()
 
@@ -86,7 +88,29 @@ def test_stooq_sensor_stats_archives_every_tick_and_walks_folders_less_often(
     settle(archive)
     first = at(now + 10, looked.cursor)
     assert isinstance(first, dg.SensorResult) and "next tick" in str(first.skip_reason)
-    assert observed(at(now + 15, first.cursor)) == ["stooq_files"]
+    seen = at(now + 15, first.cursor)
+    assert observed(seen) == ["stooq_files"]
+    assert isinstance(seen, dg.SensorResult)
+    # The clock set back an hour: the walk is due, not an hour away.
+    with open(unpacked, "a") as handle:
+        handle.write("IUHC.UK,D,20240108,000000,10,11,9,10.7,1200,0\n")
+    settle(unpacked)
+    walked = at(now - 3600, seen.cursor)
+    assert isinstance(walked, dg.SensorResult) and "next tick" in str(walked.skip_reason)
+    # A download in progress beside unpacked folders: waited for without a walk.
+    walks: list[Path] = []
+
+    def counted_scan(root: Path) -> list[StooqFile]:
+        walks.append(root)
+        return scan_stooq_tree(root)
+
+    monkeypatch.setattr(watching, "scan_stooq_tree", counted_scan)
+    download = zipped / "data/stooq/d_hk_txt.zip"
+    for part in range(1, 4):
+        download.write_bytes(archive.read_bytes()[: 100 * part])
+        waiting = at(time.time(), walked.cursor)
+        assert isinstance(waiting, dg.SkipReason) and "d_hk_txt.zip" in str(waiting.skip_message)
+    assert walks == []
 
 
 def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
@@ -109,7 +133,9 @@ def test_with_archives_nothing_changed_opens_none_and_a_new_download_is_named(
             # archive is not opened at all.
             patched.setattr(stooq_archives, "_LISTINGS", {})
             patched.setattr(stooq_archives, "_central_directory", refused)
-            patched.setattr(stooq_archives, "read_member", refused)
+            # Patched where it is used: these modules imported the name.
+            patched.setattr(file_summaries, "read_member", refused)
+            patched.setattr(export_sync, "read_member", refused)
             assert known_fresh(root, settings_from_environment())  # the archives' stat alone says nothing changed
 
         with open(unpacked / AAPL.split("d_us_txt/", 1)[1], "a") as handle:

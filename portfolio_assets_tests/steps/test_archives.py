@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import struct
+import subprocess
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -298,3 +301,85 @@ def test_a_stub_before_the_archive_and_a_repeated_member_read_as_unzip_reads_the
     zip_folder(without, archive, older_first)
     archive.write_bytes(b"#!/bin/sh\nexit 1\n" + archive.read_bytes())
     worlds.refresh_both()
+
+
+def _odd_archive(path: Path, members: list[tuple[str, str, int]], host: int) -> None:
+    """An archive of (name, text, Unix mode) members made on `host` ("version made by")."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate names wanted here
+        for name, text, mode in members:
+            info = zipfile.ZipInfo(name, (2024, 1, 2, 0, 0, 0))
+            info.create_system = host
+            info.external_attr = mode << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            handle.writestr(info, text)
+
+
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="needs unzip")
+def test_odd_member_names_give_what_unzip_o_of_the_same_archives_gives(tmp_path: Path) -> None:
+    regular, link = stat.S_IFREG | 0o644, stat.S_IFLNK | 0o777
+    us = "data/daily/us/nasdaq stocks"
+    lists = tmp_path / "lists"
+    symbols = "".join(f"NSQ,US{name},{name},Name\n" for name in "ABCDE") + "LSE,GB1,F:LN,Name\n"
+    write_file(lists / "broker.csv", "market,isin,symbol,name\n" + symbols)
+    settings = {
+        kind: Settings(
+            tmp_path / kind / "stooq", lists, tmp_path / kind / "metadata", tmp_path / kind / "prices", "broker", False
+        )
+        for kind in ("unpacked", "zipped")
+    }
+    zipped = settings["zipped"].stooq_dir
+    zipped.mkdir(parents=True)
+    settings["unpacked"].stooq_dir.mkdir(parents=True)
+    _odd_archive(
+        zipped / "d_us_txt.zip",
+        [
+            (f"./{us}/a.us.txt", stooq_rows("A.US", DAYS), regular),
+            (f"../{us}/b.us.txt", stooq_rows("B.US", DAYS), regular),
+            (f"data/daily/us/x/../{us}/c.us.txt", stooq_rows("C.US", DAYS), regular),
+            (f"{us}/d.us.txt", stooq_rows("D.US", DAYS), regular),
+            (f"{us}/d.us.txt", "a.us.txt", link),
+            (f"{us}/e.us.txt", stooq_rows("E.US", DAYS[:1]), regular),
+            (f"{us}//e.us.txt", stooq_rows("E.US", DAYS), regular),
+        ],
+        host=3,
+    )
+    _odd_archive(
+        zipped / "d_uk_txt.zip", [("data\\daily\\uk\\lse etfs\\f.uk.txt", stooq_rows("F.UK", DAYS), regular)], host=0
+    )
+    for archive in sorted(zipped.glob("*.zip")):
+        unpacked = settings["unpacked"].stooq_dir / archive.name[:-4]
+        done = subprocess.run(["unzip", "-o", "-q", archive, "-d", unpacked], capture_output=True, check=False)
+        assert done.returncode in (0, 1), done.stderr  # 1: warnings (the skipped `../`)
+    outputs = {}
+    for kind, kind_settings in settings.items():
+        for key in ASSET_KEYS:
+            get_asset(key).build(kind_settings, None)
+        outputs[kind] = _output_files(tmp_path / kind)
+    assert outputs["zipped"] == outputs["unpacked"]
+    assert sorted(name for name in outputs["zipped"] if name.startswith("prices/")) != []
+    assert b"D.US" not in b"".join(outputs["zipped"].values())  # the symlink left last is not followed
+
+
+def test_a_corrupt_member_of_a_new_download_leaves_reports_and_exports_and_says_so(worlds: Worlds) -> None:
+    worlds.refresh_both()
+    write_file(worlds.tree / _us("t12.us"), stooq_rows("T12.US", DAYS))  # the new download adds a member
+    with open(worlds.tree / _us("t4.us"), "a", encoding="utf-8") as handle:
+        handle.write("T4.US,D,20240108,000000,1,2,0.5,11,1000,0\n")
+    worlds.sync()
+    archive = worlds.settings["zipped"].stooq_dir / "d_us_txt.zip"
+    member = list_archive(archive).members["d_us_txt/" + _us("t4.us").partition("/")[2]]
+    data = bytearray(archive.read_bytes())
+    data[member.header_offset + 30 + len(member.name) + 2] ^= 0x5A  # damaged compressed data
+    archive.write_bytes(bytes(data))
+    settings = worlds.settings["zipped"]
+    before = _output_files(settings.metadata_dir.parent)
+    with pytest.raises(BrokenArchive) as raised:
+        worlds.refresh("zipped")
+    assert "t4.us.txt" in str(raised.value) and "reports and price exports were left as they were" in str(raised.value)
+    after = _output_files(settings.metadata_dir.parent)
+    index = "metadata/stooq_index.csv"
+    assert {name: content for name, content in after.items() if name != index} == {
+        name: content for name, content in before.items() if name != index
+    }
+    assert b"t12.us.txt" in after[index]

@@ -46,7 +46,7 @@ def test_code_versions_are_the_recorded_ones(
 ) -> None:
     settings = settings_from_values({**SETTING_DEFAULTS, "lse_currency_policy": policy, "include_empty": include_empty})
     assert {key: step_code_version(key, settings) for key in ASSET_KEYS} == {
-        "stooq_index": "v1",
+        "stooq_index": "v2",
         "tradeable_universe": "v1",
         "match_report": match_report,
         "price_exports": price_exports,
