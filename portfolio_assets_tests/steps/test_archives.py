@@ -324,7 +324,13 @@ def test_odd_member_names_give_what_unzip_o_of_the_same_archives_gives(tmp_path:
     write_file(lists / "broker.csv", "market,isin,symbol,name\n" + symbols)
     settings = {
         kind: Settings(
-            tmp_path / kind / "stooq", lists, tmp_path / kind / "metadata", tmp_path / kind / "prices", "broker", False
+            tmp_path / kind / "stooq",
+            lists,
+            tmp_path / kind / "metadata",
+            tmp_path / kind / "prices",
+            tmp_path / kind / "store",
+            "broker",
+            False,
         )
         for kind in ("unpacked", "zipped")
     }
