@@ -190,60 +190,81 @@ def _exported_in_order(matched: Any) -> tuple[list[str], set[str]]:
     return in_order, set(tickers)
 
 
-def _column_numbers(tickers: pa.ChunkedArray, position: dict[str, int]) -> np.ndarray:
-    """Each row's column in the wide frame, chunk by chunk: a chunk's dictionary (the
-    tickers of one row group) is mapped, then its codes looked up, with no unifying."""
-    parts = []
-    for read in tickers.chunks:
-        chunk = read if pa.types.is_dictionary(read.type) else pc.dictionary_encode(read)
-        mapping = np.array([position.get(ticker, -1) for ticker in chunk.dictionary.to_pylist()], dtype=np.int32)
-        parts.append(mapping[chunk.indices.to_numpy(zero_copy_only=False)])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+def _column_numbers(tickers: pa.Array, position: dict[str, int]) -> np.ndarray:
+    """Each row's column in the wide frame (-1 for a ticker not asked for): the batch's
+    dictionary (the tickers of one row group) is mapped, then its codes looked up."""
+    chunk = tickers if pa.types.is_dictionary(tickers.type) else pc.dictionary_encode(tickers)
+    mapping = np.array([position.get(ticker, -1) for ticker in chunk.dictionary.to_pylist()], dtype=np.int32)
+    column_of: np.ndarray = mapping[chunk.indices.to_numpy(zero_copy_only=False)]
+    return column_of
+
+
+def _days(dates: pa.Array) -> np.ndarray:
+    days: np.ndarray = pc.cast(dates, pa.int32()).to_numpy(zero_copy_only=False)
+    return days
 
 
 def _wide(table: pa.Table, columns: list[str], field: str) -> pd.DataFrame:
-    """One float column per ticker of `columns`, indexed by every date any of them has.
+    """One float column per ticker of `columns`, indexed by every date any of them has
+    (`table` holds no row without a date).
 
     Built with numpy rather than a pivot: each row's (date, ticker) position is computed
     and its value scattered into one preallocated array, which the frame then wraps. A
-    repeated date of a ticker keeps the value of its last row (the highest `line`)."""
-    column_of = _column_numbers(table.column("ticker"), {ticker: index for index, ticker in enumerate(columns)})
-    unwanted = column_of < 0
-    if unwanted.any():  # rows of a ticker not among `columns`: left out, never indexed with -1
-        kept = np.flatnonzero(~unwanted)
-        table, column_of = table.take(kept), column_of[kept]
-    if table.num_rows == 0:
+    repeated date of a ticker keeps the value of its last row (the highest `line`). Rows
+    of a ticker not among `columns` are left out. Batch by batch: fresh memory costs more
+    than the arithmetic here (page faults), so no whole-table temporary is made."""
+    position = {ticker: index for index, ticker in enumerate(columns)}
+    batches = [batch for batch in table.to_batches() if batch.num_rows]
+    wanted = [_column_numbers(batch.column("ticker"), position) for batch in batches]
+    lowest, highest = None, None
+    for batch, column_of in zip(batches, wanted, strict=True):
+        days = _days(batch.column("date"))[column_of >= 0]
+        if len(days):
+            low, high = int(days.min()), int(days.max())
+            lowest = low if lowest is None else min(lowest, low)
+            highest = high if highest is None else max(highest, high)
+    if lowest is None or highest is None:
         frame = pd.DataFrame(np.empty((0, len(columns))), index=pd.DatetimeIndex([], name="date"), columns=columns)
         frame.columns.name = "ticker"
         return frame
-    days = table.column("date").combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
-    first = int(days.min())
-    seen = np.zeros(int(days.max()) - first + 1, dtype=bool)
-    seen[days - first] = True
-    dates = np.flatnonzero(seen) + first
+    seen = np.zeros(highest - lowest + 1, dtype=bool)
+    for batch, column_of in zip(batches, wanted, strict=True):
+        seen[_days(batch.column("date"))[column_of >= 0] - lowest] = True
+    dates = np.flatnonzero(seen) + lowest
     cells = len(dates) * len(columns)
-    position = np.int32 if cells < 2**31 else np.int64
-    date_of = (np.cumsum(seen) - 1).astype(position)
-    values = table.column(field).combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+    kind = np.int32 if cells < 2**31 else np.int64
+    date_of = (np.cumsum(seen) - 1).astype(kind)
     # The grid is held ticker by ticker (one row of `by_ticker` per column of the frame,
     # pandas' own layout for a float block): a ticker's rows, stored together and in date
     # order, then fill one stretch of memory instead of one cell per page.
-    flat = np.multiply(column_of, len(dates), dtype=position) + date_of[days - first]
     by_ticker = np.full((len(columns), len(dates)), np.nan)
-    by_ticker.reshape(-1)[flat] = values
-    # A position written twice is a ticker's repeated date: find the tickers with fewer
-    # distinct positions than rows (cheap: one byte per cell), and settle only theirs.
-    hits = np.zeros(by_ticker.shape, dtype=np.uint8)
-    hits.reshape(-1)[flat] = 1
-    rows_of = np.bincount(column_of, minlength=len(columns))
-    repeated = np.flatnonzero(hits.sum(axis=1, dtype=np.int64) != rows_of)
+    grid = by_ticker.reshape(-1)
+    # A position written twice is a ticker's repeated date: count each ticker's rows and
+    # distinct positions (one byte per cell), and settle only the tickers where they differ.
+    hits = np.zeros(cells, dtype=np.uint8)
+    rows_of = np.zeros(len(columns), dtype=np.int64)
+    for batch, column_of in zip(batches, wanted, strict=True):
+        keep = column_of >= 0
+        kept = column_of[keep]
+        flat = np.multiply(kept, len(dates), dtype=kind) + date_of[_days(batch.column("date"))[keep] - lowest]
+        grid[flat] = batch.column(field).to_numpy(zero_copy_only=False)[keep].astype(np.float64, copy=False)
+        hits[flat] = 1
+        rows_of += np.bincount(kept, minlength=len(columns))
+    repeated = np.flatnonzero(hits.reshape(len(columns), len(dates)).sum(axis=1, dtype=np.int64) != rows_of)
     del hits
     if len(repeated):
-        contested = np.flatnonzero(np.isin(column_of, repeated))
-        lines = table.column("line").combine_chunks().to_numpy(zero_copy_only=False)[contested]
-        ranked = contested[np.lexsort((lines, flat[contested]))]
-        last = np.r_[flat[ranked][1:] != flat[ranked][:-1], True]  # its row with the highest line
-        by_ticker.reshape(-1)[flat[ranked][last]] = values[ranked][last]
+        contested_flat, contested_lines, contested_values = [], [], []
+        for batch, column_of in zip(batches, wanted, strict=True):
+            keep = column_of >= 0
+            mine = np.isin(column_of[keep], repeated)
+            days = _days(batch.column("date"))[keep][mine]
+            contested_flat.append(np.multiply(column_of[keep][mine], len(dates), dtype=kind) + date_of[days - lowest])
+            contested_lines.append(batch.column("line").to_numpy(zero_copy_only=False)[keep][mine])
+            contested_values.append(batch.column(field).to_numpy(zero_copy_only=False)[keep][mine])
+        flat_all, lines, values = (np.concatenate(part) for part in (contested_flat, contested_lines, contested_values))
+        ranked = np.lexsort((lines, flat_all))
+        last = np.r_[flat_all[ranked][1:] != flat_all[ranked][:-1], True]  # its row with the highest line
+        grid[flat_all[ranked][last]] = values[ranked][last].astype(np.float64, copy=False)
     index = pd.DatetimeIndex(dates.astype("datetime64[D]").astype("datetime64[us]"), name="date")
     frame = pd.DataFrame(by_ticker.T, index=index, columns=pd.Index(columns, name="ticker"), copy=False)
     return frame
