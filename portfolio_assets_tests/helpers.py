@@ -286,6 +286,8 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
 E2E_INTERVALS = {
     "PORTFOLIO_ASSETS_TRADEABLE_SENSOR_SECONDS": "2",
     "PORTFOLIO_ASSETS_STOOQ_SENSOR_SECONDS": "5",
+    # The unpacked sample is walked every tick, as before archives gave the sensor a cheaper look.
+    "PORTFOLIO_ASSETS_STOOQ_WALK_SECONDS": "5",
     "PORTFOLIO_ASSETS_OUTPUT_SENSOR_SECONDS": "2",
     "PORTFOLIO_ASSETS_AUTOMATION_SECONDS": "2",
 }
