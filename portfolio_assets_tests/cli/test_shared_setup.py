@@ -21,6 +21,7 @@ import pytest
 
 from portfolio_assets.cli import main as cli
 from portfolio_assets.instance.storage_config import POSTGRES_TEMPLATE, POSTGRES_URL_VARIABLE, postgres_location
+from portfolio_assets.steps.registry import ASSET_KEYS
 
 from ..helpers import BIN, PROJECT, environment, graphql, running_dagster_dev
 from ..storage import POSTGRES, empty_worker_database, worker_database_url
@@ -185,7 +186,7 @@ def test_the_documented_shared_instance_steps_work_as_written(tmp_path: Path) ->
     assert refresh == ["portfolio-assets refresh"]
     done = _host_shell(session, other_home, url, then=f"cd {shlex.quote(str(data))}\n{refresh[0]}")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "materialized stooq_index, tradeable_universe, match_report, price_exports in 1 run(s)" in done.stdout
+    assert f"materialized {', '.join(ASSET_KEYS)} in 1 run(s)" in done.stdout
 
     # The server's `dagster dev`, started from the data folder as the page writes it (on
     # 127.0.0.1 and a free port here, not on every address and port 3000), lists that run:
