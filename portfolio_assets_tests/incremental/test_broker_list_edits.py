@@ -203,6 +203,8 @@ OPERATIONS = st.sampled_from(
 )
 
 
+# Slow (seconds of examples): in `make test`, not in the fast layer.
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(OPERATIONS, st.integers(0, 10**6)), min_size=1, max_size=6))
 def test_any_edits_give_the_outputs_and_changes_of_a_run_from_scratch(

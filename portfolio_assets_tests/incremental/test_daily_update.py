@@ -134,6 +134,8 @@ def _apply(world: World, operation: tuple[str, int, object]) -> None:
         world.write(name, "", "a")
 
 
+# Slow (seconds of examples): in `make test`, not in the fast layer.
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(operations, min_size=1, max_size=6))
 # The export was made from bytes that the file no longer starts with.

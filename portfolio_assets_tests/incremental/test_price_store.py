@@ -42,6 +42,8 @@ def _apply(exports: dict[str, list[Row]], kind: str, ticker: str, new: list[Row]
         exports[ticker] = new
 
 
+# Slow (seconds of examples): in `make test`, not in the fast layer.
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=st.dictionaries(st.sampled_from(TICKERS), rows, max_size=3), changes=st.lists(change, max_size=5))
 def test_after_any_changes_the_store_equals_one_built_from_scratch(
